@@ -1,0 +1,363 @@
+import { type DType, isFloatDType, newTypedArray, type TypedArray } from './dtype.ts';
+import { AnomalyError, FeedError, GraphError, ShapeError } from './errors.ts';
+import { type Graph, type Node, type RunContext, locateError } from './graph.ts';
+import { Rng } from './rng.ts';
+import { type Tensor, type TensorSpec, dtypeOf, formatShape, isContiguous, copyTensor, shapeMatches, shapesEqual, shapeSize, wrap } from './tensor.ts';
+import { tensorStats, formatStats } from './stats.ts';
+
+/** Feeds by node, or by node name. */
+export type Feeds = Map<Node | string, Tensor> | ReadonlyArray<readonly [Node | string, Tensor]> | Record<string, Tensor>;
+
+export interface RunOptions {
+  /** Training mode (dropout drops, batchnorm uses and updates batch statistics). Default false. */
+  training?: boolean;
+  /** Reseed the session's generator before this run, for a run that repeats exactly. */
+  seed?: number;
+  /** Called with each node's value right after it is computed (values of freed nodes are only valid during the call). */
+  onValue?: (node: Node, value: Tensor) => void;
+  /** Stop at the first node whose value has a NaN or Inf, naming it. */
+  anomaly?: boolean;
+}
+
+export interface SessionOptions {
+  /** Seed of the run generator. Default: derived from the graph's seed. */
+  seed?: number;
+}
+
+interface Plan {
+  order: Node[];
+  /** Plan index of each node id in `order`. */
+  position: Map<number, number>;
+  /** Input plan indices for each step. */
+  inputIndex: number[][];
+  /** Steps after which a value is no longer needed: releaseAfter[step] = plan indices. */
+  releaseAfter: number[][];
+  fed: Set<number>;
+  kept: Set<number>;
+}
+
+/**
+ * Runs a graph. Plans once per set of fetches and feeds (iterative topological
+ * sort over only the needed subgraph, plus liveness), then on each run
+ * evaluates nodes in order and hands freed intermediate buffers back to a pool
+ * keyed by dtype and size, so steady-state steps reuse memory.
+ *
+ * Values returned by `run` belong to the caller: the pool never reuses them.
+ */
+export class Session {
+  readonly rng: Rng;
+  private readonly plans = new Map<string, Plan>();
+  private readonly pool = new BufferPool();
+
+  constructor(readonly graph: Graph, options: SessionOptions = {}) {
+    this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
+  }
+
+  run(fetch: Node, feeds?: Feeds, options?: RunOptions): Tensor;
+  run(fetches: readonly Node[], feeds?: Feeds, options?: RunOptions): Tensor[];
+  run<K extends string>(fetches: Record<K, Node>, feeds?: Feeds, options?: RunOptions): Record<K, Tensor>;
+  run(fetches: Node | readonly Node[] | Record<string, Node>, feeds?: Feeds, options: RunOptions = {}): unknown {
+    const list: Node[] = isNode(fetches) ? [fetches] : Array.isArray(fetches) ? (fetches as Node[]) : Object.values(fetches as Record<string, Node>);
+    const values = this.runList(list, feeds, options);
+    if (isNode(fetches)) return values[0];
+    if (Array.isArray(fetches)) return values;
+    const out: Record<string, Tensor> = {};
+    Object.keys(fetches).forEach((k, i) => (out[k] = values[i]));
+    return out;
+  }
+
+  /** How many buffers the pool holds and how many bytes they take (for benchmarks). */
+  poolStats(): { buffers: number; bytes: number } {
+    return this.pool.stats();
+  }
+
+  private runList(fetches: Node[], feeds: Feeds | undefined, options: RunOptions): Tensor[] {
+    for (const f of fetches) {
+      if (!isNode(f) || f.graph !== this.graph) throw new GraphError(`run: every fetch must be a node of this session's graph, found ${describeAny(f)}`);
+    }
+    const feedMap = this.normalizeFeeds(feeds);
+    const plan = this.plan(fetches, feedMap);
+    if (options.seed !== undefined) this.rng.reseed(options.seed);
+    const training = options.training ?? false;
+    const values: (Tensor | undefined)[] = new Array(plan.order.length);
+    const pool = this.pool;
+    const step = new StepContext(pool, training, this.rng);
+
+    try {
+      for (let i = 0; i < plan.order.length; i++) {
+        const node = plan.order[i];
+        let value: Tensor;
+        if (plan.fed.has(node.id)) {
+          value = feedMap.get(node.id)!;
+        } else if (node.op.kind === 'placeholder') {
+          const consumer = plan.order.find((n) => n.inputs.includes(node));
+          throw new FeedError(`placeholder ${node.name} ${formatShape(node.shape)} ${node.dtype} was not fed` + (consumer ? ` (needed by ${consumer.name})` : ''));
+        } else {
+          const inputs = plan.inputIndex[i].map((k) => values[k]!);
+          value = this.compute(node, inputs, step);
+          pool.retain(value.data);
+        }
+        values[i] = value;
+        if (options.anomaly) checkFinite(node, value, plan.inputIndex[i].map((k) => values[k]!));
+        options.onValue?.(node, value);
+        for (const k of plan.releaseAfter[i]) {
+          pool.release(values[k]!.data);
+          values[k] = undefined;
+        }
+      }
+      const result = fetches.map((f) => values[plan.position.get(f.id)!]!);
+      for (const r of result) pool.detach(r.data);
+      return result;
+    } finally {
+      // Whatever is still held (fetched values were detached above) goes back to the pool.
+      for (const v of values) if (v) pool.release(v.data);
+    }
+  }
+
+  private compute(node: Node, inputs: Tensor[], step: StepContext): Tensor {
+    const op = node.op;
+    if (op.kind === 'variable' || op.kind === 'constant') return node.graph.valueOf(node);
+    const specs = inputs.map((t) => ({ shape: t.shape, dtype: dtypeOf(t) }));
+    let spec: TensorSpec;
+    try {
+      spec = op.inferShape(specs, node.attrs);
+    } catch (e) {
+      throw locateError(e, node.name, op.name, specs);
+    }
+    if (!shapeMatches(node.shape, spec.shape) || spec.shape.some((d) => d < 0) || spec.dtype !== node.dtype) {
+      throw new ShapeError(`${node.name} (op ${op.name}): at run time the output is ${formatShape(spec.shape)} ${spec.dtype}, but the graph was built for ${formatShape(node.shape)} ${node.dtype}`);
+    }
+    step.begin(node, spec);
+    let out: Tensor;
+    try {
+      out = op.forward(inputs, node.attrs, step);
+    } catch (e) {
+      step.end();
+      throw locateError(e, node.name, op.name, specs);
+    }
+    step.end(out.data);
+    if (!shapesEqual(out.shape, spec.shape) || dtypeOf(out) !== spec.dtype || !isContiguous(out)) {
+      throw new ShapeError(`${node.name} (op ${op.name}): the kernel returned ${formatShape(out.shape)} ${dtypeOf(out)}${isContiguous(out) ? '' : ' (not contiguous)'}, but its shape rule says ${formatShape(spec.shape)} ${spec.dtype}`);
+    }
+    return out;
+  }
+
+  private normalizeFeeds(feeds: Feeds | undefined): Map<number, Tensor> {
+    const out = new Map<number, Tensor>();
+    if (!feeds) return out;
+    const entries: [Node | string, Tensor][] =
+      feeds instanceof Map ? [...feeds.entries()] : Array.isArray(feeds) ? (feeds as [Node | string, Tensor][]) : Object.entries(feeds as Record<string, Tensor>);
+    for (const [key, value] of entries) {
+      let node: Node;
+      if (typeof key === 'string') {
+        if (!this.graph.hasNode(key)) throw new FeedError(`feed for '${key}': there is no node with that name in the graph`);
+        node = this.graph.node(key);
+      } else if (isNode(key) && key.graph === this.graph) {
+        node = key;
+      } else {
+        throw new FeedError(`feed key must be a node of this graph or a node name, found ${describeAny(key)}`);
+      }
+      if (!value || typeof value !== 'object' || !('shape' in value) || !('data' in value)) {
+        throw new FeedError(`feed for ${node.name}: expected an ndarray tensor, found ${describeAny(value)}`);
+      }
+      let dtype: DType;
+      try {
+        dtype = dtypeOf(value);
+      } catch {
+        throw new FeedError(`feed for ${node.name}: expected a ${node.dtype} tensor, found data of type ${Object.prototype.toString.call(value.data)}`);
+      }
+      if (dtype !== node.dtype || !shapeMatches(node.shape, value.shape)) {
+        throw new FeedError(`feed for ${node.op.kind ?? 'node'} ${node.name}: expected ${formatShape(node.shape)} ${node.dtype}, found ${formatShape(value.shape)} ${dtype}`);
+      }
+      out.set(node.id, isContiguous(value) ? value : copyTensor(value));
+    }
+    return out;
+  }
+
+  private plan(fetches: Node[], feeds: Map<number, Tensor>): Plan {
+    const fed = [...feeds.keys()].sort((a, b) => a - b);
+    const key = `${fetches.map((f) => f.id).join(',')}|${fed.join(',')}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = buildPlan(fetches, new Set(fed));
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+}
+
+/** Topological order of what `fetches` need (iterative DFS, so deep chains do not overflow the stack). */
+export function topologicalOrder(targets: readonly Node[], stopAt: ReadonlySet<number> = new Set()): Node[] {
+  const order: Node[] = [];
+  const state = new Map<number, 1 | 2>(); // 1 = on the stack, 2 = done
+  const stack: { node: Node; next: number }[] = [];
+  for (const t of targets) {
+    if (state.get(t.id) === 2) continue;
+    stack.push({ node: t, next: 0 });
+    state.set(t.id, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const inputs = stopAt.has(top.node.id) ? [] : top.node.inputs;
+      if (top.next < inputs.length) {
+        const child = inputs[top.next++];
+        const s = state.get(child.id);
+        if (s === undefined) {
+          state.set(child.id, 1);
+          stack.push({ node: child, next: 0 });
+        } else if (s === 1) {
+          throw new GraphError(`cycle through ${child.name}`);
+        }
+      } else {
+        stack.pop();
+        state.set(top.node.id, 2);
+        order.push(top.node);
+      }
+    }
+  }
+  return order;
+}
+
+function buildPlan(fetches: Node[], fed: Set<number>): Plan {
+  const order = topologicalOrder(fetches, fed);
+  const position = new Map<number, number>();
+  order.forEach((n, i) => position.set(n.id, i));
+  const inputIndex = order.map((n) => (fed.has(n.id) ? [] : n.inputs.map((x) => position.get(x.id)!)));
+  const kept = new Set(fetches.map((f) => f.id));
+  const lastUse = new Array<number>(order.length).fill(-1);
+  inputIndex.forEach((ins, i) => ins.forEach((k) => (lastUse[k] = i)));
+  const releaseAfter: number[][] = order.map(() => []);
+  lastUse.forEach((step, k) => {
+    if (step >= 0 && !kept.has(order[k].id)) releaseAfter[step].push(k);
+  });
+  return { order, position, inputIndex, releaseAfter, fed, kept };
+}
+
+/**
+ * Buffers by dtype and length. A buffer is retained once per live value that
+ * uses it (a view such as reshape shares its input's buffer), and goes back
+ * to the free list when its count reaches zero. Buffers not from the pool
+ * (variables, constants, feeds) are never tracked.
+ */
+class BufferPool {
+  private readonly free = new Map<string, TypedArray[]>();
+  private readonly refs = new Map<TypedArray, number>();
+
+  acquire(dtype: DType, size: number): TypedArray {
+    const list = this.free.get(`${dtype}:${size}`);
+    const buf = list?.pop() ?? newTypedArray(dtype, size);
+    this.refs.set(buf, 0);
+    return buf;
+  }
+
+  retain(buf: TypedArray): void {
+    const r = this.refs.get(buf);
+    if (r !== undefined) this.refs.set(buf, r + 1);
+  }
+
+  release(buf: TypedArray): void {
+    const r = this.refs.get(buf);
+    if (r === undefined) return;
+    if (r <= 1) {
+      this.refs.set(buf, 0);
+      this.toFree(buf);
+    } else {
+      this.refs.set(buf, r - 1);
+    }
+  }
+
+  /** Releases a buffer that no value holds (scratch, or an output the kernel did not return). */
+  releaseIfUnheld(buf: TypedArray): void {
+    if (this.refs.get(buf) === 0) this.toFree(buf);
+  }
+
+  /** Hands a buffer to the caller for good. */
+  detach(buf: TypedArray): void {
+    this.refs.delete(buf);
+  }
+
+  private toFree(buf: TypedArray): void {
+    const key = `${dtypeOf({ data: buf } as Tensor)}:${buf.length}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    if (!list.includes(buf)) list.push(buf);
+  }
+
+  stats(): { buffers: number; bytes: number } {
+    let buffers = 0;
+    let bytes = 0;
+    for (const buf of this.refs.keys()) {
+      buffers++;
+      bytes += buf.byteLength;
+    }
+    return { buffers, bytes };
+  }
+}
+
+/** The RunContext handed to kernels; one object reused for every step of a run. */
+class StepContext implements RunContext {
+  node!: Node;
+  outputSpec!: TensorSpec;
+  private allocated: TypedArray[] = [];
+
+  constructor(
+    private readonly pool: BufferPool,
+    readonly training: boolean,
+    readonly rng: Rng,
+  ) {}
+
+  begin(node: Node, spec: TensorSpec): void {
+    this.node = node;
+    this.outputSpec = spec;
+  }
+
+  /** Returns every buffer taken in this step except the output's to the pool. */
+  end(keep?: TypedArray): void {
+    for (const buf of this.allocated) if (buf !== keep) this.pool.releaseIfUnheld(buf);
+    this.allocated.length = 0;
+  }
+
+  output(): Tensor {
+    return this.scratch(this.outputSpec.shape, this.outputSpec.dtype);
+  }
+
+  outputZeros(): Tensor {
+    const t = this.output();
+    t.data.fill(0);
+    return t;
+  }
+
+  scratch(shape: readonly number[], dtype: DType): Tensor {
+    const buf = this.pool.acquire(dtype, shapeSize(shape));
+    this.allocated.push(buf);
+    return wrap(buf, shape);
+  }
+}
+
+function checkFinite(node: Node, value: Tensor, inputs: Tensor[]): void {
+  if (!isFloatDType(dtypeOf(value))) return;
+  const d = value.data;
+  for (let i = 0; i < value.size; i++) {
+    const v = d[value.offset + i];
+    if (v - v !== 0) {
+      const stats = tensorStats(value);
+      const inputLines = node.inputs.map((x, k) => `  input ${k} ${x.name} (op ${x.op.name}) ${formatShape(inputs[k].shape)}: ${formatStats(tensorStats(inputs[k]))}`);
+      throw new AnomalyError(
+        [
+          `${node.name} (op ${node.op.name}, scope '${node.scope}') produced ${stats.nan} NaN and ${stats.inf} Inf values out of ${value.size} (first at flat index ${i})`,
+          ...inputLines,
+        ].join('\n'),
+      );
+    }
+  }
+}
+
+function isNode(x: unknown): x is Node {
+  return typeof x === 'object' && x !== null && 'op' in x && 'inputs' in x && 'graph' in x;
+}
+
+function describeAny(x: unknown): string {
+  if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
+  if (isNode(x)) return `node ${x.name} of another graph`;
+  return typeof x === 'object' ? (x.constructor?.name ?? 'object') : `${typeof x} ${String(x)}`;
+}

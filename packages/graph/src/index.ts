@@ -1,0 +1,10 @@
+export * from './dtype.ts';
+export * from './errors.ts';
+export { Rng, type RngState } from './rng.ts';
+export * from './tensor.ts';
+export * from './stats.ts';
+export { Graph, Node, defineOp, type OpDef, type OpBuilder, type RunContext, type GradContext, type BuildOptions, type GraphOptions, type VariableOptions } from './graph.ts';
+export { addN, onesLike, zerosLike } from './core-ops.ts';
+export { Session, topologicalOrder, type Feeds, type RunOptions, type SessionOptions } from './executor.ts';
+export { gradients, allGradients, type GradientOptions } from './autodiff.ts';
+export { gradcheck, type GradcheckOptions, type GradcheckReport, type GradcheckInputReport } from './gradcheck.ts';
