@@ -113,6 +113,7 @@ export class Graph {
   readonly seed: number;
   private readonly scopeStack: string[] = [];
   private readonly usedNames = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
   private readonly byName = new Map<string, Node>();
   /** Values of variables and constants, by node id. */
   private readonly values = new Map<number, Tensor>();
@@ -159,7 +160,10 @@ export class Graph {
 
   private uniqueName(full: string): string {
     let candidate = full;
-    for (let k = 1; this.usedNames.has(candidate); k++) candidate = `${full}_${k}`;
+    // Resume numbering where this base name left off, so n equal names cost O(n), not O(n²).
+    let k = this.nextSuffix.get(full) ?? 1;
+    while (this.usedNames.has(candidate)) candidate = `${full}_${k++}`;
+    this.nextSuffix.set(full, k);
     this.usedNames.add(candidate);
     return candidate;
   }
