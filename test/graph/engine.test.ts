@@ -344,3 +344,15 @@ describe('Rng', () => {
     expect(Math.sqrt(sn2 / n)).toBeCloseTo(1, 1);
   });
 });
+
+describe('fetched values', () => {
+  it('a fetched variable is a snapshot, not the live buffer', () => {
+    const g = new Graph();
+    const w = g.variable('w', tensor([1, 2]));
+    const s = new Session(g);
+    const before = s.run(w);
+    g.valueOf(w).data[0] = 100;
+    expect(toArray(before)).toEqual([1, 2]);
+    expect(before.data).not.toBe(g.valueOf(w).data);
+  });
+});

@@ -42,7 +42,8 @@ interface Plan {
  * evaluates nodes in order and hands freed intermediate buffers back to a pool
  * keyed by dtype and size, so steady-state steps reuse memory.
  *
- * Values returned by `run` belong to the caller: the pool never reuses them.
+ * Values returned by `run` belong to the caller: the pool never reuses them,
+ * and a fetched variable is a copy (an optimizer step will not change it).
  */
 export class Session {
   readonly rng: Rng;
@@ -105,9 +106,16 @@ export class Session {
           values[k] = undefined;
         }
       }
-      const result = fetches.map((f) => values[plan.position.get(f.id)!]!);
-      for (const r of result) pool.detach(r.data);
-      return result;
+      // Pooled buffers are handed over; values that live elsewhere (variables,
+      // constants, feeds, or views of them) are copied, so later steps never change them.
+      return fetches.map((f) => {
+        const value = values[plan.position.get(f.id)!]!;
+        if (pool.owns(value.data)) {
+          pool.detach(value.data);
+          return value;
+        }
+        return copyTensor(value);
+      });
     } finally {
       // Whatever is still held (fetched values were detached above) goes back to the pool.
       for (const v of values) if (v) pool.release(v.data);
@@ -268,6 +276,10 @@ class BufferPool {
   /** Releases a buffer that no value holds (scratch, or an output the kernel did not return). */
   releaseIfUnheld(buf: TypedArray): void {
     if (this.refs.get(buf) === 0) this.toFree(buf);
+  }
+
+  owns(buf: TypedArray): boolean {
+    return this.refs.has(buf);
   }
 
   /** Hands a buffer to the caller for good. */

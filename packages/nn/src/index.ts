@@ -1,0 +1,14 @@
+export {};
+export * from './initializers.ts';
+export * from './schedules.ts';
+export * from './optimizers/index.ts';
+export * from './checkpoint/safetensors.ts';
+export * from './data/dataset.ts';
+export * from './data/idx.ts';
+export * from './data/batches.ts';
+export * from './metrics.ts';
+export * from './plot.ts';
+export * from './layers.ts';
+export * from './models/lenet.ts';
+export * from './losses.ts';
+export * from './training.ts';

@@ -1,0 +1,7 @@
+export {};
+export * from './checkpoint-file.ts';
+export * from './mnist-files.ts';
+export * from './mnist-embedded.ts';
+export * from './progress.ts';
+export * from './png.ts';
+export * from './write-run-files.ts';

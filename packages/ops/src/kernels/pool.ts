@@ -1,0 +1,210 @@
+/**
+ * Max and average pooling over NHWC images, and their backward kernels,
+ * for windows described by `ConvGeometry` (channels pooled independently).
+ *
+ * Conventions:
+ * - Padding cells never take part: a max is over the window's real cells
+ *   only, and an average divides by the number of real cells (TensorFlow's
+ *   rule for 'same' padding). Every window has at least one real cell.
+ * - Max ties: the FIRST maximum in row-major scan order (ki, then kj) wins and
+ *   is the only cell that receives the gradient.
+ * - NaN propagates: a window with a NaN has a NaN max, and the first NaN
+ *   receives the gradient.
+ * - The backward kernels ADD into dx (overlapping windows accumulate); the
+ *   caller zero-fills dx first.
+ */
+import type { FloatArray } from '@ndgraph/graph';
+import type { ConvGeometry } from './conv-geometry.ts';
+
+/** True when `v` should replace the running maximum `best`: larger, or the first NaN. */
+function beats(v: number, best: number): boolean {
+  return v > best || (v !== v && best === best);
+}
+
+/**
+ * Fast max pool. The window's in-image range is clipped once per output
+ * position; each cell's channel vector is contiguous, so the running maximum
+ * of all channels is kept in the output row itself.
+ */
+export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  let o = outOffset;
+  for (let n = 0; n < batch; n++) {
+    const image = xOffset + n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = Math.max(0, top);
+      const ihEnd = Math.min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++, o += C) {
+        const left = ow * sw - padLeft;
+        const iwStart = Math.max(0, left);
+        const iwEnd = Math.min(W, left + kw);
+        let first = true;
+        for (let ih = ihStart; ih < ihEnd; ih++) {
+          for (let iw = iwStart; iw < iwEnd; iw++) {
+            const cell = image + (ih * W + iw) * C;
+            if (first) {
+              for (let c = 0; c < C; c++) out[o + c] = x[cell + c];
+              first = false;
+            } else {
+              for (let c = 0; c < C; c++) {
+                const v = x[cell + c];
+                if (beats(v, out[o + c])) out[o + c] = v;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Fast max-pool gradient: for every output element, finds the first maximum
+ * of its window again (from x, no stored state) and adds dy there.
+ */
+export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  let o = dyOffset;
+  // x and dx have the same layout: an index into x minus xOffset plus dxOffset is the same cell of dx.
+  const toDx = dxOffset - xOffset;
+  for (let n = 0; n < batch; n++) {
+    const image = xOffset + n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = Math.max(0, top);
+      const ihEnd = Math.min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++, o += C) {
+        const left = ow * sw - padLeft;
+        const iwStart = Math.max(0, left);
+        const iwEnd = Math.min(W, left + kw);
+        for (let c = 0; c < C; c++) {
+          let bestIndex = image + (ihStart * W + iwStart) * C + c;
+          let best = x[bestIndex];
+          for (let ih = ihStart; ih < ihEnd; ih++) {
+            for (let iw = iwStart, i = image + (ih * W + iw) * C + c; iw < iwEnd; iw++, i += C) {
+              const v = x[i];
+              if (beats(v, best)) {
+                best = v;
+                bestIndex = i;
+              }
+            }
+          }
+          dx[bestIndex + toDx] += dy[o + c];
+        }
+      }
+    }
+  }
+}
+
+/** Fast average pool: sum of the window's real cells divided by their count. */
+export function avgPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  let o = outOffset;
+  for (let n = 0; n < batch; n++) {
+    const image = xOffset + n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = Math.max(0, top);
+      const ihEnd = Math.min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++, o += C) {
+        const left = ow * sw - padLeft;
+        const iwStart = Math.max(0, left);
+        const iwEnd = Math.min(W, left + kw);
+        const count = (ihEnd - ihStart) * (iwEnd - iwStart);
+        for (let c = 0; c < C; c++) out[o + c] = 0;
+        for (let ih = ihStart; ih < ihEnd; ih++) {
+          for (let iw = iwStart; iw < iwEnd; iw++) {
+            const cell = image + (ih * W + iw) * C;
+            for (let c = 0; c < C; c++) out[o + c] += x[cell + c];
+          }
+        }
+        for (let c = 0; c < C; c++) out[o + c] /= count;
+      }
+    }
+  }
+}
+
+/** Fast average-pool gradient: each output's dy / count is added to every real cell of its window. */
+export function avgPoolBackward(dy: FloatArray, dyOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  let o = dyOffset;
+  for (let n = 0; n < batch; n++) {
+    const image = dxOffset + n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = Math.max(0, top);
+      const ihEnd = Math.min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++, o += C) {
+        const left = ow * sw - padLeft;
+        const iwStart = Math.max(0, left);
+        const iwEnd = Math.min(W, left + kw);
+        const count = (ihEnd - ihStart) * (iwEnd - iwStart);
+        for (let ih = ihStart; ih < ihEnd; ih++) {
+          for (let iw = iwStart; iw < iwEnd; iw++) {
+            const cell = image + (ih * W + iw) * C;
+            for (let c = 0; c < C; c++) dx[cell + c] += dy[o + c] / count;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Calls `visit(outIndex, cells)` for every output element, with the indices (plus `xOffset`) of its window's real cells in row-major order. */
+function forEachWindowReference(g: ConvGeometry, xOffset: number, visit: (outIndex: number, cells: number[]) => void): void {
+  const cells: number[] = [];
+  for (let n = 0; n < g.batch; n++) {
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      for (let ow = 0; ow < g.outWidth; ow++) {
+        for (let c = 0; c < g.channels; c++) {
+          cells.length = 0;
+          for (let ki = 0; ki < g.kernelHeight; ki++) {
+            for (let kj = 0; kj < g.kernelWidth; kj++) {
+              const ih = oh * g.strideHeight - g.padTop + ki;
+              const iw = ow * g.strideWidth - g.padLeft + kj;
+              if (ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth) {
+                cells.push(xOffset + ((n * g.inHeight + ih) * g.inWidth + iw) * g.channels + c);
+              }
+            }
+          }
+          visit(((n * g.outHeight + oh) * g.outWidth + ow) * g.channels + c, cells);
+        }
+      }
+    }
+  }
+}
+
+/** Reference max pool, one output element at a time. */
+export function maxPoolForwardReference(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+  forEachWindowReference(g, xOffset, (k, cells) => {
+    let best = x[cells[0]];
+    for (const i of cells) if (beats(x[i], best)) best = x[i];
+    out[outOffset + k] = best;
+  });
+}
+
+/** Reference max-pool gradient: dy goes to the first maximum of each window. */
+export function maxPoolBackwardReference(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+  forEachWindowReference(g, 0, (k, cells) => {
+    let bestCell = cells[0];
+    for (const i of cells) if (beats(x[xOffset + i], x[xOffset + bestCell])) bestCell = i;
+    dx[dxOffset + bestCell] += dy[dyOffset + k];
+  });
+}
+
+/** Reference average pool. */
+export function avgPoolForwardReference(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+  forEachWindowReference(g, xOffset, (k, cells) => {
+    let sum = 0;
+    for (const i of cells) sum += x[i];
+    out[outOffset + k] = sum / cells.length;
+  });
+}
+
+/** Reference average-pool gradient. */
+export function avgPoolBackwardReference(dy: FloatArray, dyOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+  forEachWindowReference(g, dxOffset, (k, cells) => {
+    for (const i of cells) dx[i] += dy[dyOffset + k] / cells.length;
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * biasAdd(x, b): x [..., C] plus b [C] along the last (channel) axis, as in
+ * dense (N, C) and NHWC conv (N, H, W, C) layers.
+ * Gradient: dy for x; biasAddGrad(dy) (dy summed over every leading axis) for b.
+ */
+import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
+import { dimsAgree, expectSameFloat, mergeDim } from '../util.ts';
+import { biasAddGrad } from './bias-add-grad.ts';
+
+export const biasAddOp = defineOp<Record<string, never>>({
+  name: 'biasAdd',
+  arity: 2,
+  inferShape([x, b]) {
+    const dtype = expectSameFloat([x, b], ['x', 'bias']);
+    if (x.shape.length < 1) throw new ShapeError(`x must have rank ≥ 1 with channels last, found ${formatShape(x.shape)}`);
+    const channels = x.shape[x.shape.length - 1];
+    if (b.shape.length !== 1 || !dimsAgree(b.shape[0], channels)) {
+      throw new ShapeError(`bias must have shape [${channels < 0 ? '?' : channels}] (x's last dim), found ${formatShape(b.shape)}`);
+    }
+    const shape = x.shape.slice();
+    shape[shape.length - 1] = mergeDim(channels, b.shape[0]);
+    return { shape, dtype };
+  },
+  forward([x, b], _attrs, ctx) {
+    const out = ctx.output();
+    const channels = b.size;
+    const xs = x.data, bs = b.data, o = out.data;
+    for (let row = 0; row < out.size; row += channels) {
+      for (let c = 0; c < channels; c++) o[row + c] = xs[x.offset + row + c] + bs[b.offset + c];
+    }
+    return out;
+  },
+  grad: (ctx, dy) => [ctx.needsGrad(0) ? dy : null, ctx.needsGrad(1) ? biasAddGrad(dy) : null],
+});
+
+export const biasAdd = (x: Node, b: Node, name?: string): Node => biasAddOp([x, b], {}, { name });

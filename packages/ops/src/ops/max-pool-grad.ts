@@ -1,0 +1,32 @@
+/**
+ * maxPoolGrad(dy, x) — the gradient of maxPool(x) for output gradient dy:
+ *   dx[cell] = Σ over windows whose first maximum (row-major scan) is `cell` of dy[window]
+ * The maxima are found again from x (no state is kept from the forward run).
+ * Ties: only the first maximum of a window receives its dy.
+ * Shape: dy [N, Ho, Wo, C] (maxPool's output shape for x), x [N, H, W, C] → [N, H, W, C].
+ * Gradient: none. (It is linear in dy, but its transpose — gathering at each
+ * window's maximum — is not an op here yet; with respect to x it is zero
+ * almost everywhere.) Differentiating through it raises a GradientError.
+ */
+import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { checkWindowGradientShape, checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
+import { maxPoolBackward } from '../kernels/pool.ts';
+import { expectSameFloat } from '../util.ts';
+
+export const maxPoolGradOp = defineOp<PoolAttrs>({
+  name: 'maxPoolGrad',
+  arity: 2,
+  inferShape([dy, x], attrs) {
+    checkWindowAttrs(attrs, true);
+    const dtype = expectSameFloat([dy, x], ['dy', 'x']);
+    return { shape: checkWindowGradientShape(dy.shape, poolOutputShape(x.shape, attrs), x.shape, 'maxPool'), dtype };
+  },
+  forward([dy, x], attrs, ctx) {
+    const dx = ctx.outputZeros(); // the kernel accumulates
+    maxPoolBackward(dy.data as FloatArray, dy.offset, x.data as FloatArray, x.offset, convGeometry(x.shape, attrs.ksize, attrs), dx.data as FloatArray, dx.offset);
+    return dx;
+  },
+});
+
+/** The input gradient of maxPool(x, options) for output gradient `dy`. */
+export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions, name?: string): Node => maxPoolGradOp([dy, x], poolAttrs(options), { name });
