@@ -356,3 +356,25 @@ describe('fetched values', () => {
     expect(before.data).not.toBe(g.valueOf(w).data);
   });
 });
+
+describe('borrowed fetches and timing', () => {
+  it('borrow: fetched buffers are reused by the next run, so steady state allocates nothing', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 8]);
+    const y = square(scale(x, 2));
+    const s = new Session(g);
+    s.run(y, { x: zeros([4, 8]) }, { borrow: true });
+    const buffers = s.poolStats().buffers;
+    const second = s.run(y, { x: tensor(new Array(32).fill(1), [4, 8]) }, { borrow: true });
+    expect(s.poolStats().buffers).toBe(buffers);
+    expect(toArray(second)).toEqual(new Array(32).fill(4));
+  });
+  it('onTime reports every computed node once', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [2]);
+    const y = square(scale(x, 2));
+    const seen: string[] = [];
+    new Session(g).run(y, { x: tensor([1, 2]) }, { onTime: (n, ms) => { expect(ms).toBeGreaterThanOrEqual(0); seen.push(n.name); } });
+    expect(seen).toEqual(['scale', 'square']);
+  });
+});

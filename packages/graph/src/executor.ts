@@ -17,6 +17,14 @@ export interface RunOptions {
   onValue?: (node: Node, value: Tensor) => void;
   /** Stop at the first node whose value has a NaN or Inf, naming it. */
   anomaly?: boolean;
+  /** Called with each computed node's kernel time in milliseconds (for profiles). */
+  onTime?: (node: Node, milliseconds: number) => void;
+  /**
+   * Lend fetched values instead of handing them over: they stay valid until the
+   * next run of this session, which reuses their buffers. Saves one allocation
+   * per fetched tensor per step in training loops. Default false.
+   */
+  borrow?: boolean;
 }
 
 export interface SessionOptions {
@@ -49,6 +57,8 @@ export class Session {
   readonly rng: Rng;
   private readonly plans = new Map<string, Plan>();
   private readonly pool = new BufferPool();
+  /** Buffers lent by the previous `borrow` run, returned to the pool when the next run starts. */
+  private lent: TypedArray[] = [];
 
   constructor(readonly graph: Graph, options: SessionOptions = {}) {
     this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
@@ -83,6 +93,9 @@ export class Session {
     const values: (Tensor | undefined)[] = new Array(plan.order.length);
     const pool = this.pool;
     const step = new StepContext(pool, training, this.rng);
+    for (const buf of this.lent) pool.release(buf);
+    this.lent = [];
+    const onTime = options.onTime;
 
     try {
       for (let i = 0; i < plan.order.length; i++) {
@@ -95,7 +108,9 @@ export class Session {
           throw new FeedError(`placeholder ${node.name} ${formatShape(node.shape)} ${node.dtype} was not fed` + (consumer ? ` (needed by ${consumer.name})` : ''));
         } else {
           const inputs = plan.inputIndex[i].map((k) => values[k]!);
+          const started = onTime ? performance.now() : 0;
           value = this.compute(node, inputs, step);
+          if (onTime) onTime(node, performance.now() - started);
           pool.retain(value.data);
         }
         values[i] = value;
@@ -111,7 +126,12 @@ export class Session {
       return fetches.map((f) => {
         const value = values[plan.position.get(f.id)!]!;
         if (pool.owns(value.data)) {
-          pool.detach(value.data);
+          if (options.borrow) {
+            pool.retain(value.data); // held until the next run starts
+            this.lent.push(value.data);
+          } else {
+            pool.detach(value.data);
+          }
           return value;
         }
         return copyTensor(value);

@@ -120,7 +120,7 @@ export class Trainer {
     for (const batch of batches(this.data.train, this.config.batchSize, this.dataRng)) {
       const stepStart = performance.now();
       const rate = this.optimizer.learningRate();
-      const [lossValue, logitsValue, ...grads] = this.session.run(fetches, [[this.images, batch.images], [this.labels, batch.labels]], { training: true });
+      const [lossValue, logitsValue, ...grads] = this.session.run(fetches, [[this.images, batch.images], [this.labels, batch.labels]], { training: true, borrow: true });
       const loss = lossValue.data[0];
       if (!Number.isFinite(loss)) throw new DataError(`training diverged: loss is ${loss} at epoch ${epoch}, step ${this.step + 1} (learning rate ${rate})`);
       for (const p of params) p.grad = grads[p.index];
@@ -154,7 +154,7 @@ export class Trainer {
   evaluate(ds: Dataset): { loss: number; accuracy: number } {
     let lossSum = 0, correct = 0, seen = 0;
     for (const batch of batches(ds, this.config.evalBatchSize ?? 500, null, { shuffle: false })) {
-      const [lossValue, logitsValue] = this.session.run([this.loss, this.logits], [[this.images, batch.images], [this.labels, batch.labels]]);
+      const [lossValue, logitsValue] = this.session.run([this.loss, this.logits], [[this.images, batch.images], [this.labels, batch.labels]], { borrow: true });
       lossSum += lossValue.data[0] * batch.size;
       correct += countCorrect(logitsValue, batch.labels);
       seen += batch.size;
