@@ -13,7 +13,7 @@
  * covers for every size tested (K·u ≤ 1e-4).
  */
 import { describe, expect, it } from 'vitest';
-import { GEMM_WASM_SOURCE_HASH } from '../../packages/ops/src/kernels/wasm/gemm-wasm.generated.ts';
+import { WASM_KERNELS_SOURCE_HASH } from '../../packages/ops/src/kernels/wasm/kernels.generated.ts';
 import { createWasmGemm, gemmWasm, wasmSimdSupported } from '../../packages/ops/src/kernels/wasm/gemm-wasm.ts';
 
 const UNIT_ROUNDOFF = 2 ** -24;
@@ -293,12 +293,12 @@ describe('generated WebAssembly module', () => {
     const buildScript = new URL('../../packages/ops/scripts/build-wasm.mjs', import.meta.url).href;
     const { hashAssemblySources, buildCommand } = (await import(buildScript)) as { hashAssemblySources: () => string; buildCommand: string };
     const current = hashAssemblySources();
-    if (GEMM_WASM_SOURCE_HASH !== current) {
+    if (WASM_KERNELS_SOURCE_HASH !== current) {
       expect.fail(
-        `packages/ops/src/kernels/wasm/gemm-wasm.generated.ts is stale: it was built from sources ${GEMM_WASM_SOURCE_HASH}, ` +
+        `packages/ops/src/kernels/wasm/kernels.generated.ts is stale: it was built from sources ${WASM_KERNELS_SOURCE_HASH}, ` +
           `but packages/ops/assembly/ now hashes to ${current}. Run \`${buildCommand}\` and commit the regenerated file.`,
       );
     }
-    expect(GEMM_WASM_SOURCE_HASH).toBe(current);
+    expect(WASM_KERNELS_SOURCE_HASH).toBe(current);
   });
 });

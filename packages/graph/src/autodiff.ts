@@ -17,7 +17,13 @@ export interface GradientOptions {
  */
 export function gradients(y: Node, xs: readonly Node[], options: GradientOptions = {}): Node[] {
   const all = buildGradients(y, xs, options);
-  return xs.map((x) => all.get(x) ?? y.graph.withScopePath(`gradients/${x.name}`, () => zerosLike([x], {}, { name: 'unconnected' })));
+  return xs.map((x) => {
+    const known = all.get(x);
+    if (known) return known;
+    const zero = y.graph.withScopePath(`gradients/${x.name}`, () => zerosLike([x], {}, { name: 'unconnected' }));
+    y.graph.recordGradient(zero, x);
+    return zero;
+  });
 }
 
 /**
@@ -32,6 +38,9 @@ export function allGradients(y: Node, options: GradientOptions = {}): Map<Node, 
 /** The core walk: returns the summed gradient node of every relevant node. */
 function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions): Map<Node, Node> {
   const graph = y.graph;
+  // Nodes from here on are built by this walk; only they go in the graph's gradient registry
+  // (a caller's `dy` stays what it was, say a constant).
+  const walkStart = graph.nodes.length;
   for (const x of xs) {
     if (x.graph !== graph) throw new GraphError(`gradients: ${x.name} belongs to another graph than ${y.name}`);
   }
@@ -46,7 +55,9 @@ function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions):
       throw new GradientError(`gradients: ${y.name} must be a scalar (one element) to differentiate without dy, found shape ${formatShape(y.shape)}`);
     }
     if (!isFloatDType(y.dtype)) throw new GradientError(`gradients: ${y.name} is ${y.dtype}; only float tensors have gradients`);
+    const firstNew = graph.nodes.length;
     seed = graph.withScopePath(`gradients/${y.name}`, () => onesLike([y], {}, { name: 'seed' }));
+    graph.recordBackward(firstNew, y);
   }
 
   // Relevant nodes: ancestors of y (inclusive) that are reached from some x through float nodes.
@@ -68,7 +79,12 @@ function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions):
     const terms = contributions.get(node.id);
     if (!terms || !relevant.has(node.id)) continue;
     const scope = `gradients/${node.name}`;
+    // Every node built from here to the next forward node belongs to this node's
+    // backward pass: the registry lets hooks, anomaly mode and exports find it.
+    const firstNew = graph.nodes.length;
     const dy = graph.withScopePath(scope, () => sumAll(terms));
+    graph.recordBackward(firstNew, node);
+    if (dy.id >= walkStart) graph.recordGradient(dy, node);
     result.set(node, dy);
     const needs = node.inputs.map((i) => relevant.has(i.id));
     if (!needs.some(Boolean)) continue;
@@ -76,7 +92,9 @@ function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions):
       throw new GradientError(`${node.name} (op ${node.op.name}) has no gradient rule, but the gradient of ${y.name} must flow through it (to ${node.inputs.filter((_, i) => needs[i]).map((n) => n.name).join(', ')})`);
     }
     const ctx: GradContext = { graph, needsGrad: (i) => needs[i] ?? false };
+    const beforeRule = graph.nodes.length;
     const grads = graph.withScopePath(scope, () => node.op.grad!(ctx, dy, node));
+    graph.recordBackward(beforeRule, node);
     checkGradRule(node, grads);
     grads.forEach((g, i) => {
       if (!g || !needs[i]) return;

@@ -27,6 +27,27 @@ export interface RunOptions {
   borrow?: boolean;
 }
 
+/**
+ * Callbacks on one node, called during every run of the session that computes it
+ * (see `Session.hook`). Each runs right after the value is computed and before
+ * any consumer reads it, so a hook may change the tensor in place (clip,
+ * rescale, zero out) and every downstream node and the fetched value then see
+ * the changed numbers. A value that is a view of another (reshape, flatten)
+ * shares its buffer, so changing it changes that one too. The tensor is only
+ * valid during the call: copy it to keep it.
+ */
+export interface NodeHooks {
+  /** The node's value. For a variable or constant this is the stored value itself: changing it changes the variable. */
+  value?(value: Tensor, node: Node): void;
+  /**
+   * The node's gradient, whenever a gradient node of it (from any `gradients`
+   * walk) is computed. `gradientNode` is that node; when it is also the gradient
+   * of other nodes (a grad rule that passes `dy` on unchanged), changing it
+   * changes theirs too.
+   */
+  gradient?(gradient: Tensor, node: Node, gradientNode: Node): void;
+}
+
 export interface SessionOptions {
   /** Seed of the run generator. Default: derived from the graph's seed. */
   seed?: number;
@@ -59,6 +80,9 @@ export class Session {
   private readonly pool = new BufferPool();
   /** Buffers lent by the previous `borrow` run, returned to the pool when the next run starts. */
   private lent: TypedArray[] = [];
+  /** Hooks by hooked node id; empty in the common case, so runs skip hook work entirely. */
+  private readonly valueHooks = new Map<number, NodeHooks[]>();
+  private readonly gradientHooks = new Map<number, NodeHooks[]>();
 
   constructor(readonly graph: Graph, options: SessionOptions = {}) {
     this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
@@ -75,6 +99,46 @@ export class Session {
     const out: Record<string, Tensor> = {};
     Object.keys(fetches).forEach((k, i) => (out[k] = values[i]));
     return out;
+  }
+
+  /**
+   * Registers callbacks on `node`'s value and/or gradient for every later run,
+   * without changing the graph. Returns a function that unregisters them.
+   *
+   *   const stop = session.hook(w, { gradient: (g) => clipInPlace(g, 1) });
+   */
+  hook(node: Node, hooks: NodeHooks): () => void {
+    if (!isNode(node) || node.graph !== this.graph) throw new GraphError(`hook: expected a node of this session's graph, found ${describeAny(node)}`);
+    const added: [Map<number, NodeHooks[]>, NodeHooks][] = [];
+    if (hooks.value) added.push([this.valueHooks, hooks]);
+    if (hooks.gradient) added.push([this.gradientHooks, hooks]);
+    if (!added.length) throw new GraphError(`hook on ${node.name}: give a value and/or gradient callback`);
+    for (const [table, h] of added) {
+      const list = table.get(node.id);
+      if (list) list.push(h);
+      else table.set(node.id, [h]);
+    }
+    return () => {
+      for (const [table, h] of added) {
+        const list = table.get(node.id);
+        const at = list?.indexOf(h) ?? -1;
+        if (list && at >= 0) list.splice(at, 1);
+        if (list && !list.length) table.delete(node.id);
+      }
+    };
+  }
+
+  /** Calls the value hooks of `node` and the gradient hooks of the forward nodes it is the gradient of. */
+  private callHooks(node: Node, value: Tensor): void {
+    const own = this.valueHooks.get(node.id);
+    if (own) for (const h of own.slice()) h.value!(value, node);
+    if (!this.gradientHooks.size) return;
+    const info = this.graph.gradientInfo(node);
+    if (!info) return;
+    for (const forward of info.of) {
+      const list = this.gradientHooks.get(forward.id);
+      if (list) for (const h of list.slice()) h.gradient!(value, forward, node);
+    }
   }
 
   /** How many buffers the pool holds and how many bytes they take (for benchmarks). */
@@ -96,6 +160,7 @@ export class Session {
     for (const buf of this.lent) pool.release(buf);
     this.lent = [];
     const onTime = options.onTime;
+    const hooked = this.valueHooks.size > 0 || this.gradientHooks.size > 0;
 
     try {
       for (let i = 0; i < plan.order.length; i++) {
@@ -115,6 +180,7 @@ export class Session {
         }
         values[i] = value;
         if (options.anomaly) checkFinite(node, value, plan.inputIndex[i].map((k) => values[k]!));
+        if (hooked) this.callHooks(node, value);
         options.onValue?.(node, value);
         for (const k of plan.releaseAfter[i]) {
           pool.release(values[k]!.data);
@@ -365,22 +431,35 @@ class StepContext implements RunContext {
   }
 }
 
+/**
+ * Anomaly mode: throws at the first NaN/Inf in a float value, naming the node,
+ * its op and scope, and the stats of its inputs. For a node the gradient walk
+ * built, it also names the forward node whose backward pass it belongs to and
+ * the forward nodes whose gradient it is, since that is where to look.
+ */
 function checkFinite(node: Node, value: Tensor, inputs: Tensor[]): void {
   if (!isFloatDType(dtypeOf(value))) return;
   const d = value.data;
   for (let i = 0; i < value.size; i++) {
     const v = d[value.offset + i];
-    if (v - v !== 0) {
-      const stats = tensorStats(value);
-      const inputLines = node.inputs.map((x, k) => `  input ${k} ${x.name} (op ${x.op.name}) ${formatShape(inputs[k].shape)}: ${formatStats(tensorStats(inputs[k]))}`);
-      throw new AnomalyError(
-        [
-          `${node.name} (op ${node.op.name}, scope '${node.scope}') produced ${stats.nan} NaN and ${stats.inf} Inf values out of ${value.size} (first at flat index ${i})`,
-          ...inputLines,
-        ].join('\n'),
-      );
-    }
+    if (v - v !== 0) throw new AnomalyError(describeAnomaly(node, value, inputs, i));
   }
+}
+
+function describeAnomaly(node: Node, value: Tensor, inputs: Tensor[], firstIndex: number): string {
+  const stats = tensorStats(value);
+  const where = (n: Node) => `${n.name} (op ${n.op.name}, scope '${n.scope}')`;
+  const lines = [`${where(node)} produced ${stats.nan} NaN and ${stats.inf} Inf values out of ${value.size} (first at flat index ${firstIndex})`];
+  const info = node.graph.gradientInfo(node);
+  if (info) {
+    lines.push(`  it belongs to the backward pass of forward node ${where(info.builtFor)}`);
+    if (info.of.length) lines.push(`  it is the gradient with respect to ${info.of.map(where).join(', ')}`);
+  }
+  node.inputs.forEach((x, k) => {
+    const t = inputs[k];
+    if (t) lines.push(`  input ${k} ${x.name} (op ${x.op.name}) ${formatShape(t.shape)}: ${formatStats(tensorStats(t))}`);
+  });
+  return lines.join('\n');
 }
 
 function isNode(x: unknown): x is Node {

@@ -98,6 +98,22 @@ export interface GraphOptions {
   seed?: number;
 }
 
+/**
+ * What the gradient walk recorded about a node it built (see `Graph.gradientInfo`).
+ * A gradient is an ordinary node; this is how inspection, hooks and anomaly
+ * mode find which forward node it belongs to.
+ */
+export interface GradientInfo {
+  /**
+   * The forward nodes whose full (fan-in summed) gradient this node is. Usually
+   * one; several when a grad rule passes its `dy` on unchanged (add, biasAdd).
+   * Empty for an intermediate node of a grad rule.
+   */
+  readonly of: readonly Node[];
+  /** The forward node whose grad rule (or fan-in sum, or seed) built this node. */
+  readonly builtFor: Node;
+}
+
 export interface VariableOptions {
   /** Trainable variables are what optimizers update. Default true. */
   trainable?: boolean;
@@ -118,6 +134,10 @@ export class Graph {
   /** Values of variables and constants, by node id. */
   private readonly values = new Map<number, Tensor>();
   private readonly trainable = new Set<number>();
+  /** Gradient bookkeeping, by gradient node id (filled by the gradient walk). */
+  private readonly gradientRecords = new Map<number, { of: Node[]; builtFor: Node }>();
+  /** Gradient nodes of each forward node, by forward node id, oldest walk first. */
+  private readonly gradientsByForward = new Map<number, Node[]>();
 
   constructor(options: GraphOptions = {}) {
     this.seed = options.seed ?? 0;
@@ -255,6 +275,37 @@ export class Graph {
 
   hasNode(name: string): boolean {
     return this.byName.has(name);
+  }
+
+  /**
+   * Records that the nodes with ids `fromId` up to the newest were built by the
+   * gradient walk for `forward` (its grad rule, fan-in sum or seed). Nodes
+   * already recorded keep their first owner.
+   */
+  recordBackward(fromId: number, forward: Node): void {
+    for (let id = fromId; id < this.nodes.length; id++) {
+      if (!this.gradientRecords.has(id)) this.gradientRecords.set(id, { of: [], builtFor: forward });
+    }
+  }
+
+  /** Records that `gradient` is the full gradient of the forward node `of` (called by the gradient walk). */
+  recordGradient(gradient: Node, of: Node): void {
+    let record = this.gradientRecords.get(gradient.id);
+    if (!record) this.gradientRecords.set(gradient.id, (record = { of: [], builtFor: of }));
+    if (!record.of.includes(of)) record.of.push(of);
+    const list = this.gradientsByForward.get(of.id);
+    if (!list) this.gradientsByForward.set(of.id, [gradient]);
+    else if (!list.includes(gradient)) list.push(gradient);
+  }
+
+  /** What the gradient walk recorded about `node`; undefined for a node it did not build. */
+  gradientInfo(node: Node): GradientInfo | undefined {
+    return this.gradientRecords.get(node.id);
+  }
+
+  /** The gradient nodes built for `forward` so far, one per gradient walk that reached it, oldest first. */
+  gradientNodesOf(forward: Node): readonly Node[] {
+    return this.gradientsByForward.get(forward.id) ?? [];
   }
 }
 

@@ -8,3 +8,4 @@ export { addN, onesLike, zerosLike } from './core-ops.ts';
 export { Session, topologicalOrder, type Feeds, type RunOptions, type SessionOptions } from './executor.ts';
 export { gradients, allGradients, type GradientOptions } from './autodiff.ts';
 export { gradcheck, type GradcheckOptions, type GradcheckReport, type GradcheckInputReport } from './gradcheck.ts';
+export * from './inspect/index.ts';

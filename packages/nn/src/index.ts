@@ -12,3 +12,5 @@ export * from './layers.ts';
 export * from './models/lenet.ts';
 export * from './losses.ts';
 export * from './training.ts';
+export * from './viz.ts';
+export * from './studies/index.ts';

@@ -13,7 +13,7 @@ import { type LossName, countCorrect, lossByName } from './losses.ts';
 import { createOptimizer } from './optimizers/index.ts';
 import type { Optimizer } from './optimizers/optimizer.ts';
 import type { LearningRate } from './schedules.ts';
-import { MetricsLog } from './metrics.ts';
+import { MetricsLog, type EpochRecord } from './metrics.ts';
 
 export interface TrainConfig {
   epochs: number;
@@ -45,16 +45,8 @@ export interface StepInfo {
   imagesPerSecond: number;
 }
 
-export interface EpochInfo {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-  seconds: number;
-  imagesPerSecond: number;
-}
+/** What one epoch gave: the same record the metrics log keeps. */
+export type EpochInfo = EpochRecord;
 
 export const defaultTrainConfig: TrainConfig = {
   epochs: 4,
@@ -66,6 +58,20 @@ export const defaultTrainConfig: TrainConfig = {
   init: 'he',
   evalBatchSize: 500,
 };
+
+/**
+ * Watches some training steps from outside without changing them, for
+ * diagnostics such as dead units or gradient flow. Values handed to the
+ * callbacks are only valid during the call: read them, never keep or change them.
+ */
+export interface TrainingMonitor {
+  /** Watch step 1 and then every `everySteps`-th step after it (default 1: every step). */
+  everySteps?: number;
+  /** Called during a watched step's forward/backward run with each node's value as it is computed. */
+  onValue?(node: Node, value: Tensor): void;
+  /** Called after a watched step's run, before the optimizer update, with each parameter's gradient. */
+  onGradients?(step: { epoch: number; step: number }, parameters: readonly Node[], gradients: readonly Tensor[]): void;
+}
 
 /** Owns the graph, session, optimizer and generators of one training run. */
 export class Trainer {
@@ -81,6 +87,8 @@ export class Trainer {
   /** Shuffles the training data; saved in checkpoints. */
   readonly dataRng: Rng;
   readonly metrics = new MetricsLog();
+  /** Optional diagnostics hook; without one, training is exactly as before. */
+  monitor: TrainingMonitor | undefined = undefined;
   /** Epochs completed so far. */
   epoch = 0;
   step = 0;
@@ -120,7 +128,11 @@ export class Trainer {
     for (const batch of batches(this.data.train, this.config.batchSize, this.dataRng)) {
       const stepStart = performance.now();
       const rate = this.optimizer.learningRate();
-      const [lossValue, logitsValue, ...grads] = this.session.run(fetches, [[this.images, batch.images], [this.labels, batch.labels]], { training: true, borrow: true });
+      const monitor = this.monitor;
+      const watched = monitor !== undefined && this.step % Math.max(1, monitor.everySteps ?? 1) === 0;
+      const onValue = watched ? monitor.onValue?.bind(monitor) : undefined;
+      const [lossValue, logitsValue, ...grads] = this.session.run(fetches, [[this.images, batch.images], [this.labels, batch.labels]], { training: true, borrow: true, onValue });
+      if (watched) monitor.onGradients?.({ epoch, step: this.step + 1 }, this.parameters, grads);
       const loss = lossValue.data[0];
       if (!Number.isFinite(loss)) throw new DataError(`training diverged: loss is ${loss} at epoch ${epoch}, step ${this.step + 1} (learning rate ${rate})`);
       for (const p of params) p.grad = grads[p.index];

@@ -2,68 +2,87 @@
 // (kc steps of 4 values) and one packed panel of B (kc steps of 8 values).
 // Each step broadcasts one value of A per row and multiplies it into the two
 // vectors of B: 8 multiply-adds of 4 lanes, 64 flops per step.
+//
+// The epilogue finishes the tile in registers before it is stored, so fused
+// ops cost no extra pass over C:
+//
+//   C = relu?( alpha · (A·B) + beta · C + bias[j] )
+//
+// beta = 0 never reads C (NaN or garbage there does not leak in); `bias` is
+// the address of the tile's first bias value, or 0 for none; relu is
+// v < 0 ? 0 : v (NaN passes through, −0 stays −0), the same as the
+// JavaScript relu. Edge tiles (fewer than 4 rows or 8 columns left) are
+// finished with the same vector arithmetic, loading and storing only the
+// lanes that exist.
 
 import { MR, NR } from './tile';
 
 const F32: usize = 4;
 
-/** Writes alpha·acc (+ beta·C when beta ≠ 0) to the 8 floats at `c`. */
+/** The first `count` (0 to 4) floats at p in the low lanes, zeros above: never reads past them. */
 // @ts-ignore: decorator
 @inline
-function updateRow(c: usize, lo: v128, hi: v128, alpha: v128, beta: v128, betaIsZero: bool): void {
-  let left = f32x4.mul(alpha, lo);
-  let right = f32x4.mul(alpha, hi);
-  if (!betaIsZero) {
-    left = f32x4.add(left, f32x4.mul(beta, v128.load(c)));
-    right = f32x4.add(right, f32x4.mul(beta, v128.load(c, 16)));
-  }
-  v128.store(c, left);
-  v128.store(c, right, 16);
+function loadPartial(p: usize, count: i32): v128 {
+  if (count >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (count > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
 }
 
-/** Writes one float: x (+ beta·C when beta ≠ 0). */
+/** Stores the low `count` (0 to 4) lanes of v at p: never writes past them. */
 // @ts-ignore: decorator
 @inline
-function updateOne(c: usize, x: f32, beta: f32, betaIsZero: bool): void {
-  store<f32>(c, betaIsZero ? x : x + beta * load<f32>(c));
-}
-
-/**
- * Like `updateRow` for a row cut by the right edge of C: writes only the
- * first `cols` (1 to 8) floats, four at a time and then one lane at a time.
- */
-function updatePartialRow(c: usize, lo: v128, hi: v128, cols: i32, alpha: v128, beta: f32, betaIsZero: bool): void {
-  let rest = f32x4.mul(alpha, lo);
-  if (cols >= 4) {
-    store4(c, rest, beta, betaIsZero);
-    c += 4 * F32;
-    cols -= 4;
-    rest = f32x4.mul(alpha, hi);
-  }
-  if (cols >= 4) {
-    store4(c, rest, beta, betaIsZero);
+function storePartial(p: usize, v: v128, count: i32): void {
+  if (count >= 4) {
+    v128.store(p, v);
     return;
   }
-  if (cols > 0) updateOne(c, f32x4.extract_lane(rest, 0), beta, betaIsZero);
-  if (cols > 1) updateOne(c + F32, f32x4.extract_lane(rest, 1), beta, betaIsZero);
-  if (cols > 2) updateOne(c + 2 * F32, f32x4.extract_lane(rest, 2), beta, betaIsZero);
+  if (count > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
-/** Writes 4 floats: x (+ beta·C when beta ≠ 0). */
+/** relu?(alpha·acc + beta·C + bias) for `count` lanes at c (C is read only when beta ≠ 0). */
 // @ts-ignore: decorator
 @inline
-function store4(c: usize, x: v128, beta: f32, betaIsZero: bool): void {
-  v128.store(c, betaIsZero ? x : f32x4.add(x, f32x4.mul(f32x4.splat(beta), v128.load(c))));
+function finish(acc: v128, c: usize, count: i32, alpha: v128, beta: v128, betaIsZero: bool, bias: v128, hasBias: bool, relu: bool): v128 {
+  let v = f32x4.mul(alpha, acc);
+  if (!betaIsZero) v = f32x4.add(v, f32x4.mul(beta, loadPartial(c, count)));
+  // Without a bias nothing is added: x + 0 would turn −0 into +0.
+  if (hasBias) v = f32x4.add(v, bias);
+  if (relu) v = f32x4.pmax(v, f32x4.splat(0)); // pmax(v, 0) = v < 0 ? 0 : v
+  return v;
+}
+
+/** Finishes and stores the first `cols` (1 to 8) floats of one row of the tile at c. */
+// @ts-ignore: decorator
+@inline
+function finishRow(c: usize, lo: v128, hi: v128, cols: i32, alpha: v128, beta: v128, betaIsZero: bool, biasLo: v128, biasHi: v128, hasBias: bool, relu: bool): void {
+  if (cols == NR) {
+    v128.store(c, finish(lo, c, 4, alpha, beta, betaIsZero, biasLo, hasBias, relu));
+    v128.store(c, finish(hi, c + 16, 4, alpha, beta, betaIsZero, biasHi, hasBias, relu), 16);
+    return;
+  }
+  const left = min(cols, 4);
+  storePartial(c, finish(lo, c, left, alpha, beta, betaIsZero, biasLo, hasBias, relu), left);
+  if (cols > 4) storePartial(c + 16, finish(hi, c + 16, cols - 4, alpha, beta, betaIsZero, biasHi, hasBias, relu), cols - 4);
 }
 
 /**
- * C = alpha · Apanel · Bpanel + beta · C for one tile at `c` whose rows are
- * `ldc` bytes apart. Only `rows` × `cols` of the tile exist (fewer than
- * MR × NR at the bottom and right edges of C; the packed panels are
- * zero-padded there, so the arithmetic is the same). beta = 0 never reads C,
- * so NaN or garbage there does not leak into the result.
+ * C = relu?(alpha · Apanel · Bpanel + beta · C + bias) for one tile at `c`
+ * whose rows are `ldc` bytes apart. Only `rows` × `cols` of the tile exist
+ * (fewer than MR × NR at the bottom and right edges of C; the packed panels
+ * are zero-padded there, so the arithmetic is the same): nothing outside
+ * them is read or written. Inlined into the macro-kernel's loop.
  */
-export function microKernel(kc: i32, a: usize, b: usize, alpha: f32, beta: f32, c: usize, ldc: usize, rows: i32, cols: i32): void {
+// @ts-ignore: decorator
+@inline
+export function microKernel(
+  kc: i32, a: usize, b: usize, alpha: f32, beta: f32, c: usize, ldc: usize, rows: i32, cols: i32,
+  bias: usize, relu: bool,
+): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -87,17 +106,13 @@ export function microKernel(kc: i32, a: usize, b: usize, alpha: f32, beta: f32, 
     b += <usize>NR * F32;
   }
   const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
   const betaIsZero = beta == 0;
-  if (rows == MR && cols == NR) {
-    const vb = f32x4.splat(beta);
-    updateRow(c, c00, c01, va, vb, betaIsZero);
-    updateRow(c + ldc, c10, c11, va, vb, betaIsZero);
-    updateRow(c + 2 * ldc, c20, c21, va, vb, betaIsZero);
-    updateRow(c + 3 * ldc, c30, c31, va, vb, betaIsZero);
-  } else {
-    updatePartialRow(c, c00, c01, cols, va, beta, betaIsZero);
-    if (rows > 1) updatePartialRow(c + ldc, c10, c11, cols, va, beta, betaIsZero);
-    if (rows > 2) updatePartialRow(c + 2 * ldc, c20, c21, cols, va, beta, betaIsZero);
-    if (rows > 3) updatePartialRow(c + 3 * ldc, c30, c31, cols, va, beta, betaIsZero);
-  }
+  const hasBias = bias != 0;
+  const biasLo = hasBias ? loadPartial(bias, min(cols, 4)) : f32x4.splat(0);
+  const biasHi = hasBias && cols > 4 ? loadPartial(bias + 16, cols - 4) : f32x4.splat(0);
+  finishRow(c, c00, c01, cols, va, vb, betaIsZero, biasLo, biasHi, hasBias, relu);
+  if (rows > 1) finishRow(c + ldc, c10, c11, cols, va, vb, betaIsZero, biasLo, biasHi, hasBias, relu);
+  if (rows > 2) finishRow(c + 2 * ldc, c20, c21, cols, va, vb, betaIsZero, biasLo, biasHi, hasBias, relu);
+  if (rows > 3) finishRow(c + 3 * ldc, c30, c31, cols, va, vb, betaIsZero, biasLo, biasHi, hasBias, relu);
 }

@@ -53,3 +53,8 @@ export * from './ops/max-pool.ts';
 export * from './ops/max-pool-grad.ts';
 export * from './ops/avg-pool.ts';
 export * from './ops/avg-pool-grad.ts';
+export * from './ops/conv2d-bias-relu.ts';
+export * from './ops/matmul-bias-relu.ts';
+export * from './kernels/bias-relu.ts';
+export * from './kernels/gemm-fast.ts';
+export * from './kernels/wasm/index.ts';

@@ -2,8 +2,11 @@
  * biasAdd(x, b): x [..., C] plus b [C] along the last (channel) axis, as in
  * dense (N, C) and NHWC conv (N, H, W, C) layers.
  * Gradient: dy for x; biasAddGrad(dy) (dy summed over every leading axis) for b.
+ * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise.
  */
-import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
+import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
+import { biasAddReference } from '../kernels/bias-relu.ts';
+import { biasAddWasm } from '../kernels/wasm/elementwise-wasm.ts';
 import { dimsAgree, expectSameFloat, mergeDim } from '../util.ts';
 import { biasAddGrad } from './bias-add-grad.ts';
 
@@ -24,10 +27,10 @@ export const biasAddOp = defineOp<Record<string, never>>({
   forward([x, b], _attrs, ctx) {
     const out = ctx.output();
     const channels = b.size;
-    const xs = x.data, bs = b.data, o = out.data;
-    for (let row = 0; row < out.size; row += channels) {
-      for (let c = 0; c < channels; c++) o[row + c] = xs[x.offset + row + c] + bs[b.offset + c];
+    if (x.data instanceof Float32Array && b.data instanceof Float32Array && biasAddWasm(x.data, x.offset, b.data, b.offset, false, out.data as Float32Array, out.offset, out.size, channels)) {
+      return out;
     }
+    biasAddReference(x.data as FloatArray, x.offset, b.data as FloatArray, b.offset, false, out.data as FloatArray, out.offset, out.size, channels);
     return out;
   },
   grad: (ctx, dy) => [ctx.needsGrad(0) ? dy : null, ctx.needsGrad(1) ? biasAddGrad(dy) : null],

@@ -10,7 +10,7 @@
  * Every gradient is itself a matmul, so it differentiates again.
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { gemm } from '../kernels/gemm.ts';
+import { gemmFast as gemm } from '../kernels/gemm-fast.ts';
 import { dimsAgree, expectRank, expectSameFloat } from '../util.ts';
 
 export interface MatmulAttrs {

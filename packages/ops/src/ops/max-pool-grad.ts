@@ -7,10 +7,12 @@
  * Gradient: none. (It is linear in dy, but its transpose — gathering at each
  * window's maximum — is not an op here yet; with respect to x it is zero
  * almost everywhere.) Differentiating through it raises a GradientError.
+ * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { checkWindowGradientShape, checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolBackward } from '../kernels/pool.ts';
+import { maxPoolBackwardWasm } from '../kernels/wasm/pool-wasm.ts';
 import { expectSameFloat } from '../util.ts';
 
 export const maxPoolGradOp = defineOp<PoolAttrs>({
@@ -22,8 +24,13 @@ export const maxPoolGradOp = defineOp<PoolAttrs>({
     return { shape: checkWindowGradientShape(dy.shape, poolOutputShape(x.shape, attrs), x.shape, 'maxPool'), dtype };
   },
   forward([dy, x], attrs, ctx) {
-    const dx = ctx.outputZeros(); // the kernel accumulates
-    maxPoolBackward(dy.data as FloatArray, dy.offset, x.data as FloatArray, x.offset, convGeometry(x.shape, attrs.ksize, attrs), dx.data as FloatArray, dx.offset);
+    const g = convGeometry(x.shape, attrs.ksize, attrs);
+    if (dy.data instanceof Float32Array && x.data instanceof Float32Array) {
+      const dx = ctx.output(); // the WebAssembly kernel writes every element
+      if (maxPoolBackwardWasm(dy.data, dy.offset, x.data, x.offset, g, dx.data as Float32Array, dx.offset)) return dx;
+    }
+    const dx = ctx.outputZeros(); // the TypeScript kernel accumulates
+    maxPoolBackward(dy.data as FloatArray, dy.offset, x.data as FloatArray, x.offset, g, dx.data as FloatArray, dx.offset);
     return dx;
   },
 });

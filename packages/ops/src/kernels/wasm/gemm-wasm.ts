@@ -1,15 +1,13 @@
 /**
- * Loader for the WebAssembly SIMD GEMM compiled from packages/ops/assembly/
- * (float32 only). The module ships base64-encoded inside
- * gemm-wasm.generated.ts and is compiled synchronously on first use, so it
- * works the same in Node and in browsers without any file access. (Chrome
- * allows synchronous compilation on its main thread only for modules up to
- * 4 KB; the build script warns when the module outgrows that.)
+ * The WebAssembly SIMD GEMM (float32), with the common GEMM signature, and
+ * its fused form for dense layers (product + bias + relu in one pass).
  *
- * The kernel computes C = alpha·op(A)·op(B) + beta·C on copies of the operands
- * inside its own linear memory: each call copies the rows of A, B (and C when
- * needed) in, runs, and copies C back. Copies are single block moves, cheap
- * next to the multiply for all but tiny problems.
+ * Operands are copied into kernel memory for the call and C is copied back
+ * (single block moves, cheap next to the multiply for all but tiny
+ * problems), unless they already live there (see runtime.ts). With helper
+ * threads, large products are cut into chunks of rows or columns of C that
+ * the threads share (every element of C is computed the same way either
+ * way, so the result does not depend on the number of threads).
  *
  * - `wasmSimdSupported()` tells whether this engine runs WebAssembly SIMD.
  * - `gemmWasm(...)` is the kernel itself: Float32Array operands only.
@@ -17,67 +15,21 @@
  *   the common GEMM signature (`GemmFn`) that sends float32 work to
  *   WebAssembly and everything else (float64, mixed types, tiny products, an
  *   engine without SIMD) to `fallback`.
+ * - `gemmBiasReluWasm(...)` is C = relu?(op(A)·op(B) + bias).
  */
 import type { FloatArray } from '@ndgraph/graph';
 import type { GemmFn } from '../gemm.ts';
-import { GEMM_WASM_BASE64 } from './gemm-wasm.generated.ts';
+import { type WasmKernels, kernelCall, wasmKernels, wasmSimdSupported } from './runtime.ts';
 
-/** What the AssemblyScript module exports (addresses are byte offsets into `memory`). */
-interface GemmModuleExports {
-  readonly memory: WebAssembly.Memory;
-  /** Releases all scratch memory; earlier addresses become invalid. */
-  resetScratch(): void;
-  /** Address of `bytes` new bytes (16-byte aligned), growing memory if needed; 0 when it cannot. */
-  allocScratch(bytes: number): number;
-  /** Returns 0 on success, 1 when the packing buffers do not fit in memory. */
-  gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): number;
-}
+export { wasmSimdSupported };
 
-const BYTES_PER_F32 = 4;
-
-/**
- * The smallest module using SIMD: one function `() -> v128` whose body is
- * `i8x16.popcnt(i8x16.splat(i32.const 0))`. An engine without SIMD rejects it.
- */
-const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
-  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x0a, 0x0a, 0x01, 0x08, 0x00, // code section: one body, no locals
-  0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x62, 0x0b, // i32.const 0; i8x16.splat; i8x16.popcnt; end
-]);
-
-let simdSupported: boolean | undefined;
-let kernelExports: GemmModuleExports | undefined;
-
-/** True when this JavaScript engine supports WebAssembly with SIMD (checked once). */
-export function wasmSimdSupported(): boolean {
-  if (simdSupported === undefined) {
-    try {
-      simdSupported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-    } catch {
-      simdSupported = false;
-    }
-  }
-  return simdSupported;
-}
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-/** The instantiated module, compiled synchronously on first use. */
-function wasmKernel(): GemmModuleExports {
-  if (kernelExports === undefined) {
-    if (!wasmSimdSupported()) throw new Error('gemmWasm: this JavaScript engine does not support WebAssembly SIMD; use the plain JavaScript gemm');
-    const module = new WebAssembly.Module(decodeBase64(GEMM_WASM_BASE64));
-    kernelExports = new WebAssembly.Instance(module, {}).exports as unknown as GemmModuleExports;
-  }
-  return kernelExports;
-}
+/** Register tile of the kernel (assembly/tile.ts): chunks of C keep whole tiles. */
+const MR = 4;
+const NR = 8;
+/** Products with at least this many multiply-adds are cut into chunks that threads share. */
+export const GEMM_PARALLEL_MIN_WORK = 1 << 18;
+/** Aim for this many chunks per thread, so a slow thread holds up the others by at most a small chunk. */
+const CHUNKS_PER_THREAD = 4;
 
 /** Elements from the first to the last element of a stored rows × cols matrix with row stride ld. */
 function storedSpan(rows: number, cols: number, ld: number): number {
@@ -100,11 +52,30 @@ function checkOperand(name: string, data: FloatArray, offset: number, rows: numb
   return span;
 }
 
-/** Reserves `elements` floats of scratch memory and returns their index in a Float32Array view. */
-function reserveFloats(wasm: GemmModuleExports, elements: number): number {
-  const address = wasm.allocScratch(elements * BYTES_PER_F32) >>> 0;
-  if (address === 0) throw new RangeError(`gemmWasm: cannot grow WebAssembly memory by ${elements * BYTES_PER_F32} bytes`);
-  return address / BYTES_PER_F32;
+function kernelsOrThrow(): WasmKernels {
+  const kernels = wasmKernels();
+  if (!kernels) throw new Error('gemmWasm: this JavaScript engine cannot run the WebAssembly SIMD kernels; use the plain JavaScript gemm');
+  return kernels;
+}
+
+/**
+ * Runs the staged product, cut into chunks of rows (or columns, when C is
+ * wider than tall) that threads share when it is large enough. Addresses are
+ * bytes. Every element of C is computed the same way whatever chunk it is
+ * in, so the result does not depend on the number of threads.
+ */
+function runGemm(
+  kernels: WasmKernels, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, bias: number, relu: boolean,
+): void {
+  const byColumns = N > M;
+  const length = byColumns ? N : M;
+  const tile = byColumns ? NR : MR;
+  const threads = M * N * K >= GEMM_PARALLEL_MIN_WORK ? kernels.threads : 1;
+  const chunk = threads > 1 ? Math.max(tile, Math.ceil(length / (threads * CHUNKS_PER_THREAD) / tile) * tile) : length;
+  const workspaceBytes = kernels.exports.gemmWorkspaceBytes(byColumns ? M : chunk, byColumns ? chunk : N, K);
+  const args = [transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, bias, relu ? 1 : 0, byColumns ? 1 : 0];
+  kernels.parallel('gemm', args, length, chunk, workspaceBytes);
 }
 
 /**
@@ -140,31 +111,40 @@ export function gemmWasm(
   const bSpan = checkOperand('B', B, bOffset, transB ? N : K, transB ? K : N, ldb);
   const cSpan = checkOperand('C', C, cOffset, M, N, ldc);
   if (M === 0 || N === 0) return;
+  const kernels = kernelsOrThrow();
+  kernelCall(kernels, () => {
+    const readsProduct = K > 0 && alpha !== 0;
+    const aAt = readsProduct ? kernels.input(A, aOffset, aSpan) : 0;
+    const bAt = readsProduct ? kernels.input(B, bOffset, bSpan) : 0;
+    // C is read when beta ≠ 0; when its rows have gaps (ldc > N) it is copied in
+    // too, so that copying the whole span back leaves the gaps as they were.
+    const cAt = kernels.output(C, cOffset, cSpan, beta !== 0 || (M > 1 && ldc !== N));
+    runGemm(kernels, transA, transB, M, N, K, alpha, aAt, lda, bAt, ldb, beta, cAt, ldc, 0, false);
+  });
+}
 
-  const wasm = wasmKernel();
-  wasm.resetScratch();
-  const aAt = reserveFloats(wasm, aSpan);
-  const bAt = reserveFloats(wasm, bSpan);
-  const cAt = reserveFloats(wasm, cSpan);
-  // Views are taken after allocating: growing memory replaces its buffer.
-  let heap = new Float32Array(wasm.memory.buffer);
-  heap.set(A.subarray(aOffset, aOffset + aSpan), aAt);
-  heap.set(B.subarray(bOffset, bOffset + bSpan), bAt);
-  // C is read when beta ≠ 0; when its rows have gaps (ldc > N) it is copied in
-  // too, so that copying the whole span back leaves the gaps as they were.
-  const cHasGaps = M > 1 && ldc !== N;
-  if (beta !== 0 || cHasGaps) heap.set(C.subarray(cOffset, cOffset + cSpan), cAt);
-
-  const status = wasm.gemm(
-    transA ? 1 : 0, transB ? 1 : 0, M, N, K,
-    alpha, aAt * BYTES_PER_F32, lda,
-    bAt * BYTES_PER_F32, ldb,
-    beta, cAt * BYTES_PER_F32, ldc,
-  );
-  if (status !== 0) throw new RangeError(`gemmWasm: not enough WebAssembly memory for the packing buffers of a ${M}×${N}×${K} product`);
-
-  heap = new Float32Array(wasm.memory.buffer); // packing may have grown memory
-  C.set(heap.subarray(cAt, cAt + cSpan), cOffset);
+/**
+ * C = relu?(op(A)·op(B) + bias), float32, C [M, N] contiguous (ldc = N),
+ * bias [N] added to every row: the forward pass of a dense layer in one pass
+ * over C. A and B are stored row-major with row strides lda and ldb.
+ * Returns false, doing nothing, when the kernels are unavailable.
+ */
+export function gemmBiasReluWasm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number,
+  A: Float32Array, aOffset: number, lda: number, B: Float32Array, bOffset: number, ldb: number,
+  bias: Float32Array, biasOffset: number, relu: boolean, C: Float32Array, cOffset: number,
+): boolean {
+  const kernels = wasmKernels();
+  if (!kernels) return false;
+  if (M === 0 || N === 0) return true;
+  kernelCall(kernels, () => {
+    const aAt = kernels.input(A, aOffset, storedSpan(transA ? K : M, transA ? M : K, lda));
+    const bAt = kernels.input(B, bOffset, storedSpan(transB ? N : K, transB ? K : N, ldb));
+    const biasAt = kernels.input(bias, biasOffset, N);
+    const cAt = kernels.output(C, cOffset, M * N);
+    runGemm(kernels, transA, transB, M, N, K, 1, aAt, lda, bAt, ldb, 0, cAt, N, biasAt, relu);
+  });
+  return true;
 }
 
 export interface WasmGemmOptions {
@@ -180,10 +160,10 @@ export interface WasmGemmOptions {
  * A GEMM with the common signature that runs float32 products (A, B and C
  * all Float32Array) in WebAssembly SIMD and hands everything else (float64,
  * mixed types, tiny products) to `fallback`. Returns `fallback` itself when
- * the engine has no SIMD.
+ * the engine cannot run the kernels.
  */
 export function createWasmGemm(fallback: GemmFn, options: WasmGemmOptions = {}): GemmFn {
-  if (!wasmSimdSupported()) return fallback;
+  if (!wasmSimdSupported() || !wasmKernels()) return fallback;
   const minWork = options.minWork ?? 512;
   return (transA, transB, M, N, K, alpha, A, aOffset, lda, B, bOffset, ldb, beta, C, cOffset, ldc) => {
     const useWasm = A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array && M * N * K >= minWork;

@@ -1,0 +1,222 @@
+/**
+ * LeNet-5 on MNIST: ndgraph against TensorFlow.js (wasm and cpu backends).
+ *
+ *   npx tsx bench/lenet.ts                      # 3 runs per engine
+ *   npx tsx bench/lenet.ts --quick              # 1 short run per engine
+ *   npx tsx bench/lenet.ts --repeats 5 --engines ndgraph,tfjs-wasm
+ *   npx tsx bench/lenet.ts --note 'after the conv kernel rewrite'   # stored with the results
+ *
+ * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
+ * float32) on the same 8,000 embedded training digits, in the same batch
+ * order, from the same initial weights, and runs inference on batches of 256
+ * in eval mode. Each measurement is a separate process (`npx tsx
+ * bench/<engine>.ts --json`), run one after another, the engines taking turns
+ * so that a burst of load on this shared machine hits all of them alike; the
+ * table shows the median over runs. The first training losses of every engine
+ * must agree with ndgraph's (the same model is being trained), or the run fails.
+ *
+ * Writes bench/results/lenet-<date>.json and bench/results/latest.json
+ * (a quick run writes only bench/results/lenet-<date>-quick.json).
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { BENCH_DIR, RESULTS_DIR, TMP_DIR, buildBenchData, codeVersion, fileStamp, formatTable, loadAverage, machineInfo, round2, writeBenchData, writeJson } from './common.ts';
+import {
+  DATA_ORDER_SEED, INFERENCE_BATCH, LEARNING_RATE, MOMENTUM, SPLIT_SEED, TRAIN_BATCH, WEIGHT_SEED,
+  type EngineResult, argValue, hasFlag, median, numberArg,
+} from './engine-common.ts';
+
+const ENGINES = ['ndgraph', 'tfjs-wasm', 'tfjs-cpu'] as const;
+/** Below this CPU share (process CPU time / wall time) in the timed steps, the table warns that other work competed for the CPU. */
+const CPU_SHARE_WARNING = 0.9;
+/** Largest difference allowed between an engine's first training losses and ndgraph's. */
+const LOSS_TOLERANCE = 1e-3;
+
+interface EngineSummary {
+  runs: EngineResult[];
+  median: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number; rssAfterDataMB: number; trainCpuShare: number; inferCpuShare: number };
+  min: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
+  max: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
+  /** Largest |loss − ndgraph's loss| over the first training steps (NaN without ndgraph runs). */
+  lossDifferenceFromNdgraph: number;
+}
+
+function parseEngines(): string[] {
+  const list = (argValue('engines') ?? ENGINES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const e of list) if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`--engines: unknown engine '${e}'; expected some of ${ENGINES.join(', ')}`);
+  return list;
+}
+
+/** Runs one engine process and returns its JSON result; exits loudly when the process fails. */
+function runEngine(engine: string, dataFile: string, quick: boolean): EngineResult {
+  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${engine}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : [])];
+  const child = spawnSync('npx', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const lines = (child.stdout ?? '').trim().split('\n');
+  if (child.status !== 0 || child.error) {
+    console.error(`\n${engine} FAILED (npx ${args.join(' ')}, exit code ${child.status}${child.error ? `, ${child.error.message}` : ''}):`);
+    console.error(tail(child.stdout));
+    console.error(tail(child.stderr));
+    process.exit(1);
+  }
+  try {
+    return JSON.parse(lines[lines.length - 1]) as EngineResult;
+  } catch {
+    console.error(`${engine}: expected a JSON line at the end of its output, found:\n${child.stdout}\n${child.stderr}`);
+    process.exit(1);
+  }
+}
+
+/** The last lines of a process's output, each cut to a readable length. */
+function tail(text: string | null, lines = 40): string {
+  return (text ?? '').trimEnd().split('\n').slice(-lines).map((l) => (l.length > 300 ? `${l.slice(0, 300)} …` : l)).join('\n');
+}
+
+function summarize(runs: EngineResult[], reference: EngineResult[] | undefined): EngineSummary {
+  const pick = (f: (r: EngineResult) => number) => runs.map(f);
+  const train = pick((r) => r.trainImagesPerSecond);
+  const infer = pick((r) => r.inferImagesPerSecond);
+  const peak = pick((r) => r.memory.peakRssMB);
+  let lossDifferenceFromNdgraph = reference?.length ? 0 : NaN;
+  if (reference?.length) {
+    const expected = reference[0].firstLosses;
+    for (const r of runs) {
+      const n = Math.min(expected.length, r.firstLosses.length);
+      for (let i = 0; i < n; i++) lossDifferenceFromNdgraph = Math.max(lossDifferenceFromNdgraph, Math.abs(r.firstLosses[i] - expected[i]));
+      if (n === 0) lossDifferenceFromNdgraph = Infinity;
+    }
+  }
+  return {
+    runs,
+    median: {
+      trainImagesPerSecond: median(train),
+      inferImagesPerSecond: median(infer),
+      peakRssMB: median(peak),
+      rssAfterDataMB: median(pick((r) => r.memory.rssAfterDataMB)),
+      trainCpuShare: median(pick((r) => r.trainCpuShare)),
+      inferCpuShare: median(pick((r) => r.inferCpuShare)),
+    },
+    min: { trainImagesPerSecond: Math.min(...train), inferImagesPerSecond: Math.min(...infer), peakRssMB: Math.min(...peak) },
+    max: { trainImagesPerSecond: Math.max(...train), inferImagesPerSecond: Math.max(...infer), peakRssMB: Math.max(...peak) },
+    lossDifferenceFromNdgraph,
+  };
+}
+
+function main(): void {
+  const quick = hasFlag('quick');
+  const repeats = Math.max(1, numberArg('repeats', quick ? 1 : 3));
+  const engines = parseEngines();
+  const machine = machineInfo();
+  const loadAtStart = loadAverage();
+  const started = new Date();
+  console.log(`LeNet-5 benchmark${quick ? ' (quick)' : ''}: ${engines.join(', ')}; ${repeats} run(s) each`);
+  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}; load average ${loadAtStart.join(' ')}`);
+
+  // The data and initial weights every engine uses, written once.
+  const dataFile = join(TMP_DIR, 'lenet-bench-data.safetensors');
+  writeBenchData(dataFile, buildBenchData());
+
+  const runs = new Map<string, EngineResult[]>(engines.map((e) => [e, []]));
+  const loadPerRun: { engine: string; run: number; loadAverage1m: number }[] = [];
+  for (let run = 1; run <= repeats; run++) {
+    for (const engine of engines) {
+      const load1m = loadAverage()[0];
+      loadPerRun.push({ engine, run, loadAverage1m: load1m });
+      const result = runEngine(engine, dataFile, quick);
+      runs.get(engine)!.push(result);
+      console.log(`  run ${run}/${repeats} ${engine.padEnd(9)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
+        `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`);
+    }
+  }
+  const loadAtEnd = loadAverage();
+  rmSync(dataFile, { force: true });
+
+  const ndgraphRuns = runs.get('ndgraph');
+  const summaries: Record<string, EngineSummary> = {};
+  for (const engine of engines) summaries[engine] = summarize(runs.get(engine)!, engine === 'ndgraph' ? undefined : ndgraphRuns);
+
+  // Ratios ndgraph / other engine (> 1: ndgraph is faster, or uses more memory for RSS).
+  const ratios: Record<string, { train: number; inference: number; peakRss: number }> = {};
+  for (const other of engines) {
+    if (other === 'ndgraph' || !summaries.ndgraph) continue;
+    const a = summaries.ndgraph.median;
+    const b = summaries[other].median;
+    ratios[`ndgraph / ${other}`] = {
+      train: a.trainImagesPerSecond / b.trainImagesPerSecond,
+      inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
+      peakRss: a.peakRssMB / b.peakRssMB,
+    };
+  }
+
+  const wasmDetails = summaries['tfjs-wasm']?.runs[0]?.details as { addedKernels?: string[]; conv2dBackpropFilterCheck?: { relativeError: number }[] } | undefined;
+  const filterCheckError = wasmDetails?.conv2dBackpropFilterCheck ? Math.max(...wasmDetails.conv2dBackpropFilterCheck.map((c) => c.relativeError)) : undefined;
+  const filterShares = (summaries['tfjs-wasm']?.runs ?? []).map((r) => (r.details as { addedConv2dBackpropFilterTime?: { shareOfStep: number } }).addedConv2dBackpropFilterTime?.shareOfStep).filter((x): x is number => x !== undefined);
+  const filterShare = filterShares.length ? ` It takes ${(100 * median(filterShares)).toFixed(0)}% of a tfjs-wasm training step (median over runs).` : '';
+  const notes = [
+    'Throughput is steady state: warm-up steps are not timed; each run reports the median of its timed windows, the table the median over runs.',
+    'A training step: next batch (copied into the engine), forward, backward, momentum update, loss read back. Inference: batch of 256 in eval mode, logits read back.',
+    'Peak RSS is the process high-water mark (VmHWM): engine code, the 8,000 training images (25 MB) and everything the engine allocated.',
+    'CPU share is process CPU time over wall time in the timed windows: about 100% for a single-threaded engine with a core to itself; lower means other work on the machine took the CPU (the numbers are then low and noisy); above 100% means several threads.',
+  ];
+  const filterKernelNote = wasmDetails?.addedKernels?.length
+    ? `tfjs-wasm 4.22 has no Conv2DBackpropFilter kernel and cannot train a conv net as shipped; this benchmark registers one built from the backend's own ops (pad, transpose, conv2d), checked against the tfjs-cpu kernel before measuring (max relative error ${filterCheckError?.toExponential(1)}).${filterShare}`
+    : undefined;
+  if (filterKernelNote) notes.push(filterKernelNote);
+  notes.push('tfjs runs unfused ops (conv2d, add, relu, maxPool, matMul), the same graph ndgraph runs.');
+
+  // The table.
+  const fmtRate = (s: EngineSummary, key: 'trainImagesPerSecond' | 'inferImagesPerSecond') =>
+    s.runs.length > 1 ? `${s.median[key].toFixed(1)} (${s.min[key].toFixed(0)}–${s.max[key].toFixed(0)})` : s.median[key].toFixed(1);
+  const rows = engines.map((engine) => {
+    const s = summaries[engine];
+    const lossCell = engine === 'ndgraph' ? 'reference' : Number.isNaN(s.lossDifferenceFromNdgraph) ? 'not compared' : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})` : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
+    const cpu = `${(100 * s.median.trainCpuShare).toFixed(0)}% / ${(100 * s.median.inferCpuShare).toFixed(0)}%`;
+    return [engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''), fmtRate(s, 'trainImagesPerSecond'), fmtRate(s, 'inferImagesPerSecond'), s.median.peakRssMB.toFixed(0), cpu, lossCell];
+  });
+  for (const [name, r] of Object.entries(ratios)) rows.push([name, `${r.train.toFixed(2)}×`, `${r.inference.toFixed(2)}×`, `${r.peakRss.toFixed(2)}×`, '', '']);
+  console.log(`\nLeNet-5 / MNIST, float32, train batch ${TRAIN_BATCH}, inference batch ${INFERENCE_BATCH}; median over ${repeats} run(s) (min–max)`);
+  console.log(formatTable(['engine', 'train img/s', 'inference img/s', 'peak RSS MB', 'CPU share train / infer', 'first losses vs ndgraph'], rows));
+  if (filterKernelNote) console.log(`* ${filterKernelNote}`);
+  console.log(`load average (1, 5, 15 min): start ${loadAtStart.join(' ')}, end ${loadAtEnd.join(' ')}; ${machine.cores} cores`);
+  const starved = engines.filter((e) => Math.min(summaries[e].median.trainCpuShare, summaries[e].median.inferCpuShare) < CPU_SHARE_WARNING);
+  if (starved.length) {
+    console.log(`WARNING: CPU share below ${100 * CPU_SHARE_WARNING}% for ${starved.join(', ')}: other work on the machine took the CPU during the timed steps, so these numbers are low and noisy. Rerun when the machine is quieter.`);
+  }
+
+  // Without ndgraph runs there is nothing to compare with (NaN): not a failure.
+  const lossesAgree = Object.entries(summaries).every(([e, s]) => e === 'ndgraph' || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE);
+  const report = {
+    benchmark: 'LeNet-5 on MNIST: ndgraph vs TensorFlow.js',
+    date: started.toISOString(),
+    quick,
+    repeats,
+    settings: {
+      model: "conv 5×5×6 'same' → relu → maxpool 2 → conv 5×5×16 'valid' → relu → maxpool 2 → dense 120 → relu → dense 84 → relu → dense 10",
+      dtype: 'float32',
+      trainBatch: TRAIN_BATCH,
+      inferenceBatch: INFERENCE_BATCH,
+      optimizer: { name: 'momentum', learningRate: LEARNING_RATE, momentum: MOMENTUM },
+      data: `8,000 training digits of the embedded MNIST set (loadEmbeddedMnist, split seed ${SPLIT_SEED}); batch order seed ${DATA_ORDER_SEED}; initial weights: ndgraph He init, seed ${WEIGHT_SEED}, copied into every engine`,
+      lossTolerance: LOSS_TOLERANCE,
+    },
+    machine,
+    code: codeVersion(argValue('note')),
+    loadAverage: { start: loadAtStart, end: loadAtEnd, beforeEachRun: loadPerRun },
+    engines: summaries,
+    ratios,
+    lossesAgree,
+    cpuStarvedEngines: starved,
+    notes,
+    seconds: round2((Date.now() - started.getTime()) / 1000),
+  };
+  const stamp = fileStamp(started);
+  const files = quick ? [join(RESULTS_DIR, `lenet-${stamp}-quick.json`)] : [join(RESULTS_DIR, `lenet-${stamp}.json`), join(RESULTS_DIR, 'latest.json')];
+  for (const f of files) writeJson(f, report);
+  console.log(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);
+  if (!lossesAgree) {
+    console.error('\nFAILED: an engine\'s first training losses differ from ndgraph\'s, so the engines did not train the same model; the numbers above are not comparable.');
+    process.exit(1);
+  }
+}
+
+main();

@@ -1,0 +1,81 @@
+/**
+ * ndgraph's LeNet-5 training and inference steps for the benchmarks
+ * (bench/ndgraph.ts times them, bench/profile.ts profiles them).
+ *
+ * A training step is what `Trainer.trainEpoch` does per batch, without its
+ * metrics bookkeeping: the next batch, one session run (forward and backward,
+ * borrowed fetches), a finite-loss check, and one momentum step.
+ */
+import { wrap, type Node, type Tensor } from '@ndgraph/graph';
+import { Trainer } from '@ndgraph/nn';
+import { INFERENCE_BATCH, NDGRAPH_TRAIN_CONFIG, TRAIN_BATCH, TrainingBatches, inferenceBatches, type BenchData } from './engine-common.ts';
+
+/** Where one training step's time went, in milliseconds (filled in when asked for). */
+export interface StepTimes {
+  /** Copying the next batch into the feed buffers. */
+  batching: number;
+  /** The whole `session.run` call (kernels and executor). */
+  sessionRun: number;
+  /** The optimizer's update of every parameter. */
+  optimizer: number;
+  /** The whole step, from before batching to after the update. */
+  total: number;
+}
+
+export interface NdgraphLenet {
+  trainer: Trainer;
+  /** Losses of every training step so far. */
+  losses: number[];
+  /** One training step; returns the number of images. `onTime` is the session's per-node kernel timing hook. */
+  trainStep(times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number;
+  /** One inference batch of INFERENCE_BATCH images in eval mode; returns the number of images. */
+  inferStep(): number;
+}
+
+export function ndgraphLenet(data: BenchData): NdgraphLenet {
+  // The Trainer builds LeNet-5, its loss and gradient nodes, a session and the optimizer.
+  const trainSet = { images: wrap(data.images.data, data.images.shape), labels: wrap(data.labels.data, data.labels.shape) };
+  const trainer = new Trainer(NDGRAPH_TRAIN_CONFIG, { train: trainSet, test: trainSet });
+  for (const p of trainer.parameters) {
+    const initial = data.initialWeights[p.name];
+    if (!initial) throw new Error(`no initial value for ndgraph parameter ${p.name}`);
+    trainer.graph.assign(p, wrap(initial.data, initial.shape));
+  }
+
+  const fetches = [trainer.loss, ...trainer.gradients];
+  const params = trainer.parameters.map((p, index) => ({ name: p.name, value: trainer.graph.valueOf(p), grad: undefined as unknown as Tensor, index }));
+  const batches = new TrainingBatches(data);
+  const feeds: [Node, Tensor][] = [[trainer.images, wrap(batches.images, [TRAIN_BATCH, 28, 28, 1])], [trainer.labels, wrap(batches.labels, [TRAIN_BATCH])]];
+  const losses: number[] = [];
+
+  const trainStep = (times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number => {
+    const t0 = performance.now();
+    const size = batches.next();
+    const t1 = performance.now();
+    const [lossValue, ...grads] = trainer.session.run(fetches, feeds, { training: true, borrow: true, onTime });
+    const t2 = performance.now();
+    const loss = lossValue.data[lossValue.offset];
+    if (!Number.isFinite(loss)) throw new Error(`ndgraph: training diverged (loss ${loss}) at step ${losses.length + 1}`);
+    for (const p of params) p.grad = grads[p.index];
+    const t3 = performance.now();
+    trainer.optimizer.step(params);
+    const t4 = performance.now();
+    losses.push(loss);
+    if (times) {
+      times.batching += t1 - t0;
+      times.sessionRun += t2 - t1;
+      times.optimizer += t4 - t3;
+      times.total += t4 - t0;
+    }
+    return size;
+  };
+
+  const inference = inferenceBatches(data).map((images) => wrap(images, [INFERENCE_BATCH, 28, 28, 1]));
+  let next = 0;
+  const inferStep = (): number => {
+    trainer.session.run(trainer.logits, [[trainer.images, inference[next++ % inference.length]]], { borrow: true });
+    return INFERENCE_BATCH;
+  };
+
+  return { trainer, losses, trainStep, inferStep };
+}

@@ -1,0 +1,34 @@
+/**
+ * ndgraph's LeNet-5 benchmark engine: one process, training and inference
+ * throughput in steady state, and peak memory.
+ *
+ *   npx tsx bench/ndgraph.ts            # a summary line
+ *   npx tsx bench/ndgraph.ts --json     # one JSON line (what bench/lenet.ts reads)
+ *   npx tsx bench/ndgraph.ts --quick    # fewer steps
+ *
+ * The steps are in bench/ndgraph-lenet.ts. ndgraph is loaded after the data,
+ * so the memory it takes shows as growth over the common baseline.
+ */
+import {
+  MB, RssSampler, type StepCounts, engineResult, loadBenchData, reportEngineResult, stepCountsFromArgs, timeWindows,
+} from './engine-common.ts';
+
+const COUNTS: StepCounts = { trainWarmup: 10, trainSteps: 60, inferWarmup: 3, inferBatches: 30, windows: 5 };
+const QUICK_COUNTS: StepCounts = { trainWarmup: 5, trainSteps: 20, inferWarmup: 2, inferBatches: 10, windows: 3 };
+
+const started = performance.now();
+const counts = stepCountsFromArgs(COUNTS, QUICK_COUNTS);
+const data = await loadBenchData();
+const rssAfterDataMB = process.memoryUsage.rss() / MB;
+const sampler = new RssSampler();
+
+const { ndgraphLenet } = await import('./ndgraph-lenet.ts');
+const model = ndgraphLenet(data);
+const trainWindows = timeWindows(() => model.trainStep(), counts.trainWarmup, counts.trainSteps, counts.windows, sampler);
+const inferWindows = timeWindows(model.inferStep, counts.inferWarmup, counts.inferBatches, counts.windows, sampler);
+
+const details = {
+  training: 'Trainer graph (LeNet-5, fused softmax cross-entropy), session.run with borrowed fetches, momentum optimizer',
+  bufferPoolMB: model.trainer.session.poolStats().bytes / MB,
+};
+reportEngineResult(engineResult('ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started));

@@ -1,0 +1,56 @@
+/**
+ * Max pooling and its gradient in WebAssembly SIMD (float32), four channels
+ * at a time (assembly/pool.ts), with the conventions of the JavaScript
+ * kernels in ../pool.ts: padding never wins, ties and NaN go to the first
+ * maximum in row-major scan order. With helper threads, large batches are
+ * cut into chunks of images that the threads share.
+ *
+ * Each function returns false, doing nothing, when the kernels are not
+ * available; callers then use the JavaScript kernels.
+ */
+import type { ConvGeometry } from '../conv-geometry.ts';
+import { type WasmKernels, kernelCall, wasmKernels } from './runtime.ts';
+import { geometryFields } from './conv-wasm.ts';
+
+/** Pools reading fewer input values than this run on one thread. */
+export const POOL_PARALLEL_MIN_WORK = 1 << 17;
+/** Aim for this many chunks of images per thread. */
+const CHUNKS_PER_THREAD = 4;
+
+/** Images per chunk: the whole batch on one thread. */
+function imagesPerChunk(kernels: WasmKernels, g: ConvGeometry): number {
+  const reads = g.batch * g.outHeight * g.outWidth * g.kernelHeight * g.kernelWidth * g.channels;
+  const threads = reads >= POOL_PARALLEL_MIN_WORK ? kernels.threads : 1;
+  return threads > 1 ? Math.max(1, Math.ceil(g.batch / (threads * CHUNKS_PER_THREAD))) : Math.max(1, g.batch);
+}
+
+/** y [N, Ho, Wo, C] = max over each window. */
+export function maxPoolForwardWasm(x: Float32Array, xOffset: number, g: ConvGeometry, y: Float32Array, yOffset: number): boolean {
+  const kernels = wasmKernels();
+  if (!kernels) return false;
+  const outSize = g.batch * g.outHeight * g.outWidth * g.channels;
+  if (outSize === 0) return true;
+  kernelCall(kernels, () => {
+    const xAt = kernels.input(x, xOffset, g.batch * g.inHeight * g.inWidth * g.channels);
+    const yAt = kernels.output(y, yOffset, outSize);
+    const geometry = kernels.geometry(geometryFields(g, g.channels));
+    kernels.parallel('maxPoolForward', [xAt, geometry, yAt], g.batch, imagesPerChunk(kernels, g));
+  });
+  return true;
+}
+
+/** dx [N, H, W, C]: each output's dy added to the first maximum of its window (every element written). */
+export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float32Array, xOffset: number, g: ConvGeometry, dx: Float32Array, dxOffset: number): boolean {
+  const kernels = wasmKernels();
+  if (!kernels) return false;
+  const inSize = g.batch * g.inHeight * g.inWidth * g.channels;
+  if (inSize === 0) return true;
+  kernelCall(kernels, () => {
+    const dyAt = kernels.input(dy, dyOffset, g.batch * g.outHeight * g.outWidth * g.channels);
+    const xAt = kernels.input(x, xOffset, inSize);
+    const dxAt = kernels.output(dx, dxOffset, inSize);
+    const geometry = kernels.geometry(geometryFields(g, g.channels));
+    kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt], g.batch, imagesPerChunk(kernels, g));
+  });
+  return true;
+}

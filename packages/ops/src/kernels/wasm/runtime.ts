@@ -1,0 +1,461 @@
+/**
+ * The WebAssembly SIMD kernels (float32) and the memory they work in.
+ *
+ * The module (compiled from packages/ops/assembly/, shipped base64-encoded in
+ * kernels.generated.ts) has no heap of its own: it imports its memory, and
+ * this runtime decides what goes where:
+ *
+ *   [0, heapBase)          the module's static data
+ *   thread control block   one slot per helper thread (see threads.ts)
+ *   tensor blocks          float32 arrays handed out by `allocateFloat32`, so
+ *                          tensors can live in kernel memory and skip copies
+ *   call frame             operands copied in for one kernel call, the output,
+ *                          and each thread's workspace; released when the call
+ *                          returns (`beginCall` / `endCall`)
+ *
+ * Where the engine allows shared memory (Node; browsers on cross-origin
+ * isolated pages) the memory is a shared one: it can be handed to helper
+ * threads, and growing it never invalidates arrays already handed out.
+ * Elsewhere it is an ordinary memory, and tensor blocks are not offered (a
+ * grow would detach them).
+ *
+ * The module is compiled synchronously on first use (Node, workers, and
+ * Chrome ≥ 114 main threads up to 8 MB). When WebAssembly SIMD is missing or
+ * compiling fails, `wasmKernels()` returns null and callers use their plain
+ * JavaScript kernels.
+ */
+import { WASM_KERNELS_BASE64, WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_MAXIMUM_PAGES } from './kernels.generated.ts';
+
+/**
+ * What the AssemblyScript module exports. Addresses are byte offsets into the
+ * memory; booleans are 0 or 1. Kernels a thread may run end with
+ * (first, count, workspace): the share of the work (images, rows, columns or
+ * elements) one call does.
+ */
+export interface KernelExports {
+  heapBase(): number;
+  gemmWorkspaceBytes(m: number, n: number, k: number): number;
+  gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, bias: number, relu: number, byColumns: number, first: number, count: number, workspace: number): void;
+  convForwardWorkspaceBytes(geometry: number): number;
+  convForward(x: number, filter: number, bias: number, relu: number, y: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  convBackpropFilterWorkspaceBytes(geometry: number): number;
+  convBackpropFilter(x: number, dy: number, partials: number, imagesPerPartial: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  sumPartials(partials: number, count: number, size: number, out: number): void;
+  convBackpropInputWorkspaceBytes(geometry: number): number;
+  convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  im2colRows(x: number, geometry: number, firstRow: number, rows: number, cols: number): void;
+  col2imRows(cols: number, geometry: number, firstRow: number, rows: number, dx: number): void;
+  maxPoolForward(x: number, geometry: number, y: number, firstImage: number, imageCount: number): void;
+  maxPoolBackward(dy: number, x: number, geometry: number, dx: number, firstImage: number, imageCount: number): void;
+  reluForward(x: number, y: number, first: number, count: number): void;
+  reluBackward(dy: number, x: number, out: number, first: number, count: number): void;
+  biasAddWorkspaceBytes(channels: number): number;
+  biasAdd(x: number, bias: number, out: number, channels: number, relu: number, firstRow: number, rowCount: number, workspace: number): void;
+  biasAddGradWorkspaceBytes(channels: number): number;
+  biasAddGrad(dy: number, n: number, channels: number, out: number, workspace: number): void;
+}
+
+/** The exports a helper thread can run, by index (the thread protocol sends the index). */
+export const PARALLEL_KERNELS = ['gemm', 'convForward', 'convBackpropFilter', 'convBackpropInput', 'maxPoolForward', 'maxPoolBackward', 'reluForward', 'reluBackward', 'biasAdd'] as const;
+export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
+
+/**
+ * One kernel call cut into chunks: `kernel(...args, first, count, workspace)`
+ * for first = 0, chunk, 2·chunk, … below `total`. Threads take chunks from a
+ * shared counter until none are left, so a thread that runs slowly (another
+ * process on its core) just takes fewer.
+ */
+export interface ChunkedCall {
+  kernel: ParallelKernel;
+  args: readonly number[];
+  total: number;
+  chunk: number;
+  /** Byte address of the shared chunk counter (an i32, zero before the call). */
+  counter: number;
+}
+
+/** Runs chunks of calls on helper threads (installed by a platform entry point, e.g. `enableWasmThreads` for Node). */
+export interface HelperThreads {
+  /** Number of helper threads (the calling thread is not counted). */
+  readonly count: number;
+  /** Asks the first `helpers` helpers to take chunks of `call`, helper i with workspace `workspaces[i]`; does not wait. */
+  start(call: ChunkedCall, helpers: number, workspaces: readonly number[]): void;
+  /** Returns once no helper works on the call any more; throws if a chunk failed on a helper. */
+  finish(): void;
+  /** Stops the threads. */
+  close(): void;
+}
+
+const PAGE_BYTES = 65536;
+const ALIGNMENT = 16;
+/** Bytes reserved after the static data for the helper threads' control block (the chunk counter, then one slot per helper). */
+export const CONTROL_BLOCK_BYTES = 4096;
+/** Where the slots of the helper threads start inside the control block. */
+export const CONTROL_SLOTS_OFFSET = 64;
+/** The shared memory's maximum, in pages (2 GiB); only address space is reserved up front. */
+const SHARED_MAXIMUM_PAGES = Math.min(32768, WASM_KERNELS_SHARED_MAXIMUM_PAGES);
+/** Geometry structs (13 i32) the kernels read; see assembly/geometry.ts. */
+export const GEOMETRY_FIELDS = 13;
+
+const alignUp = (bytes: number): number => Math.ceil(bytes / ALIGNMENT) * ALIGNMENT;
+
+/**
+ * The smallest module using SIMD: one function `() -> v128` whose body is
+ * `i8x16.popcnt(i8x16.splat(i32.const 0))`. An engine without SIMD rejects it.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x0a, 0x01, 0x08, 0x00, // code section: one body, no locals
+  0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x62, 0x0b, // i32.const 0; i8x16.splat; i8x16.popcnt; end
+]);
+
+let simdSupported: boolean | undefined;
+
+/** True when this JavaScript engine supports WebAssembly with SIMD (checked once). */
+export function wasmSimdSupported(): boolean {
+  if (simdSupported === undefined) {
+    try {
+      simdSupported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+    } catch {
+      simdSupported = false;
+    }
+  }
+  return simdSupported;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** True when this engine lets us create a shared WebAssembly memory. */
+function sharedMemoryAllowed(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
+  return isolated !== false;
+}
+
+/** A kernel operand staged for one call: where it is in kernel memory, and where it goes back to. */
+interface PendingCopy {
+  target: Float32Array;
+  targetOffset: number;
+  address: number;
+  length: number;
+}
+
+/** The module instance, its memory and the allocators over it. */
+export class WasmKernels {
+  readonly exports: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly shared: boolean;
+  /** Address of the helper threads' control block. */
+  readonly controlBlock: number;
+  private heap: Float32Array;
+  private heapInt: Int32Array;
+  /** Every ArrayBuffer the memory has had (a shared memory hands out a new one after each grow, all valid). */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  /** End of the tensor blocks: the call frame starts here. */
+  private tensorTop: number;
+  /** Free tensor blocks by length in floats. */
+  private readonly freeBlocks = new Map<number, number[]>();
+  private readonly blockLength = new Map<number, number>();
+  /** Bump pointer of the current call frame. */
+  private frameTop: number;
+  private inCall = false;
+  private readonly pendingOut: PendingCopy[] = [];
+  private helpers: HelperThreads | null = null;
+
+  constructor(shared: boolean) {
+    this.shared = shared;
+    this.module = new WebAssembly.Module(decodeBase64(shared ? WASM_KERNELS_SHARED_BASE64 : WASM_KERNELS_BASE64));
+    this.memory = shared
+      ? new WebAssembly.Memory({ initial: 32, maximum: SHARED_MAXIMUM_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: 32 });
+    this.exports = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+    this.controlBlock = alignUp(this.exports.heapBase()); // its first i32 is the chunk counter
+    this.tensorTop = this.controlBlock + CONTROL_BLOCK_BYTES;
+    this.frameTop = this.tensorTop;
+    this.heap = new Float32Array(this.memory.buffer);
+    this.heapInt = new Int32Array(this.memory.buffer);
+    this.buffers.add(this.memory.buffer);
+  }
+
+  /** A float32 view of the whole memory (refreshed after the memory grows). */
+  get f32(): Float32Array {
+    if (this.heap.buffer !== this.memory.buffer) this.refreshViews();
+    return this.heap;
+  }
+
+  /** An int32 view of the whole memory (refreshed after the memory grows). */
+  get i32(): Int32Array {
+    if (this.heapInt.buffer !== this.memory.buffer) this.refreshViews();
+    return this.heapInt;
+  }
+
+  private refreshViews(): void {
+    this.heap = new Float32Array(this.memory.buffer);
+    this.heapInt = new Int32Array(this.memory.buffer);
+    this.buffers.add(this.memory.buffer);
+  }
+
+  /** Grows the memory so that bytes [0, end) exist. */
+  private ensure(end: number): void {
+    const size = this.memory.buffer.byteLength;
+    if (end <= size) return;
+    try {
+      this.memory.grow(Math.ceil((end - size) / PAGE_BYTES));
+    } catch {
+      throw new RangeError(`WebAssembly kernels: cannot grow kernel memory to ${end} bytes`);
+    }
+    this.refreshViews();
+  }
+
+  // ---- helper threads ----
+
+  /** Installs (or, with null, removes) the helper threads kernels may split their work with. */
+  setHelpers(helpers: HelperThreads | null): void {
+    if (helpers && !this.shared) throw new Error('WebAssembly kernels: helper threads need a shared memory, which this engine does not allow');
+    this.helpers?.close();
+    this.helpers = helpers;
+  }
+
+  /** Threads a kernel can split its work between: 1 + helpers. */
+  get threads(): number {
+    return 1 + (this.helpers?.count ?? 0);
+  }
+
+  /**
+   * Runs `kernel(...args, first, count, workspace)` over [0, total) in chunks
+   * of `chunk`, on this thread and the helpers, each thread with its own
+   * workspace of `workspaceBytes` (reserved in the current call frame), on
+   * at most `maxThreads` threads. Without helpers, or with one chunk, runs
+   * every chunk here; with nothing to do (total 0) makes one call with
+   * count 0, so a kernel can still write an empty result (a zero sum).
+   * Which thread runs which chunk never changes the result: chunks write
+   * disjoint parts of the output (or their own partial sums).
+   */
+  parallel(kernel: ParallelKernel, args: readonly number[], total: number, chunk: number, workspaceBytes = 0, maxThreads = Infinity): void {
+    const chunks = Math.ceil(total / Math.max(1, chunk));
+    const helpers = this.helpers;
+    const threads = helpers ? Math.min(1 + helpers.count, chunks, maxThreads) : 1;
+    const fn = this.exports[kernel] as (...a: number[]) => void;
+    const callArgs = args.concat(0, 0, this.reserve(workspaceBytes));
+    const n = args.length;
+    if (total <= 0) {
+      callArgs[n] = 0;
+      callArgs[n + 1] = 0;
+      fn.apply(null, callArgs);
+      return;
+    }
+    if (threads <= 1 || !helpers) {
+      for (let first = 0; first < total; first += chunk) {
+        callArgs[n] = first;
+        callArgs[n + 1] = Math.min(chunk, total - first);
+        fn.apply(null, callArgs);
+      }
+      return;
+    }
+    const workspaces: number[] = [];
+    for (let t = 1; t < threads; t++) workspaces.push(this.reserve(workspaceBytes));
+    const control = this.i32;
+    const counterIndex = this.controlBlock >>> 2;
+    Atomics.store(control, counterIndex, 0);
+    helpers.start({ kernel, args, total, chunk, counter: this.controlBlock }, threads - 1, workspaces);
+    let failure: unknown = null;
+    try {
+      for (;;) {
+        const first = Atomics.add(control, counterIndex, 1) * chunk;
+        if (first >= total) break;
+        callArgs[n] = first;
+        callArgs[n + 1] = Math.min(chunk, total - first);
+        fn.apply(null, callArgs);
+      }
+    } catch (e) {
+      failure = e;
+      Atomics.store(control, counterIndex, chunks); // no more chunks for anyone
+    }
+    helpers.finish();
+    if (failure) throw failure;
+  }
+
+  // ---- the call frame ----
+
+  /** Starts a kernel call: everything reserved until `endCall` is released then. */
+  beginCall(): void {
+    if (this.inCall) throw new Error('WebAssembly kernels: a kernel call is already in progress');
+    this.inCall = true;
+    this.frameTop = this.tensorTop;
+    this.pendingOut.length = 0;
+  }
+
+  /** Copies staged outputs back to their arrays (unless the call failed) and releases the frame. */
+  endCall(copyOutputs = true): void {
+    if (copyOutputs) {
+      const heap = this.f32;
+      for (const p of this.pendingOut) {
+        const floats = p.address >>> 2;
+        p.target.set(heap.subarray(floats, floats + p.length), p.targetOffset);
+      }
+    }
+    this.pendingOut.length = 0;
+    this.frameTop = this.tensorTop;
+    this.inCall = false;
+  }
+
+  /** Reserves `bytes` in the call frame (contents undefined); returns the address. */
+  reserve(bytes: number): number {
+    const start = alignUp(this.frameTop);
+    const end = start + Math.max(0, bytes);
+    this.ensure(end);
+    this.frameTop = end;
+    return start;
+  }
+
+  /** True when `array` lives in this memory (a tensor block), so kernels can use it in place. */
+  holds(array: Float32Array): boolean {
+    const buffer = array.buffer;
+    if (this.buffers.has(buffer)) return true;
+    // The engine may hand out a new buffer object for the same memory (a shared memory after it grew elsewhere).
+    if (buffer !== this.memory.buffer) return false;
+    this.buffers.add(buffer);
+    return true;
+  }
+
+  /** The address of `length` floats of `array` from `offset`, copied into the frame unless they already live here. */
+  input(array: Float32Array, offset: number, length: number): number {
+    if (this.holds(array)) return array.byteOffset + offset * 4;
+    const address = this.reserve(length * 4);
+    const floats = address >>> 2;
+    const heap = this.f32;
+    if (offset === 0 && length === array.length) heap.set(array, floats);
+    else heap.set(array.subarray(offset, offset + length), floats);
+    return address;
+  }
+
+  /**
+   * The address where a kernel writes `length` floats that belong in `array`
+   * from `offset`: the array itself when it lives here, otherwise room in the
+   * frame that `endCall` copies back. With `initial`, the current contents
+   * are copied in too (for kernels that read their output, e.g. beta ≠ 0).
+   */
+  output(array: Float32Array, offset: number, length: number, initial = false): number {
+    if (this.holds(array)) return array.byteOffset + offset * 4;
+    const address = initial ? this.input(array, offset, length) : this.reserve(length * 4);
+    this.pendingOut.push({ target: array, targetOffset: offset, address, length });
+    return address;
+  }
+
+  /** Writes a geometry struct (13 i32, see assembly/geometry.ts) into the frame; returns its address. */
+  geometry(fields: readonly number[]): number {
+    const address = this.reserve(GEOMETRY_FIELDS * 4);
+    this.i32.set(fields, address >>> 2);
+    return address;
+  }
+
+  // ---- tensor blocks ----
+
+  /** True when tensors can live in kernel memory (a shared memory: growing it never detaches them). */
+  get offersTensorBlocks(): boolean {
+    return this.shared;
+  }
+
+  /**
+   * A zero-filled Float32Array of `length` floats inside kernel memory:
+   * kernels read and write it in place, without copies. Give it back with
+   * `freeFloat32` when done. Only between kernel calls, and only with a
+   * shared memory.
+   */
+  allocateFloat32(length: number): Float32Array {
+    if (!this.shared) throw new Error('WebAssembly kernels: tensor blocks need a shared memory');
+    if (this.inCall) throw new Error('WebAssembly kernels: cannot allocate a tensor block during a kernel call');
+    const reused = this.freeBlocks.get(length)?.pop();
+    let address: number;
+    if (reused !== undefined) {
+      address = reused;
+    } else {
+      address = alignUp(this.tensorTop);
+      this.ensure(address + length * 4);
+      this.tensorTop = address + length * 4;
+      this.frameTop = this.tensorTop;
+      this.blockLength.set(address, length);
+    }
+    const array = new Float32Array(this.memory.buffer, address, length);
+    array.fill(0);
+    return array;
+  }
+
+  /** Returns a tensor block from `allocateFloat32` for reuse. */
+  freeFloat32(array: Float32Array): void {
+    const length = this.blockLength.get(array.byteOffset);
+    if (!this.holds(array) || length !== array.length) throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
+    let list = this.freeBlocks.get(length);
+    if (!list) this.freeBlocks.set(length, (list = []));
+    if (!list.includes(array.byteOffset)) list.push(array.byteOffset);
+  }
+
+  /** Bytes of kernel memory and of tensor blocks, for benchmarks. */
+  stats(): { memoryBytes: number; tensorBytes: number } {
+    return { memoryBytes: this.memory.buffer.byteLength, tensorBytes: this.tensorTop - this.controlBlock - CONTROL_BLOCK_BYTES };
+  }
+}
+
+let instance: WasmKernels | null | undefined;
+
+/** The kernels, loaded on first use; null when this engine cannot run them (callers then use JavaScript). */
+export function wasmKernels(): WasmKernels | null {
+  if (instance === undefined) {
+    instance = null;
+    if (wasmSimdSupported()) {
+      try {
+        instance = new WasmKernels(sharedMemoryAllowed());
+      } catch {
+        instance = null;
+      }
+    }
+  }
+  return instance;
+}
+
+/**
+ * Runs `body` as one kernel call of `kernels`: operands staged with
+ * `input`/`output` inside it are copied back and released when it returns.
+ */
+export function kernelCall<T>(kernels: WasmKernels, body: () => T): T {
+  kernels.beginCall();
+  let ok = false;
+  try {
+    const result = body();
+    ok = true;
+    return result;
+  } finally {
+    kernels.endCall(ok);
+  }
+}
+
+/**
+ * An allocator of float32 tensor buffers inside kernel memory, for an
+ * executor's buffer pool: kernels then read and write those tensors in place
+ * instead of copying them in and out of kernel memory on every call. Null
+ * when the kernels are unavailable or their memory is not shared (an
+ * ordinary memory may move when it grows). Buffers are zero-filled. Give a
+ * buffer back with `freeWasmTensor` when the pool drops it; a buffer handed
+ * to user code for good is better copied out, so its block can be reused.
+ */
+export function wasmTensorAllocator(): ((length: number) => Float32Array) | null {
+  const kernels = wasmKernels();
+  if (!kernels || !kernels.offersTensorBlocks) return null;
+  return (length) => kernels.allocateFloat32(length);
+}
+
+/** Returns a buffer from `wasmTensorAllocator()` for reuse; false (doing nothing) for any other array. */
+export function freeWasmTensor(array: Float32Array): boolean {
+  const kernels = wasmKernels();
+  if (!kernels || !kernels.holds(array)) return false;
+  kernels.freeFloat32(array);
+  return true;
+}

@@ -1,0 +1,242 @@
+/**
+ * The WebAssembly conv2d kernels (forward with bias and relu, filter
+ * gradient, input gradient) against naive loops written here: the defining
+ * sums, accumulated in float64 over the same float32 inputs.
+ *
+ * Shapes cover every path of the kernels: single-channel images with stride
+ * 1 (packed straight from the image, with output rows that are not a
+ * multiple of 4 wide, so panels cross rows and images), many channels,
+ * strides, 'same' and 'valid' padding, windows larger than the image, blocks
+ * of more than 128 output pixels and more than 256 window columns (k-blocks),
+ * and channel counts that are not multiples of the SIMD width.
+ *
+ * Tolerance: each output is a float32 sum of K terms, grouped differently
+ * from the float64 reference; it is within (K + 4)·u·Σ|terms| of it
+ * (u = 2⁻²⁴), plus the bias's own rounding.
+ */
+import { describe, expect, it } from 'vitest';
+import { convGeometry, type ConvGeometry, type Padding } from '../../packages/ops/src/kernels/conv-geometry.ts';
+import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from '../../packages/ops/src/kernels/wasm/conv-wasm.ts';
+import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+
+const UNIT_ROUNDOFF = 2 ** -24;
+
+function makeRandom(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return Math.fround(s / 2147483648 - 1);
+  };
+}
+
+function randomArray(n: number, random: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = random();
+  return a;
+}
+
+interface Case {
+  /** x [N, H, W, Cin] */
+  shape: [number, number, number, number];
+  kernel: [number, number];
+  strides: [number, number];
+  padding: Padding;
+  outChannels: number;
+}
+
+const describeCase = (c: Case) => `x [${c.shape}] kernel [${c.kernel}] strides [${c.strides}] ${c.padding} Cout ${c.outChannels}`;
+
+/** Calls visit(n, oh, ow, ki, kj, xIndex) for every in-image tap of every output pixel (xIndex of channel 0). */
+function forEachTap(g: ConvGeometry, visit: (outPixel: number, tap: number, xPixel: number) => void): void {
+  for (let n = 0; n < g.batch; n++) {
+    for (let oh = 0; oh < g.outHeight; oh++) {
+      for (let ow = 0; ow < g.outWidth; ow++) {
+        const outPixel = (n * g.outHeight + oh) * g.outWidth + ow;
+        for (let ki = 0; ki < g.kernelHeight; ki++) {
+          for (let kj = 0; kj < g.kernelWidth; kj++) {
+            const ih = oh * g.strideHeight - g.padTop + ki;
+            const iw = ow * g.strideWidth - g.padLeft + kj;
+            if (ih < 0 || ih >= g.inHeight || iw < 0 || iw >= g.inWidth) continue;
+            visit(outPixel, ki * g.kernelWidth + kj, (n * g.inHeight + ih) * g.inWidth + iw);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Checks got against want ± (terms + 4)·u·magnitude element by element. */
+function expectWithin(label: string, got: Float32Array, want: Float64Array, magnitude: Float64Array, terms: number): void {
+  for (let i = 0; i < want.length; i++) {
+    const tol = (terms + 4) * UNIT_ROUNDOFF * magnitude[i] + 1e-30;
+    if (!(Math.abs(got[i] - want[i]) <= tol)) expect.fail(`${label}: element ${i} = ${got[i]}, expected ${want[i]} ± ${tol}`);
+  }
+}
+
+function checkCase(c: Case, seed: number): void {
+  const random = makeRandom(seed);
+  const [N, H, W, C] = c.shape;
+  const Co = c.outChannels;
+  const g = convGeometry(c.shape, c.kernel, { strides: c.strides, padding: c.padding });
+  const K = c.kernel[0] * c.kernel[1] * C;
+  const pixels = N * g.outHeight * g.outWidth;
+  const x = randomArray(N * H * W * C, random);
+  const filter = randomArray(K * Co, random);
+  const bias = randomArray(Co, random);
+  const dy = randomArray(pixels * Co, random);
+  const [x0, filter0, bias0, dy0] = [x.slice(), filter.slice(), bias.slice(), dy.slice()];
+  const label = describeCase(c);
+
+  // Forward, plain and with bias + relu.
+  const conv = new Float64Array(pixels * Co);
+  const convMagnitude = new Float64Array(pixels * Co);
+  forEachTap(g, (p, tap, xp) => {
+    for (let ci = 0; ci < C; ci++) {
+      for (let co = 0; co < Co; co++) {
+        const term = x[xp * C + ci] * filter[(tap * C + ci) * Co + co];
+        conv[p * Co + co] += term;
+        convMagnitude[p * Co + co] += Math.abs(term);
+      }
+    }
+  });
+  const y = new Float32Array(pixels * Co).fill(Number.NaN);
+  expect(conv2dForwardWasm(x, 0, filter, 0, null, 0, false, y, 0, g, Co)).toBe(true);
+  expectWithin(`${label} forward`, y, conv, convMagnitude, K);
+
+  const fused = conv.map((v, i) => Math.max(0, v + bias[i % Co]));
+  const fusedMagnitude = convMagnitude.map((m, i) => m + 2 * Math.abs(bias[i % Co]));
+  const yFused = new Float32Array(pixels * Co).fill(Number.NaN);
+  expect(conv2dForwardWasm(x, 0, filter, 0, bias, 0, true, yFused, 0, g, Co)).toBe(true);
+  expectWithin(`${label} forward + bias + relu`, yFused, fused, fusedMagnitude, K);
+  expect(yFused.every((v) => v >= 0), `${label}: relu output is never negative`).toBe(true);
+
+  // Filter gradient: dfilter[tap, ci, co] = Σ x · dy.
+  const dfilter = new Float64Array(K * Co);
+  const dfilterMagnitude = new Float64Array(K * Co);
+  forEachTap(g, (p, tap, xp) => {
+    for (let ci = 0; ci < C; ci++) {
+      for (let co = 0; co < Co; co++) {
+        const term = x[xp * C + ci] * dy[p * Co + co];
+        dfilter[(tap * C + ci) * Co + co] += term;
+        dfilterMagnitude[(tap * C + ci) * Co + co] += Math.abs(term);
+      }
+    }
+  });
+  const gotDfilter = new Float32Array(K * Co).fill(Number.NaN);
+  expect(conv2dBackpropFilterWasm(x, 0, dy, 0, gotDfilter, 0, g, Co)).toBe(true);
+  expectWithin(`${label} filter gradient`, gotDfilter, dfilter, dfilterMagnitude, pixels);
+
+  // Input gradient: dx[xp, ci] = Σ dy · filter.
+  const dx = new Float64Array(N * H * W * C);
+  const dxMagnitude = new Float64Array(N * H * W * C);
+  forEachTap(g, (p, tap, xp) => {
+    for (let ci = 0; ci < C; ci++) {
+      for (let co = 0; co < Co; co++) {
+        const term = dy[p * Co + co] * filter[(tap * C + ci) * Co + co];
+        dx[xp * C + ci] += term;
+        dxMagnitude[xp * C + ci] += Math.abs(term);
+      }
+    }
+  });
+  const gotDx = new Float32Array(N * H * W * C).fill(Number.NaN);
+  expect(conv2dBackpropInputWasm(dy, 0, filter, 0, gotDx, 0, g, Co)).toBe(true);
+  // An input cell is in at most kh·kw windows, each adding Cout terms.
+  expectWithin(`${label} input gradient`, gotDx, dx, dxMagnitude, K * Co);
+
+  // Inputs are never written.
+  expect([x, filter, bias, dy].every((a, i) => a.every((v, e) => Object.is(v, [x0, filter0, bias0, dy0][i][e]))), `${label}: inputs unchanged`).toBe(true);
+}
+
+describe('WebAssembly conv2d kernels (float32)', () => {
+  it('are available on this engine', () => {
+    expect(wasmKernels()).not.toBeNull();
+  });
+
+  it('compute a 1-channel 2×2 convolution by hand', () => {
+    // x 3×3 = 1..9, filter 2×2 = [1 0; 0 -1] (valid): y[i][j] = x[i][j] − x[i+1][j+1] = −4 everywhere.
+    const x = Float32Array.from({ length: 9 }, (_, i) => i + 1);
+    const filter = Float32Array.of(1, 0, 0, -1);
+    const g = convGeometry([1, 3, 3, 1], [2, 2], { strides: [1, 1], padding: 'valid' });
+    const y = new Float32Array(4);
+    conv2dForwardWasm(x, 0, filter, 0, Float32Array.of(5), 0, false, y, 0, g, 1);
+    expect(Array.from(y)).toEqual([1, 1, 1, 1]); // −4 + bias 5
+    conv2dForwardWasm(x, 0, filter, 0, Float32Array.of(3), 0, true, y, 0, g, 1);
+    expect(Array.from(y)).toEqual([0, 0, 0, 0]); // relu(−4 + 3)
+    // dfilter[a][b] = Σ_ij x[i+a][j+b] · dy[i][j] with dy = 1: sums of 2×2 blocks of x.
+    const dfilter = new Float32Array(4);
+    conv2dBackpropFilterWasm(x, 0, new Float32Array(4).fill(1), 0, dfilter, 0, g, 1);
+    expect(Array.from(dfilter)).toEqual([1 + 2 + 4 + 5, 2 + 3 + 5 + 6, 4 + 5 + 7 + 8, 5 + 6 + 8 + 9]);
+    // dx = full correlation of dy = 1 with the filter: +1 at the top-left 2×2, −1 at the bottom-right 2×2.
+    const dx = new Float32Array(9).fill(Number.NaN);
+    conv2dBackpropInputWasm(new Float32Array(4).fill(1), 0, filter, 0, dx, 0, g, 1);
+    expect(Array.from(dx)).toEqual([1, 1, 0, 1, 0, -1, 0, -1, -1]);
+  });
+
+  const cases: Case[] = [
+    // Single channel, stride 1: the packed path (LeNet's first layer and odd widths).
+    { shape: [3, 28, 28, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 6 },
+    { shape: [2, 7, 9, 1], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 5 },
+    { shape: [3, 6, 5, 1], kernel: [2, 4], strides: [2, 1], padding: 'valid', outChannels: 9 },
+    { shape: [2, 3, 3, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 3 },
+    { shape: [1, 1, 1, 1], kernel: [1, 1], strides: [1, 1], padding: 'valid', outChannels: 1 },
+    { shape: [5, 11, 13, 1], kernel: [1, 7], strides: [1, 1], padding: 'same', outChannels: 17 },
+    // Many channels.
+    { shape: [4, 14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16 },
+    { shape: [2, 9, 7, 3], kernel: [3, 3], strides: [2, 2], padding: 'same', outChannels: 7 },
+    { shape: [3, 8, 8, 5], kernel: [2, 3], strides: [3, 1], padding: 'valid', outChannels: 13 },
+    { shape: [2, 6, 6, 4], kernel: [1, 1], strides: [1, 1], padding: 'same', outChannels: 4 },
+    { shape: [1, 5, 5, 2], kernel: [7, 7], strides: [1, 1], padding: 'same', outChannels: 3 },
+    // More than 256 window columns (two k-blocks): 5·5·12 = 300.
+    { shape: [2, 7, 7, 12], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 10 },
+    // More than 256 output channels of reduction depth for the input gradient.
+    { shape: [1, 4, 4, 3], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 300 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`match the naive sums: ${describeCase(c)}`, () => checkCase(c, 100 + i));
+  }
+
+  it('match the naive sums on random shapes', () => {
+    const random = makeRandom(77);
+    const pick = (n: number): number => Math.floor(((random() + 1) / 2) * n);
+    for (let trial = 0; trial < 40; trial++) {
+      const kernel: [number, number] = [1 + pick(5), 1 + pick(5)];
+      const padding: Padding = pick(2) === 0 ? 'same' : 'valid';
+      const H = (padding === 'valid' ? kernel[0] : 1) + pick(9);
+      const W = (padding === 'valid' ? kernel[1] : 1) + pick(9);
+      const c: Case = {
+        shape: [1 + pick(4), H, W, pick(3) === 0 ? 1 : 1 + pick(9)],
+        kernel,
+        strides: [1 + pick(3), pick(2) === 0 ? 1 : 1 + pick(3)],
+        padding,
+        outChannels: 1 + pick(19),
+      };
+      checkCase(c, 1000 + trial);
+    }
+  });
+
+  it('handle an empty batch: no output, a zero filter gradient', () => {
+    for (const channels of [1, 3]) {
+      const g = convGeometry([0, 5, 5, channels], [3, 3], { strides: [1, 1], padding: 'same' });
+      const dfilter = new Float32Array(9 * channels * 4).fill(Number.NaN);
+      expect(conv2dBackpropFilterWasm(new Float32Array(0), 0, new Float32Array(0), 0, dfilter, 0, g, 4)).toBe(true);
+      expect(dfilter.every((v) => Object.is(v, 0))).toBe(true);
+      expect(conv2dForwardWasm(new Float32Array(0), 0, new Float32Array(9 * channels * 4), 0, null, 0, false, new Float32Array(0), 0, g, 4)).toBe(true);
+      expect(conv2dBackpropInputWasm(new Float32Array(0), 0, new Float32Array(9 * channels * 4), 0, new Float32Array(0), 0, g, 4)).toBe(true);
+    }
+  });
+
+  it('read and write at offsets inside larger arrays, touching nothing else', () => {
+    const random = makeRandom(5);
+    const g = convGeometry([2, 6, 6, 1], [3, 3], { strides: [1, 1], padding: 'same' });
+    const x = randomArray(2 * 36 + 3, random);
+    const filter = randomArray(9 * 4 + 2, random);
+    const y = new Float32Array(2 * 36 * 4 + 5).fill(7);
+    conv2dForwardWasm(x, 3, filter, 2, null, 0, false, y, 5, g, 4);
+    const plain = new Float32Array(2 * 36 * 4);
+    conv2dForwardWasm(x.slice(3), 0, filter.slice(2), 0, null, 0, false, plain, 0, g, 4);
+    expect(Array.from(y.subarray(0, 5))).toEqual([7, 7, 7, 7, 7]);
+    expect(Array.from(y.subarray(5))).toEqual(Array.from(plain));
+  });
+});
