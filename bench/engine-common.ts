@@ -191,9 +191,12 @@ export interface EngineResult {
   trainImagesPerSecond: number;
   /** Median CPU share of the training windows (see `Windows.cpuShare`). */
   trainCpuShare: number;
+  /** Median training images per CPU-second: for a single-threaded engine, what it would do with a core to itself. */
+  trainImagesPerCpuSecond: number;
   inferWindows: number[];
   inferImagesPerSecond: number;
   inferCpuShare: number;
+  inferImagesPerCpuSecond: number;
   /** Loss of each of the first LOSSES_TO_COMPARE training steps, warm-up or timed (same data and initial weights for every engine). */
   firstLosses: number[];
   /** Loss of the last training step (is it still training?). */
@@ -241,6 +244,8 @@ export interface Windows {
    * the machine took the CPU away, more when the engine uses several threads.
    */
   cpuShare: number[];
+  /** Images per second of the process's CPU time (user + system) in each window. */
+  imagesPerCpuSecond: number[];
 }
 
 /**
@@ -254,7 +259,7 @@ export function timeWindows(step: () => number, warmup: number, count: number, w
     sampler.sample();
   }
   const perWindow = Math.max(1, Math.floor(count / windows));
-  const result: Windows = { imagesPerSecond: [], cpuShare: [] };
+  const result: Windows = { imagesPerSecond: [], cpuShare: [], imagesPerCpuSecond: [] };
   for (let w = 0; w < windows; w++) {
     let images = 0;
     const cpuBefore = process.cpuUsage();
@@ -265,8 +270,10 @@ export function timeWindows(step: () => number, warmup: number, count: number, w
     }
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
     result.imagesPerSecond.push(images / (wallMs / 1000));
-    result.cpuShare.push((cpu.user + cpu.system) / 1000 / wallMs);
+    result.cpuShare.push(cpuMs / wallMs);
+    result.imagesPerCpuSecond.push(images / (cpuMs / 1000));
   }
   return result;
 }
@@ -291,9 +298,11 @@ export function engineResult(
     trainWindows: train.imagesPerSecond,
     trainImagesPerSecond: median(train.imagesPerSecond),
     trainCpuShare: median(train.cpuShare),
+    trainImagesPerCpuSecond: median(train.imagesPerCpuSecond),
     inferWindows: inference.imagesPerSecond,
     inferImagesPerSecond: median(inference.imagesPerSecond),
     inferCpuShare: median(inference.cpuShare),
+    inferImagesPerCpuSecond: median(inference.imagesPerCpuSecond),
     firstLosses: losses.slice(0, LOSSES_TO_COMPARE),
     lastLoss: losses[losses.length - 1],
     memory: { rssAfterDataMB, rssSampledPeakMB: sampledPeakMB, peakRssMB: peakRssMB(sampledPeakMB) },

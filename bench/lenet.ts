@@ -35,7 +35,16 @@ const LOSS_TOLERANCE = 1e-3;
 
 interface EngineSummary {
   runs: EngineResult[];
-  median: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number; rssAfterDataMB: number; trainCpuShare: number; inferCpuShare: number };
+  median: {
+    trainImagesPerSecond: number;
+    inferImagesPerSecond: number;
+    peakRssMB: number;
+    rssAfterDataMB: number;
+    trainCpuShare: number;
+    inferCpuShare: number;
+    trainImagesPerCpuSecond: number;
+    inferImagesPerCpuSecond: number;
+  };
   min: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
   max: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
   /** Largest |loss − ndgraph's loss| over the first training steps (NaN without ndgraph runs). */
@@ -95,6 +104,8 @@ function summarize(runs: EngineResult[], reference: EngineResult[] | undefined):
       rssAfterDataMB: median(pick((r) => r.memory.rssAfterDataMB)),
       trainCpuShare: median(pick((r) => r.trainCpuShare)),
       inferCpuShare: median(pick((r) => r.inferCpuShare)),
+      trainImagesPerCpuSecond: median(pick((r) => r.trainImagesPerCpuSecond)),
+      inferImagesPerCpuSecond: median(pick((r) => r.inferImagesPerCpuSecond)),
     },
     min: { trainImagesPerSecond: Math.min(...train), inferImagesPerSecond: Math.min(...infer), peakRssMB: Math.min(...peak) },
     max: { trainImagesPerSecond: Math.max(...train), inferImagesPerSecond: Math.max(...infer), peakRssMB: Math.max(...peak) },
@@ -136,7 +147,7 @@ function main(): void {
   for (const engine of engines) summaries[engine] = summarize(runs.get(engine)!, engine === 'ndgraph' ? undefined : ndgraphRuns);
 
   // Ratios ndgraph / other engine (> 1: ndgraph is faster, or uses more memory for RSS).
-  const ratios: Record<string, { train: number; inference: number; peakRss: number }> = {};
+  const ratios: Record<string, { train: number; inference: number; peakRss: number; trainPerCpuSecond: number; inferencePerCpuSecond: number }> = {};
   for (const other of engines) {
     if (other === 'ndgraph' || !summaries.ndgraph) continue;
     const a = summaries.ndgraph.median;
@@ -145,6 +156,8 @@ function main(): void {
       train: a.trainImagesPerSecond / b.trainImagesPerSecond,
       inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
       peakRss: a.peakRssMB / b.peakRssMB,
+      trainPerCpuSecond: a.trainImagesPerCpuSecond / b.trainImagesPerCpuSecond,
+      inferencePerCpuSecond: a.inferImagesPerCpuSecond / b.inferImagesPerCpuSecond,
     };
   }
 
@@ -157,6 +170,7 @@ function main(): void {
     'A training step: next batch (copied into the engine), forward, backward, momentum update, loss read back. Inference: batch of 256 in eval mode, logits read back.',
     'Peak RSS is the process high-water mark (VmHWM): engine code, the 8,000 training images (25 MB) and everything the engine allocated.',
     'CPU share is process CPU time over wall time in the timed windows: about 100% for a single-threaded engine with a core to itself; lower means other work on the machine took the CPU (the numbers are then low and noisy); above 100% means several threads.',
+    'Images per CPU-second divide by the process CPU time instead of wall time: for single-threaded engines on a busy machine, an estimate of their speed with a core to themselves (it does not remove cache and memory-bandwidth contention).',
   ];
   const filterKernelNote = wasmDetails?.addedKernels?.length
     ? `tfjs-wasm 4.22 has no Conv2DBackpropFilter kernel and cannot train a conv net as shipped; this benchmark registers one built from the backend's own ops (pad, transpose, conv2d), checked against the tfjs-cpu kernel before measuring (max relative error ${filterCheckError?.toExponential(1)}).${filterShare}`
@@ -171,11 +185,16 @@ function main(): void {
     const s = summaries[engine];
     const lossCell = engine === 'ndgraph' ? 'reference' : Number.isNaN(s.lossDifferenceFromNdgraph) ? 'not compared' : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})` : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
     const cpu = `${(100 * s.median.trainCpuShare).toFixed(0)}% / ${(100 * s.median.inferCpuShare).toFixed(0)}%`;
-    return [engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''), fmtRate(s, 'trainImagesPerSecond'), fmtRate(s, 'inferImagesPerSecond'), s.median.peakRssMB.toFixed(0), cpu, lossCell];
+    return [
+      engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''), fmtRate(s, 'trainImagesPerSecond'), fmtRate(s, 'inferImagesPerSecond'), s.median.peakRssMB.toFixed(0),
+      cpu, `${s.median.trainImagesPerCpuSecond.toFixed(1)} / ${s.median.inferImagesPerCpuSecond.toFixed(1)}`, lossCell,
+    ];
   });
-  for (const [name, r] of Object.entries(ratios)) rows.push([name, `${r.train.toFixed(2)}×`, `${r.inference.toFixed(2)}×`, `${r.peakRss.toFixed(2)}×`, '', '']);
+  for (const [name, r] of Object.entries(ratios)) {
+    rows.push([name, `${r.train.toFixed(2)}×`, `${r.inference.toFixed(2)}×`, `${r.peakRss.toFixed(2)}×`, '', `${r.trainPerCpuSecond.toFixed(2)}× / ${r.inferencePerCpuSecond.toFixed(2)}×`, '']);
+  }
   console.log(`\nLeNet-5 / MNIST, float32, train batch ${TRAIN_BATCH}, inference batch ${INFERENCE_BATCH}; median over ${repeats} run(s) (min–max)`);
-  console.log(formatTable(['engine', 'train img/s', 'inference img/s', 'peak RSS MB', 'CPU share train / infer', 'first losses vs ndgraph'], rows));
+  console.log(formatTable(['engine', 'train img/s', 'inference img/s', 'peak RSS MB', 'CPU share train / infer', 'img per CPU-s train / infer', 'first losses vs ndgraph'], rows));
   if (filterKernelNote) console.log(`* ${filterKernelNote}`);
   console.log(`load average (1, 5, 15 min): start ${loadAtStart.join(' ')}, end ${loadAtEnd.join(' ')}; ${machine.cores} cores`);
   const starved = engines.filter((e) => Math.min(summaries[e].median.trainCpuShare, summaries[e].median.inferCpuShare) < CPU_SHARE_WARNING);

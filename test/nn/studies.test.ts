@@ -7,7 +7,7 @@ import {
   STUDIES, STUDY_NAMES, Trainer, activationStats, batches, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
   subset, variantTrainConfig, type Dataset, type Study, type StudyResult,
 } from '@ndgraph/nn';
-import { loadEmbeddedMnist, writeStudyFiles } from '@ndgraph/nn/node';
+import { loadEmbeddedMnist, readStudyResult, writeStudyFiles } from '@ndgraph/nn/node';
 
 // Tiny versions of every study: 128 training / 64 test images, 1 epoch, 2 seeds.
 const EPOCHS = 1;
@@ -100,6 +100,14 @@ describe('study runs (tiny)', () => {
     }
   });
 
+  it('reads the JSON back for redrawing, and rejects files that are not study results', () => {
+    const back = readStudyResult(join(dir, 'losses.json'));
+    const original = results.get('losses')!;
+    expect(back.variants.map((v) => v.summary.finalTestAccuracy.mean)).toEqual(original.variants.map((v) => Number(v.summary.finalTestAccuracy.mean!.toPrecision(6))));
+    expect(back.variants[0].stepLoss).toHaveLength(original.variants[0].stepLoss.length);
+    expect(() => readStudyResult(join(dir, 'losses.md'))).toThrow(/could not read study results/);
+  });
+
   it('summarizes each configuration as the mean ± sample std of its seeds', () => {
     for (const result of results.values()) {
       for (const v of result.variants) {
@@ -161,7 +169,9 @@ describe('study runs (tiny)', () => {
         const config = variantTrainConfig(study, variant, EPOCHS, seed);
         const trainer = new Trainer(config, data);
         const batch = batches(data.train, config.batchSize, new Rng(seed + 2)).next().value!;
-        const act = trainer.graph.nodes.find((n) => n.name.startsWith('lenet/fc1/') && n.op.name === variant.config.model!.activation)!;
+        // relu is fused into the dense layer's matmulBiasRelu node; the others are nodes of their own.
+        const activationOps = variant.config.model!.activation === 'relu' ? ['relu', 'matmulBiasRelu'] : [variant.config.model!.activation as string];
+        const act = trainer.graph.nodes.find((n) => n.name.startsWith('lenet/fc1/') && activationOps.includes(n.op.name))!;
         const wIndex = trainer.parameters.findIndex((p) => p.name === 'lenet/conv1/conv/w');
         const [y, g] = trainer.session.run([act, trainer.gradients[wIndex]], [[trainer.images, batch.images], [trainer.labels, batch.labels]], { training: true }) as Tensor[];
         let inactive = 0;

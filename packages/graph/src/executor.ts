@@ -51,6 +51,14 @@ export interface NodeHooks {
 export interface SessionOptions {
   /** Seed of the run generator. Default: derived from the graph's seed. */
   seed?: number;
+  /**
+   * Where float32 intermediate buffers come from. Default: ordinary
+   * Float32Arrays. Fast kernels can hand out arrays inside their WebAssembly
+   * memory (see `wasmTensorAllocator` in @ndgraph/ops) so they need not copy
+   * operands in and out. Such buffers stay in the pool for good: fetched values
+   * are copied out of them unless the run borrows.
+   */
+  allocateFloat32?: (length: number) => Float32Array;
 }
 
 interface Plan {
@@ -77,7 +85,7 @@ interface Plan {
 export class Session {
   readonly rng: Rng;
   private readonly plans = new Map<string, Plan>();
-  private readonly pool = new BufferPool();
+  private readonly pool: BufferPool;
   /** Buffers lent by the previous `borrow` run, returned to the pool when the next run starts. */
   private lent: TypedArray[] = [];
   /** Hooks by hooked node id; empty in the common case, so runs skip hook work entirely. */
@@ -85,6 +93,7 @@ export class Session {
   private readonly gradientHooks = new Map<number, NodeHooks[]>();
 
   constructor(readonly graph: Graph, options: SessionOptions = {}) {
+    this.pool = new BufferPool(options.allocateFloat32);
     this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
   }
 
@@ -195,9 +204,10 @@ export class Session {
           if (options.borrow) {
             pool.retain(value.data); // held until the next run starts
             this.lent.push(value.data);
-          } else {
-            pool.detach(value.data);
+            return value;
           }
+          if (pool.external && value.data instanceof Float32Array) return copyTensor(value); // kernel memory: keep it pooled
+          pool.detach(value.data);
           return value;
         }
         return copyTensor(value);
@@ -336,9 +346,16 @@ class BufferPool {
   private readonly free = new Map<string, TypedArray[]>();
   private readonly refs = new Map<TypedArray, number>();
 
+  constructor(private readonly allocateFloat32?: (length: number) => Float32Array) {}
+
+  /** True when float32 buffers come from an outside allocator (never handed to callers). */
+  get external(): boolean {
+    return this.allocateFloat32 !== undefined;
+  }
+
   acquire(dtype: DType, size: number): TypedArray {
     const list = this.free.get(`${dtype}:${size}`);
-    const buf = list?.pop() ?? newTypedArray(dtype, size);
+    const buf = list?.pop() ?? (dtype === 'float32' && this.allocateFloat32 ? this.allocateFloat32(size) : newTypedArray(dtype, size));
     this.refs.set(buf, 0);
     return buf;
   }

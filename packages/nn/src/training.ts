@@ -4,6 +4,7 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
+import { wasmTensorAllocator } from '@ndgraph/ops';
 import { Graph, Session, Rng, gradients, type Node, type Tensor, type RngState, DataError } from '@ndgraph/graph';
 import { batches, batchCount } from './data/batches.ts';
 import { type Dataset, datasetSize } from './data/dataset.ts';
@@ -105,7 +106,8 @@ export class Trainer {
     this.loss = lossByName(config.loss ?? 'cross-entropy')(this.logits, this.labels);
     this.parameters = g.trainableVariables();
     this.gradients = gradients(this.loss, this.parameters);
-    this.session = new Session(g, { seed: config.seed + 1 });
+    // Intermediate float32 buffers live in the WebAssembly kernels' memory when it can hold them, so kernels copy nothing in or out.
+    this.session = new Session(g, { seed: config.seed + 1, allocateFloat32: wasmTensorAllocator() ?? undefined });
     this.dataRng = new Rng(config.seed + 2);
     const decay = config.learningRateDecay ?? 1;
     const stepsPerEpoch = batchCount(datasetSize(data.train), config.batchSize);

@@ -126,7 +126,12 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
   const padTop = geo(g, G_PAD_TOP), padLeft = geo(g, G_PAD_LEFT);
   const Ho = geo(g, G_OUT_HEIGHT), Wo = geo(g, G_OUT_WIDTH);
   const imageFloats = H * W * C;
-  zeroFloats(dx + <usize>(firstImage * imageFloats) * F32, imageCount * imageFloats);
+  // Windows that tile the image exactly (2×2 with stride 2 on an even image,
+  // say) own every cell once: each cell is written, dy or 0, with no zero fill
+  // and no read-modify-write. Otherwise start from zeros and add.
+  const tiling = C >= 4 && sh == kh && sw == kw && padTop == 0 && padLeft == 0 && Ho * kh == H && Wo * kw == W;
+  if (!tiling) zeroFloats(dx + <usize>(firstImage * imageFloats) * F32, imageCount * imageFloats);
+  const zero = f32x4.splat(0);
   let grad = dy + <usize>(firstImage * Ho * Wo * C) * F32;
   for (let n = firstImage; n < firstImage + imageCount; n++) {
     const image = x + <usize>(n * imageFloats) * F32;
@@ -146,14 +151,20 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
           const best = windowMax4(image, W, C, c0, ihStart, ihEnd, iwStart, iwEnd);
           const d = v128.load(grad + <usize>c0 * F32);
           // Scan again: the first cell equal to the maximum takes dy, per lane.
-          let taken = alreadyDone(c - c0);
+          // (With a tiling, the lanes the previous vector did are simply written
+          // again with the same values; otherwise they start as taken.)
+          let taken = tiling ? zero : alreadyDone(c - c0);
           for (let ih = ihStart; ih < ihEnd; ih++) {
             for (let iw = iwStart; iw < iwEnd; iw++) {
               const at = image + <usize>((ih * W + iw) * C + c0) * F32;
               const hit = v128.andnot(isBest4(v128.load(at), best), taken);
-              // Branch-free: lanes without a hit store back what they loaded.
-              const current = v128.load(at + toDx);
-              v128.store(at + toDx, v128.bitselect(f32x4.add(current, d), current, hit));
+              if (tiling) {
+                v128.store(at + toDx, v128.bitselect(d, zero, hit));
+              } else {
+                // Branch-free: lanes without a hit store back what they loaded.
+                const current = v128.load(at + toDx);
+                v128.store(at + toDx, v128.bitselect(f32x4.add(current, d), current, hit));
+              }
               taken = v128.or(taken, hit);
             }
           }

@@ -55,11 +55,14 @@ export function studyCurvesSpec(result: StudyResult, options: StudyFigureOptions
     return smoothed.map((loss, i) => ({ variant: v.label, step: i + 1, loss: loss > 0 ? finiteOrNull(loss) : null }));
   });
   const seeds = result.settings.seeds.length;
+  const zoom = zoomDomain(result);
+  const reaches = new Set(result.variants.filter((v) => zoom && v.epochs.some((e) => (e.testAccuracy.mean ?? 0) >= zoom[0])).map((v) => v.label));
   const accuracyPanel = (title: string, domain: [number, number] | null) => ({
     title,
     width,
     height,
-    data: { values: accuracyRows },
+    // A zoomed panel leaves out the variants that never reach its range (and the renderer chokes on marks clipped away entirely).
+    data: { values: domain ? accuracyRows.filter((r) => reaches.has(r.variant)) : accuracyRows },
     layer: [
       {
         mark: { type: 'area', opacity: 0.15, clip: domain !== null },
@@ -80,7 +83,6 @@ export function studyCurvesSpec(result: StudyResult, options: StudyFigureOptions
       },
     ],
   });
-  const zoom = zoomDomain(result);
   const panels: object[] = [accuracyPanel('Test accuracy', null)];
   if (zoom) panels.push(accuracyPanel(`Test accuracy, ${(zoom[0] * 100).toFixed(0)}–${(zoom[1] * 100).toFixed(0)}% (zoom)`, zoom));
   panels.push({

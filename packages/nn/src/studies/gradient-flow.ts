@@ -40,8 +40,10 @@ const RULES: Record<Exclude<ActivationName, 'linear'>, Omit<InactiveRule, 'activ
   tanh: { definition: '|y| > 0.99 (saturated, gradient < 0.0199)', isInactive: (y) => Math.abs(y) > 0.99 },
 };
 
-/** The op name each activation builds (the node's `op.name`). */
-const OP_NAMES: Record<Exclude<ActivationName, 'linear'>, string> = { relu: 'relu', leakyRelu: 'leakyRelu', elu: 'elu', sigmoid: 'sigmoid', tanh: 'tanh' };
+/** The op names whose output is each activation's output (relu may be fused into conv/dense + bias + relu nodes). */
+const OP_NAMES: Record<Exclude<ActivationName, 'linear'>, readonly string[]> = {
+  relu: ['relu', 'conv2dBiasRelu', 'matmulBiasRelu'], leakyRelu: ['leakyRelu'], elu: ['elu'], sigmoid: ['sigmoid'], tanh: ['tanh'],
+};
 
 export function inactiveRule(activation: ActivationName): InactiveRule {
   if (activation === 'linear') throw new RangeError("inactiveRule: a linear activation has no inactive region");
@@ -115,9 +117,9 @@ export class GradientFlowMonitor implements TrainingMonitor {
 
   constructor(nodes: readonly Node[], activation: ActivationName, readonly everySteps = 1) {
     this.rule = inactiveRule(activation);
-    const opName = OP_NAMES[this.rule.activation as Exclude<ActivationName, 'linear'>];
+    const opNames = OP_NAMES[this.rule.activation as Exclude<ActivationName, 'linear'>];
     for (const node of nodes) {
-      const isActivation = node.op.name === opName;
+      const isActivation = opNames.includes(node.op.name);
       const isWeight = node.op.kind === 'variable' && node.name.endsWith('/w');
       if (!isActivation && !isWeight) continue;
       const layer = layerOfNode(node.name);

@@ -80,8 +80,12 @@ export interface HelperThreads {
   readonly count: number;
   /** Asks the first `helpers` helpers to take chunks of `call`, helper i with workspace `workspaces[i]`; does not wait. */
   start(call: ChunkedCall, helpers: number, workspaces: readonly number[]): void;
-  /** Returns once no helper works on the call any more; throws if a chunk failed on a helper. */
-  finish(): void;
+  /**
+   * Returns once no helper works on the call any more, with the number of
+   * helpers that took part (the others had not woken up in time and were
+   * withdrawn); throws if a chunk failed on a helper.
+   */
+  finish(): number;
   /** Stops the threads. */
   close(): void;
 }
@@ -94,6 +98,14 @@ export const CONTROL_BLOCK_BYTES = 4096;
 export const CONTROL_SLOTS_OFFSET = 64;
 /** The shared memory's maximum, in pages (2 GiB); only address space is reserved up front. */
 const SHARED_MAXIMUM_PAGES = Math.min(32768, WASM_KERNELS_SHARED_MAXIMUM_PAGES);
+/**
+ * When helpers miss this many calls in a row (woken too late: their cores are
+ * busy with other processes), the next HELPER_PAUSE_CALLS calls run on the
+ * calling thread alone, in one chunk, without waking them; then they are
+ * asked again. Keeps threads from costing anything on a busy machine.
+ */
+const HELPER_MISSES_BEFORE_PAUSE = 8;
+const HELPER_PAUSE_CALLS = 200;
 /** Geometry structs (13 i32) the kernels read; see assembly/geometry.ts. */
 export const GEOMETRY_FIELDS = 13;
 
@@ -169,6 +181,10 @@ export class WasmKernels {
   private inCall = false;
   private readonly pendingOut: PendingCopy[] = [];
   private helpers: HelperThreads | null = null;
+  /** Calls in a row whose helpers were all withdrawn (their cores were busy elsewhere). */
+  private helperMisses = 0;
+  /** Calls left to run on this thread alone before the helpers are asked again. */
+  private helperPause = 0;
 
   constructor(shared: boolean) {
     this.shared = shared;
@@ -222,6 +238,8 @@ export class WasmKernels {
     if (helpers && !this.shared) throw new Error('WebAssembly kernels: helper threads need a shared memory, which this engine does not allow');
     this.helpers?.close();
     this.helpers = helpers;
+    this.helperMisses = 0;
+    this.helperPause = 0;
   }
 
   /** Threads a kernel can split its work between: 1 + helpers. */
@@ -241,7 +259,12 @@ export class WasmKernels {
    */
   parallel(kernel: ParallelKernel, args: readonly number[], total: number, chunk: number, workspaceBytes = 0, maxThreads = Infinity): void {
     const chunks = Math.ceil(total / Math.max(1, chunk));
-    const helpers = this.helpers;
+    let helpers = this.helpers;
+    if (helpers && this.helperPause > 0) {
+      // The helpers kept missing calls (another process holds their cores): leave them asleep for a while.
+      this.helperPause--;
+      helpers = null;
+    }
     const threads = helpers ? Math.min(1 + helpers.count, chunks, maxThreads) : 1;
     const fn = this.exports[kernel] as (...a: number[]) => void;
     const callArgs = args.concat(0, 0, this.reserve(workspaceBytes));
@@ -279,8 +302,14 @@ export class WasmKernels {
       failure = e;
       Atomics.store(control, counterIndex, chunks); // no more chunks for anyone
     }
-    helpers.finish();
+    const joined = helpers.finish();
     if (failure) throw failure;
+    if (joined > 0) {
+      this.helperMisses = 0;
+    } else if (++this.helperMisses >= HELPER_MISSES_BEFORE_PAUSE) {
+      this.helperMisses = 0;
+      this.helperPause = HELPER_PAUSE_CALLS;
+    }
   }
 
   // ---- the call frame ----

@@ -186,17 +186,20 @@ export class SharedMemoryHelpers implements HelperThreads {
     this.active = count;
   }
 
-  finish(): void {
+  finish(): number {
     let failed = -1;
+    let joined = 0;
     for (let i = 0; i < this.active; i++) {
       const control = this.controls[i];
       // Withdraw the request if the helper has not taken it; otherwise wait for its chunks.
       if (Atomics.compareExchange(control, STATE, REQUESTED, IDLE) === REQUESTED) continue;
+      joined++;
       waitWhileEqual(control, STATE, RUNNING, this.spin);
       if (control[STATUS] !== 0 && failed < 0) failed = i;
     }
     this.active = 0;
     if (failed >= 0) throw new Error(`WebAssembly kernels: a kernel failed on helper thread ${failed + 1}`);
+    return joined;
   }
 
   close(): void {
