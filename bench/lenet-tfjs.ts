@@ -4,32 +4,45 @@
  * initial weights (ndgraph's), momentum SGD, float32. The entry points are
  * bench/tfjs-wasm.ts and bench/tfjs-cpu.ts.
  *
- * The model uses the plain ops (conv2d, add, relu, maxPool, matMul), not
- * tfjs's fused variants, so that it is the same graph ndgraph runs.
+ * Conv and dense layers use tfjs's fused ops (`tf.fused.conv2d`,
+ * `tf.fused.matMul` with bias and relu), as tf.layers does. tfjs runs them
+ * fused where it can: in inference; while recording gradients it runs the
+ * plain ops instead (its fused ops have gradients only without an activation).
+ * `--unfused` uses the plain ops (conv2d, add, relu, matMul) everywhere.
  * TensorFlow.js is loaded after the data, so the memory it takes shows as
  * growth over the common baseline.
  */
 import type * as Tf from '@tensorflow/tfjs-core';
 import {
   INFERENCE_BATCH, LEARNING_RATE, LENET_PARAMETERS, MB, MOMENTUM, RssSampler, TRAIN_BATCH, TrainingBatches, type StepCounts,
-  engineResult, inferenceBatches, loadBenchData, reportEngineResult, stepCountsFromArgs, timeWindows,
+  engineResult, hasFlag, inferenceBatches, loadBenchData, reportEngineResult, stepCountsFromArgs, timeWindows,
 } from './engine-common.ts';
 import type { TfjsBackendName } from './tfjs-setup.ts';
 
 type Weights = Record<string, Tf.Variable>;
 
 /** Logits [N, 10] of LeNet-5 for images [N, 28, 28, 1]. */
-function lenetForward(tf: typeof Tf, w: Weights, images: Tf.Tensor4D): Tf.Tensor2D {
-  const conv = (x: Tf.Tensor4D, scope: string, pad: 'same' | 'valid'): Tf.Tensor4D =>
-    tf.relu(tf.add(tf.conv2d(x, w[`lenet/${scope}/conv/w`] as Tf.Tensor4D, 1, pad), w[`lenet/${scope}/conv/b`]));
+function lenetForward(tf: typeof Tf, w: Weights, images: Tf.Tensor4D, fused: boolean): Tf.Tensor2D {
+  const conv = (x: Tf.Tensor4D, scope: string, pad: 'same' | 'valid'): Tf.Tensor4D => {
+    const filter = w[`lenet/${scope}/conv/w`] as Tf.Tensor4D;
+    const bias = w[`lenet/${scope}/conv/b`];
+    if (fused) return tf.fused.conv2d({ x, filter, strides: 1, pad, bias, activation: 'relu' });
+    return tf.relu(tf.add(tf.conv2d(x, filter, 1, pad), bias));
+  };
+  const dense = (x: Tf.Tensor2D, name: string, relu: boolean): Tf.Tensor2D => {
+    const weights = w[`${name}/w`] as Tf.Tensor2D;
+    const bias = w[`${name}/b`];
+    if (fused) return tf.fused.matMul({ a: x, b: weights, bias, activation: relu ? 'relu' : 'linear' }) as Tf.Tensor2D;
+    const z: Tf.Tensor2D = tf.add(tf.matMul(x, weights), bias);
+    return relu ? tf.relu(z) : z;
+  };
   const pool = (x: Tf.Tensor4D): Tf.Tensor4D => tf.maxPool(x, 2, 2, 'valid');
-  const dense = (x: Tf.Tensor2D, name: string): Tf.Tensor2D => tf.add(tf.matMul(x, w[`${name}/w`] as Tf.Tensor2D), w[`${name}/b`]);
   let h = pool(conv(images, 'conv1', 'same'));
   h = pool(conv(h, 'conv2', 'valid'));
   let flat: Tf.Tensor2D = tf.reshape(h, [h.shape[0], 5 * 5 * 16]);
-  flat = tf.relu(dense(flat, 'lenet/fc1/dense'));
-  flat = tf.relu(dense(flat, 'lenet/fc2/dense'));
-  return dense(flat, 'lenet/logits');
+  flat = dense(flat, 'lenet/fc1/dense', true);
+  flat = dense(flat, 'lenet/fc2/dense', true);
+  return dense(flat, 'lenet/logits', false);
 }
 
 export async function runTfjsEngine(backend: TfjsBackendName, normal: StepCounts, quick: StepCounts): Promise<void> {
@@ -41,7 +54,14 @@ export async function runTfjsEngine(backend: TfjsBackendName, normal: StepCounts
 
   const { tf, initTfjs, checkConv2DBackpropFilter, addedKernelTime } = await import('./tfjs-setup.ts');
   const tfjs = await initTfjs(backend);
-  const details: Record<string, unknown> = { ...tfjs, model: 'tfjs-core ops (conv2d, add, relu, maxPool, matMul; not fused), tf.losses.softmaxCrossEntropy, tf.train.momentum' };
+  const fused = !hasFlag('unfused');
+  const details: Record<string, unknown> = {
+    ...tfjs,
+    model: fused
+      ? 'tfjs-core ops: tf.fused.conv2d and tf.fused.matMul with bias and relu (fused in inference; tfjs runs plain ops when recording gradients), maxPool; tf.losses.softmaxCrossEntropy, tf.train.momentum'
+      : 'tfjs-core ops: conv2d, add, relu, maxPool, matMul (not fused); tf.losses.softmaxCrossEntropy, tf.train.momentum',
+    fused,
+  };
   if (backend === 'wasm') details.conv2dBackpropFilterCheck = await checkConv2DBackpropFilter();
 
   const weights: Weights = {};
@@ -57,7 +77,7 @@ export async function runTfjsEngine(backend: TfjsBackendName, normal: StepCounts
     const images = tf.tensor4d(batches.images, [TRAIN_BATCH, 28, 28, 1]);
     const labels = tf.tensor1d(batches.labels, 'int32');
     const oneHot = tf.oneHot(labels, 10);
-    const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(oneHot, lenetForward(tf, weights, images)) as Tf.Scalar, true, variables);
+    const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(oneHot, lenetForward(tf, weights, images, fused)) as Tf.Scalar, true, variables);
     if (!cost) throw new Error('optimizer.minimize returned no cost');
     const loss = cost.dataSync()[0];
     tf.dispose([images, labels, oneHot, cost]);
@@ -84,7 +104,7 @@ export async function runTfjsEngine(backend: TfjsBackendName, normal: StepCounts
   let next = 0;
   const inferStep = (): number => {
     const images = inference[next++ % inference.length];
-    const logits = tf.tidy(() => lenetForward(tf, weights, tf.tensor4d(images, [INFERENCE_BATCH, 28, 28, 1])));
+    const logits = tf.tidy(() => lenetForward(tf, weights, tf.tensor4d(images, [INFERENCE_BATCH, 28, 28, 1]), fused));
     logits.dataSync();
     logits.dispose();
     return INFERENCE_BATCH;

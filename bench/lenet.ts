@@ -5,6 +5,7 @@
  *   npx tsx bench/lenet.ts --quick              # 1 short run per engine
  *   npx tsx bench/lenet.ts --repeats 5 --engines ndgraph,tfjs-wasm
  *   npx tsx bench/lenet.ts --note 'after the conv kernel rewrite'   # stored with the results
+ *   npx tsx bench/lenet.ts --unfused            # tfjs with plain ops instead of tf.fused.*
  *
  * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
  * float32) on the same 8,000 embedded training digits, in the same batch
@@ -59,7 +60,8 @@ function parseEngines(): string[] {
 
 /** Runs one engine process and returns its JSON result; exits loudly when the process fails. */
 function runEngine(engine: string, dataFile: string, quick: boolean): EngineResult {
-  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${engine}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : [])];
+  const unfused = engine.startsWith('tfjs') && hasFlag('unfused') ? ['--unfused'] : [];
+  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${engine}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused];
   const child = spawnSync('npx', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
@@ -176,7 +178,10 @@ function main(): void {
     ? `tfjs-wasm 4.22 has no Conv2DBackpropFilter kernel and cannot train a conv net as shipped; this benchmark registers one built from the backend's own ops (pad, transpose, conv2d), checked against the tfjs-cpu kernel before measuring (max relative error ${filterCheckError?.toExponential(1)}).${filterShare}`
     : undefined;
   if (filterKernelNote) notes.push(filterKernelNote);
-  notes.push('tfjs runs unfused ops (conv2d, add, relu, maxPool, matMul), the same graph ndgraph runs.');
+  const tfjsModel = (summaries['tfjs-wasm'] ?? summaries['tfjs-cpu'])?.runs[0]?.details.model;
+  if (typeof tfjsModel === 'string') notes.push(`tfjs model: ${tfjsModel}.`);
+  const ndgraphOps = summaries.ndgraph?.runs[0]?.details.ops;
+  if (ndgraphOps) notes.push(`ndgraph training graph, ops (count): ${Object.entries(ndgraphOps as Record<string, number>).map(([op, n]) => `${op} ${n}`).join(', ')}.`);
 
   // The table.
   const fmtRate = (s: EngineSummary, key: 'trainImagesPerSecond' | 'inferImagesPerSecond') =>

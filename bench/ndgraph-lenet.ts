@@ -6,7 +6,7 @@
  * metrics bookkeeping: the next batch, one session run (forward and backward,
  * borrowed fetches), a finite-loss check, and one momentum step.
  */
-import { wrap, type Node, type Tensor } from '@ndgraph/graph';
+import { topologicalOrder, wrap, type Node, type Tensor } from '@ndgraph/graph';
 import { Trainer } from '@ndgraph/nn';
 import { INFERENCE_BATCH, NDGRAPH_TRAIN_CONFIG, TRAIN_BATCH, TrainingBatches, inferenceBatches, type BenchData } from './engine-common.ts';
 
@@ -30,6 +30,8 @@ export interface NdgraphLenet {
   trainStep(times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number;
   /** One inference batch of INFERENCE_BATCH images in eval mode; returns the number of images. */
   inferStep(): number;
+  /** How many nodes of each op one training step computes (placeholders, variables and constants left out). */
+  opCounts: Record<string, number>;
 }
 
 export function ndgraphLenet(data: BenchData): NdgraphLenet {
@@ -77,5 +79,11 @@ export function ndgraphLenet(data: BenchData): NdgraphLenet {
     return INFERENCE_BATCH;
   };
 
-  return { trainer, losses, trainStep, inferStep };
+  const opCounts: Record<string, number> = {};
+  for (const node of topologicalOrder(fetches)) {
+    if (node.op.kind) continue;
+    opCounts[node.op.name] = (opCounts[node.op.name] ?? 0) + 1;
+  }
+
+  return { trainer, losses, trainStep, inferStep, opCounts };
 }

@@ -28,7 +28,8 @@ const trainWindows = timeWindows(() => model.trainStep(), counts.trainWarmup, co
 const inferWindows = timeWindows(model.inferStep, counts.inferWarmup, counts.inferBatches, counts.windows, sampler);
 
 const details = {
-  training: 'Trainer graph (LeNet-5, fused softmax cross-entropy), session.run with borrowed fetches, momentum optimizer',
+  training: "the Trainer's LeNet-5 graph, loss and gradients; session.run with borrowed fetches; momentum optimizer",
+  ops: model.opCounts,
   bufferPoolMB: model.trainer.session.poolStats().bytes / MB,
 };
 reportEngineResult(engineResult('ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started));

@@ -1,15 +1,17 @@
 /**
  * Per-op profile of one ndgraph LeNet-5 training step (batch 64, momentum SGD).
  *
- *   pnpm profile                      # writes bench/results/profile-current.json
- *   pnpm profile --label before       # writes bench/results/profile-before.json
- *   pnpm profile --steps 50 --warmup 20
- *   pnpm profile --quick
- *   pnpm profile --label after --note 'conv kernels in wasm'   # the note is stored with the results
+ *   pnpm run profile                  # writes bench/results/profile-current.json
+ *   pnpm run profile --label before   # writes bench/results/profile-before.json
+ *   pnpm run profile --steps 50 --warmup 20
+ *   pnpm run profile --quick
+ *   pnpm run profile --label after --note 'conv kernels in wasm'   # the note is stored with the results
  *
- * After warm-up steps, times N steps without instrumentation (the real step
- * time), then N steps with the session's `onTime` hook, which reports each
- * computed node's kernel time. Kernel time is grouped by op and by pass (a
+ * (`pnpm run profile`: a bare `pnpm profile` is npm's own `npm profile` command.)
+ *
+ * After warm-up steps, runs N steps with the session's `onTime` hook, which
+ * reports each computed node's kernel time, each followed by a step without it
+ * (the real step time, to show what profiling costs). Kernel time is grouped by op and by pass (a
  * node is backward when its name starts with 'gradients/'). The time outside
  * kernels gets its own rows — copying the batch, the executor's own work
  * inside `session.run`, the optimizer step, and the rest of the loop — so

@@ -6,7 +6,7 @@
  * over epochs, reporting progress, writing metrics, the training curve and a
  * checkpoint after each epoch.
  *
- *   pnpm train                                  # defaults: 4 epochs, batch 64, momentum 0.05, embedded digits
+ *   pnpm train                                  # defaults: 8 epochs, batch 64, momentum 0.05 decaying ×0.7 per epoch, embedded digits
  *   pnpm train --epochs 8 --optimizer adam --lr 0.001
  *   pnpm train --data ./mnist-idx               # the standard IDX files (gzipped or not)
  *   pnpm train --out runs/a --resume            # continue from runs/a/checkpoint.safetensors
@@ -22,7 +22,7 @@ const usage = `usage: pnpm train [options]
   --batch-size N      examples per step (default ${defaultTrainConfig.batchSize})
   --optimizer NAME    sgd | momentum | nesterov | adam | rmsprop | adagrad (default ${defaultTrainConfig.optimizer})
   --lr X              learning rate (default ${defaultTrainConfig.learningRate})
-  --lr-decay X        multiply the rate by X after each epoch (default 1)
+  --lr-decay X        multiply the rate by X after each epoch (default ${defaultTrainConfig.learningRateDecay})
   --weight-decay X    L2 coefficient (default 0)
   --activation NAME   relu | leakyRelu | elu | sigmoid | tanh (default relu)
   --init NAME         he | he-uniform | xavier | xavier-uniform | lecun | normal:STD (default he)
@@ -60,7 +60,7 @@ function parse(): { config: TrainConfig; dataDir?: string; out: string; resume: 
     batchSize: num('batch-size', values['batch-size'], defaultTrainConfig.batchSize),
     optimizer: values.optimizer ?? defaultTrainConfig.optimizer,
     learningRate: num('lr', values.lr, defaultTrainConfig.learningRate),
-    learningRateDecay: num('lr-decay', values['lr-decay'], 1),
+    learningRateDecay: num('lr-decay', values['lr-decay'], defaultTrainConfig.learningRateDecay ?? 1),
     weightDecay: num('weight-decay', values['weight-decay'], 0),
     seed: num('seed', values.seed, defaultTrainConfig.seed),
     init: values.init ?? defaultTrainConfig.init,
