@@ -6,6 +6,7 @@
  *   npx tsx bench/lenet.ts --repeats 5 --engines ndgraph,tfjs-wasm
  *   npx tsx bench/lenet.ts --note 'after the conv kernel rewrite'   # stored with the results
  *   npx tsx bench/lenet.ts --unfused            # tfjs with plain ops instead of tf.fused.*
+ *   npx tsx bench/lenet.ts --engines ndgraph --threads 1,2   # ndgraph on 1 and on 2 threads, taking turns
  *
  * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
  * float32) on the same 8,000 embedded training digits, in the same batch
@@ -52,16 +53,33 @@ interface EngineSummary {
   lossDifferenceFromNdgraph: number;
 }
 
+/**
+ * The engines to run, as table labels. ndgraph runs once per thread count of
+ * `--threads` (a list, default 1): label `ndgraph` on one thread, `ndgraph-Nt`
+ * on N threads (its kernels split work with N − 1 helper threads).
+ */
 function parseEngines(): string[] {
   const list = (argValue('engines') ?? ENGINES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const e of list) if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`--engines: unknown engine '${e}'; expected some of ${ENGINES.join(', ')}`);
-  return list;
+  const threads = (argValue('threads') ?? '1').split(',').map((s) => Number(s.trim()));
+  for (const t of threads) if (!Number.isInteger(t) || t < 1) throw new Error(`--threads: expected a list of whole numbers ≥ 1, found '${argValue('threads')}'`);
+  return list.flatMap((e) => (e === 'ndgraph' ? threads.map(ndgraphLabel) : [e]));
+}
+
+const ndgraphLabel = (threads: number): string => (threads === 1 ? 'ndgraph' : `ndgraph-${threads}t`);
+
+/** The engine file and thread count behind a table label. */
+function engineOfLabel(label: string): { file: string; threads?: number } {
+  const m = /^ndgraph-(\d+)t$/.exec(label);
+  return m ? { file: 'ndgraph', threads: Number(m[1]) } : { file: label };
 }
 
 /** Runs one engine process and returns its JSON result; exits loudly when the process fails. */
 function runEngine(engine: string, dataFile: string, quick: boolean): EngineResult {
   const unfused = engine.startsWith('tfjs') && hasFlag('unfused') ? ['--unfused'] : [];
-  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${engine}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused];
+  const { file, threads } = engineOfLabel(engine);
+  const threadArgs = threads ? ['--threads', String(threads)] : [];
+  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused, ...threadArgs];
   const child = spawnSync('npx', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
@@ -137,16 +155,18 @@ function main(): void {
       loadPerRun.push({ engine, run, loadAverage1m: load1m });
       const result = runEngine(engine, dataFile, quick);
       runs.get(engine)!.push(result);
-      console.log(`  run ${run}/${repeats} ${engine.padEnd(9)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
+      console.log(`  run ${run}/${repeats} ${engine.padEnd(10)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
         `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`);
     }
   }
   const loadAtEnd = loadAverage();
   rmSync(dataFile, { force: true });
 
-  const ndgraphRuns = runs.get('ndgraph');
+  // The first ndgraph label (usually one thread) is the reference for the loss check.
+  const reference = engines.find((e) => e.startsWith('ndgraph'));
+  const ndgraphRuns = reference ? runs.get(reference) : undefined;
   const summaries: Record<string, EngineSummary> = {};
-  for (const engine of engines) summaries[engine] = summarize(runs.get(engine)!, engine === 'ndgraph' ? undefined : ndgraphRuns);
+  for (const engine of engines) summaries[engine] = summarize(runs.get(engine)!, engine === reference ? undefined : ndgraphRuns);
 
   // Ratios ndgraph / other engine (> 1: ndgraph is faster, or uses more memory for RSS).
   const ratios: Record<string, { train: number; inference: number; peakRss: number; trainPerCpuSecond: number; inferencePerCpuSecond: number }> = {};
@@ -188,7 +208,7 @@ function main(): void {
     s.runs.length > 1 ? `${s.median[key].toFixed(1)} (${s.min[key].toFixed(0)}–${s.max[key].toFixed(0)})` : s.median[key].toFixed(1);
   const rows = engines.map((engine) => {
     const s = summaries[engine];
-    const lossCell = engine === 'ndgraph' ? 'reference' : Number.isNaN(s.lossDifferenceFromNdgraph) ? 'not compared' : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})` : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
+    const lossCell = engine === reference ? 'reference' : Number.isNaN(s.lossDifferenceFromNdgraph) ? 'not compared' : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})` : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
     const cpu = `${(100 * s.median.trainCpuShare).toFixed(0)}% / ${(100 * s.median.inferCpuShare).toFixed(0)}%`;
     return [
       engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''), fmtRate(s, 'trainImagesPerSecond'), fmtRate(s, 'inferImagesPerSecond'), s.median.peakRssMB.toFixed(0),
@@ -208,7 +228,7 @@ function main(): void {
   }
 
   // Without ndgraph runs there is nothing to compare with (NaN): not a failure.
-  const lossesAgree = Object.entries(summaries).every(([e, s]) => e === 'ndgraph' || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE);
+  const lossesAgree = Object.entries(summaries).every(([e, s]) => e === reference || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE);
   const report = {
     benchmark: 'LeNet-5 on MNIST: ndgraph vs TensorFlow.js',
     date: started.toISOString(),

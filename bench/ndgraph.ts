@@ -5,12 +5,14 @@
  *   npx tsx bench/ndgraph.ts            # a summary line
  *   npx tsx bench/ndgraph.ts --json     # one JSON line (what bench/lenet.ts reads)
  *   npx tsx bench/ndgraph.ts --quick    # fewer steps
+ *   npx tsx bench/ndgraph.ts --threads 2   # kernels split their work with a helper thread (default 1)
+ *   npx tsx bench/ndgraph.ts --threads 2 --spin 1000   # helpers sleep sooner when idle
  *
  * The steps are in bench/ndgraph-lenet.ts. ndgraph is loaded after the data,
  * so the memory it takes shows as growth over the common baseline.
  */
 import {
-  MB, RssSampler, type StepCounts, engineResult, loadBenchData, reportEngineResult, stepCountsFromArgs, timeWindows,
+  MB, RssSampler, type StepCounts, engineResult, loadBenchData, numberArg, reportEngineResult, stepCountsFromArgs, timeWindows,
 } from './engine-common.ts';
 
 const COUNTS: StepCounts = { trainWarmup: 10, trainSteps: 60, inferWarmup: 3, inferBatches: 30, windows: 5 };
@@ -23,6 +25,12 @@ const rssAfterDataMB = process.memoryUsage.rss() / MB;
 const sampler = new RssSampler();
 
 const { ndgraphLenet } = await import('./ndgraph-lenet.ts');
+const { enableWasmThreads } = await import('@ndgraph/ops/node');
+const requestedThreads = numberArg('threads', 1);
+// --spin N: how long threads spin waiting for work before they sleep (default: the kernels' own).
+const spin = numberArg('spin', Number.NaN);
+const threads = enableWasmThreads(requestedThreads, Number.isNaN(spin) ? {} : { spin });
+if (threads !== requestedThreads) throw new Error(`--threads ${requestedThreads}: the kernels can only use ${threads} thread(s) here`);
 const model = ndgraphLenet(data);
 const trainWindows = timeWindows(() => model.trainStep(), counts.trainWarmup, counts.trainSteps, counts.windows, sampler);
 const inferWindows = timeWindows(model.inferStep, counts.inferWarmup, counts.inferBatches, counts.windows, sampler);
@@ -31,5 +39,7 @@ const details = {
   training: "the Trainer's LeNet-5 graph, loss and gradients; session.run with borrowed fetches; momentum optimizer",
   ops: model.opCounts,
   bufferPoolMB: model.trainer.session.poolStats().bytes / MB,
+  threads,
+  spin: Number.isNaN(spin) ? 'default' : spin,
 };
 reportEngineResult(engineResult('ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started));

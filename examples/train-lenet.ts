@@ -10,12 +10,14 @@
  *   pnpm train --epochs 8 --optimizer adam --lr 0.001
  *   pnpm train --data ./mnist-idx               # the standard IDX files (gzipped or not)
  *   pnpm train --out runs/a --resume            # continue from runs/a/checkpoint.safetensors
+ *   pnpm train --threads 2                      # kernels split their work between 2 threads (same results)
  */
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Trainer, defaultTrainConfig, type TrainConfig } from '@ndgraph/nn';
 import { loadEmbeddedMnist, loadMnistIdx, ProgressReporter, writeRunFiles, saveSafetensors, loadSafetensors } from '@ndgraph/nn/node';
+import { enableWasmThreads } from '@ndgraph/ops/node';
 
 const usage = `usage: pnpm train [options]
   --epochs N          epochs to train (default ${defaultTrainConfig.epochs})
@@ -33,15 +35,16 @@ const usage = `usage: pnpm train [options]
   --train-size N      use the first N training examples (default all)
   --out DIR           run directory for metrics, curve and checkpoint (default runs/lenet)
   --resume            continue from DIR/checkpoint.safetensors
+  --threads N         threads the float32 kernels split their work between (default 1; results do not depend on it)
   --help`;
 
-function parse(): { config: TrainConfig; dataDir?: string; out: string; resume: boolean; trainSize?: number } {
+function parse(): { config: TrainConfig; dataDir?: string; out: string; resume: boolean; trainSize?: number; threads: number } {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string' }, 'batch-size': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' },
       'lr-decay': { type: 'string' }, 'weight-decay': { type: 'string' }, activation: { type: 'string' }, init: { type: 'string' },
       batchnorm: { type: 'boolean' }, dropout: { type: 'string' }, seed: { type: 'string' }, data: { type: 'string' },
-      'train-size': { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean' },
+      'train-size': { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -76,12 +79,17 @@ function parse(): { config: TrainConfig; dataDir?: string; out: string; resume: 
     out: values.out ?? join('runs', 'lenet'),
     resume: values.resume ?? false,
     trainSize: values['train-size'] === undefined ? undefined : num('train-size', values['train-size'], 0),
+    threads: num('threads', values.threads, 1),
   };
 }
 
 async function main(): Promise<void> {
   const args = parse();
   const { config } = args;
+  if (args.threads > 1) {
+    const threads = enableWasmThreads(args.threads);
+    console.log(`kernels: ${threads} thread${threads === 1 ? '' : 's'}${threads < args.threads ? ' (this engine cannot share kernel memory between threads)' : ''}`);
+  }
 
   // 1. Data: NHWC float32 images in [0,1], int32 labels.
   const data = args.dataDir ? await loadMnistIdx(args.dataDir) : loadEmbeddedMnist({ seed: 0 });

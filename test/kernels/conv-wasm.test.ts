@@ -182,6 +182,14 @@ describe('WebAssembly conv2d kernels (float32)', () => {
     { shape: [2, 3, 3, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 3 },
     { shape: [1, 1, 1, 1], kernel: [1, 1], strides: [1, 1], padding: 'valid', outChannels: 1 },
     { shape: [5, 11, 13, 1], kernel: [1, 7], strides: [1, 1], padding: 'same', outChannels: 17 },
+    // Every group width of the single-channel kernels (1 to 8 channels at once; 12 = 8 + 4, 15 = 8 + 7, 10 = 8 + 2).
+    { shape: [2, 9, 11, 1], kernel: [3, 5], strides: [1, 1], padding: 'same', outChannels: 2 },
+    { shape: [3, 10, 7, 1], kernel: [4, 3], strides: [2, 1], padding: 'same', outChannels: 4 },
+    { shape: [2, 8, 13, 1], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 7 },
+    { shape: [2, 12, 9, 1], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 8 },
+    { shape: [3, 7, 7, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 12 },
+    { shape: [2, 6, 10, 1], kernel: [2, 2], strides: [1, 1], padding: 'valid', outChannels: 15 },
+    { shape: [1, 5, 9, 1], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 10 },
     // Many channels.
     { shape: [4, 14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16 },
     { shape: [2, 9, 7, 3], kernel: [3, 3], strides: [2, 2], padding: 'same', outChannels: 7 },

@@ -12,7 +12,7 @@ import { biasAddWasm, reluGradWasm, reluWasm } from '../../packages/ops/src/kern
 import { gemmBiasReluWasm, gemmWasm } from '../../packages/ops/src/kernels/wasm/gemm-wasm.ts';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
-import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+import { type ChunkedCall, type HelperThreads, wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
 
 function randomArray(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
@@ -125,5 +125,47 @@ describe('WebAssembly kernels on two threads', () => {
     const again = kernels.allocateFloat32(blocks[0].length);
     expect(blocks.some((b) => b.byteOffset === again.byteOffset)).toBe(true);
     kernels.freeFloat32(again);
+  });
+
+  it('pause helpers that keep the calling thread waiting (their core busy elsewhere), with the same results', () => {
+    disableWasmThreads();
+    const kernels = wasmKernels()!;
+    const n = 300_001;
+    const x = randomArray(n, 31);
+    const expected = new Float32Array(n);
+    reluWasm(x, 0, expected, 0, n);
+    // A helper that "takes part" in every call but only returns 2 ms after the calling thread is done
+    // (it takes no chunks: the calling thread does them all, as when a helper is descheduled).
+    let starts = 0;
+    const stalling: HelperThreads = {
+      count: 1,
+      start(_call: ChunkedCall) {
+        starts++;
+      },
+      finish() {
+        const until = performance.now() + 2;
+        while (performance.now() < until) { /* keeps the caller waiting */ }
+        return 1;
+      },
+      close() {},
+    };
+    kernels.setHelpers(stalling);
+    expect(kernels.threads).toBe(2);
+    const out = new Float32Array(n);
+    for (let call = 0; call < 10; call++) {
+      out.fill(Number.NaN);
+      reluWasm(x, 0, out, 0, n);
+      expectSameBits([out], [expected]);
+    }
+    // Two stalls in a row, then the helpers are left alone for the following calls (200 of them).
+    expect(starts).toBe(2);
+    for (let call = 10; call < 220; call++) reluWasm(x, 0, out, 0, n);
+    expectSameBits([out], [expected]);
+    // Asked again after the pause (calls 203 and 204), they stall again: the next pause is twice as long.
+    expect(starts).toBe(4);
+    for (let call = 220; call < 600; call++) reluWasm(x, 0, out, 0, n);
+    expect(starts).toBe(4);
+    kernels.setHelpers(null);
+    expect(kernels.threads).toBe(1);
   });
 });

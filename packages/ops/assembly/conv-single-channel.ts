@@ -94,6 +94,74 @@ function storeChannels(
   }
 }
 
+/**
+ * Output channels [0, lanes) of four neighbouring pixels (`pixels` of them
+ * real): `rowX` is the padded row of the first window tap of the first pixel,
+ * `filter`, `bias` (0: none) and `out` point at the group's first channel.
+ * Inlined with `lanes` a constant (see forwardGroupOf), so the per-channel
+ * tests below fold away and the inner loop has no branches.
+ */
+// @ts-ignore: decorator
+@inline
+function forwardGroup(lanes: i32, rowX: usize, Wp: i32, kh: i32, kw: i32, filter: usize, pixelStride: usize, bias: usize, relu: bool, out: usize, pixels: i32): void {
+  const zero = f32x4.splat(0);
+  let acc0 = zero, acc1 = zero, acc2 = zero, acc3 = zero, acc4 = zero, acc5 = zero, acc6 = zero, acc7 = zero;
+  let tap = filter;
+  for (let ki = 0; ki < kh; ki++) {
+    const line = rowX + <usize>(ki * Wp) * F32;
+    for (let kj = 0; kj < kw; kj++) {
+      const v = v128.load(line + <usize>kj * F32);
+      acc0 = f32x4.add(acc0, f32x4.mul(v, v128.load32_splat(tap)));
+      if (lanes > 1) acc1 = f32x4.add(acc1, f32x4.mul(v, v128.load32_splat(tap, 4)));
+      if (lanes > 2) acc2 = f32x4.add(acc2, f32x4.mul(v, v128.load32_splat(tap, 8)));
+      if (lanes > 3) acc3 = f32x4.add(acc3, f32x4.mul(v, v128.load32_splat(tap, 12)));
+      if (lanes > 4) acc4 = f32x4.add(acc4, f32x4.mul(v, v128.load32_splat(tap, 16)));
+      if (lanes > 5) acc5 = f32x4.add(acc5, f32x4.mul(v, v128.load32_splat(tap, 20)));
+      if (lanes > 6) acc6 = f32x4.add(acc6, f32x4.mul(v, v128.load32_splat(tap, 24)));
+      if (lanes > 7) acc7 = f32x4.add(acc7, f32x4.mul(v, v128.load32_splat(tap, 28)));
+      tap += pixelStride;
+    }
+  }
+  // The bias joins after the sum (as a separate bias add would), so the
+  // fused result has the same bits as conv2d followed by biasAdd.
+  if (bias != 0) {
+    const b = bias;
+    acc0 = f32x4.add(acc0, v128.load32_splat(b));
+    if (lanes > 1) acc1 = f32x4.add(acc1, v128.load32_splat(b, 4));
+    if (lanes > 2) acc2 = f32x4.add(acc2, v128.load32_splat(b, 8));
+    if (lanes > 3) acc3 = f32x4.add(acc3, v128.load32_splat(b, 12));
+    if (lanes > 4) acc4 = f32x4.add(acc4, v128.load32_splat(b, 16));
+    if (lanes > 5) acc5 = f32x4.add(acc5, v128.load32_splat(b, 20));
+    if (lanes > 6) acc6 = f32x4.add(acc6, v128.load32_splat(b, 24));
+    if (lanes > 7) acc7 = f32x4.add(acc7, v128.load32_splat(b, 28));
+  }
+  if (relu) {
+    acc0 = f32x4.pmax(acc0, zero);
+    acc1 = f32x4.pmax(acc1, zero);
+    acc2 = f32x4.pmax(acc2, zero);
+    acc3 = f32x4.pmax(acc3, zero);
+    acc4 = f32x4.pmax(acc4, zero);
+    acc5 = f32x4.pmax(acc5, zero);
+    acc6 = f32x4.pmax(acc6, zero);
+    acc7 = f32x4.pmax(acc7, zero);
+  }
+  storeChannels(out, pixelStride, pixels, lanes, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+}
+
+/** forwardGroup with the channel count as a constant in each branch. */
+function forwardGroupOf(lanes: i32, rowX: usize, Wp: i32, kh: i32, kw: i32, filter: usize, pixelStride: usize, bias: usize, relu: bool, out: usize, pixels: i32): void {
+  switch (lanes) {
+    case 8: forwardGroup(8, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 7: forwardGroup(7, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 6: forwardGroup(6, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 5: forwardGroup(5, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 4: forwardGroup(4, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 3: forwardGroup(3, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    case 2: forwardGroup(2, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels); break;
+    default: forwardGroup(1, rowX, Wp, kh, kw, filter, pixelStride, bias, relu, out, pixels);
+  }
+}
+
 export function singleChannelConvForwardWorkspaceBytes(g: usize): usize {
   return alignUp(<usize>(paddedHeight(g) * paddedWidth(g)) * F32);
 }
@@ -109,7 +177,6 @@ export function singleChannelConvForward(x: usize, filter: usize, bias: usize, r
   const Wp = paddedWidth(g);
   const padded = workspace;
   const pixelStride = <usize>Cout * F32;
-  const zero = f32x4.splat(0);
   for (let n = firstImage; n < firstImage + imageCount; n++) {
     padImage(x, g, n, padded);
     for (let oh = 0; oh < Ho; oh++) {
@@ -123,48 +190,7 @@ export function singleChannelConvForward(x: usize, filter: usize, bias: usize, r
         // only recomputes the same values).
         for (let c = 0; c < Cout; c += 8) {
           const co = Cout >= 8 ? min(c, Cout - 8) : 0;
-          const lanes = min(8, Cout - co);
-          let acc0 = zero, acc1 = zero, acc2 = zero, acc3 = zero, acc4 = zero, acc5 = zero, acc6 = zero, acc7 = zero;
-          let tap = filter + <usize>co * F32;
-          for (let ki = 0; ki < kh; ki++) {
-            const line = rowX + <usize>(ki * Wp + ow) * F32;
-            for (let kj = 0; kj < kw; kj++) {
-              const v = v128.load(line + <usize>kj * F32);
-              acc0 = f32x4.add(acc0, f32x4.mul(v, v128.load32_splat(tap)));
-              if (lanes > 1) acc1 = f32x4.add(acc1, f32x4.mul(v, v128.load32_splat(tap, 4)));
-              if (lanes > 2) acc2 = f32x4.add(acc2, f32x4.mul(v, v128.load32_splat(tap, 8)));
-              if (lanes > 3) acc3 = f32x4.add(acc3, f32x4.mul(v, v128.load32_splat(tap, 12)));
-              if (lanes > 4) acc4 = f32x4.add(acc4, f32x4.mul(v, v128.load32_splat(tap, 16)));
-              if (lanes > 5) acc5 = f32x4.add(acc5, f32x4.mul(v, v128.load32_splat(tap, 20)));
-              if (lanes > 6) acc6 = f32x4.add(acc6, f32x4.mul(v, v128.load32_splat(tap, 24)));
-              if (lanes > 7) acc7 = f32x4.add(acc7, f32x4.mul(v, v128.load32_splat(tap, 28)));
-              tap += pixelStride;
-            }
-          }
-          // The bias joins after the sum (as a separate bias add would), so the
-          // fused result has the same bits as conv2d followed by biasAdd.
-          if (bias != 0) {
-            const b = bias + <usize>co * F32;
-            acc0 = f32x4.add(acc0, v128.load32_splat(b));
-            if (lanes > 1) acc1 = f32x4.add(acc1, v128.load32_splat(b, 4));
-            if (lanes > 2) acc2 = f32x4.add(acc2, v128.load32_splat(b, 8));
-            if (lanes > 3) acc3 = f32x4.add(acc3, v128.load32_splat(b, 12));
-            if (lanes > 4) acc4 = f32x4.add(acc4, v128.load32_splat(b, 16));
-            if (lanes > 5) acc5 = f32x4.add(acc5, v128.load32_splat(b, 20));
-            if (lanes > 6) acc6 = f32x4.add(acc6, v128.load32_splat(b, 24));
-            if (lanes > 7) acc7 = f32x4.add(acc7, v128.load32_splat(b, 28));
-          }
-          if (relu) {
-            acc0 = f32x4.pmax(acc0, zero);
-            acc1 = f32x4.pmax(acc1, zero);
-            acc2 = f32x4.pmax(acc2, zero);
-            acc3 = f32x4.pmax(acc3, zero);
-            acc4 = f32x4.pmax(acc4, zero);
-            acc5 = f32x4.pmax(acc5, zero);
-            acc6 = f32x4.pmax(acc6, zero);
-            acc7 = f32x4.pmax(acc7, zero);
-          }
-          storeChannels(out + <usize>co * F32, pixelStride, pixels, lanes, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+          forwardGroupOf(min(8, Cout - co), rowX + <usize>ow * F32, Wp, kh, kw, filter + <usize>co * F32, pixelStride, bias == 0 ? 0 : bias + <usize>co * F32, relu, out + <usize>co * F32, pixels);
         }
       }
     }
@@ -185,6 +211,65 @@ function laneOf(v: v128, lane: i32): f32 {
 @inline
 function planeSize(g: usize): i32 {
   return geo(g, G_OUT_HEIGHT) * (((geo(g, G_OUT_WIDTH) + 3) >> 2) << 2);
+}
+
+/**
+ * Adds one window tap's contribution over one image to the four-lane sums of
+ * channels [0, lanes) at `sum`: `tapX` is the tap's first padded cell,
+ * `planes` the first channel's plane of transposed dy. Inlined with `lanes` a
+ * constant (see filterTapOf), so the inner loop has no per-channel tests.
+ */
+// @ts-ignore: decorator
+@inline
+function filterTap(lanes: i32, sum: usize, tapX: usize, planes: usize, planeBytes: usize, Ho: i32, sh: i32, Wp: i32, vectors: i32): void {
+  const zero = f32x4.splat(0);
+  let s0 = v128.load(sum);
+  let s1 = lanes > 1 ? v128.load(sum, 16) : zero;
+  let s2 = lanes > 2 ? v128.load(sum, 32) : zero;
+  let s3 = lanes > 3 ? v128.load(sum, 48) : zero;
+  let s4 = lanes > 4 ? v128.load(sum, 64) : zero;
+  let s5 = lanes > 5 ? v128.load(sum, 80) : zero;
+  let s6 = lanes > 6 ? v128.load(sum, 96) : zero;
+  let s7 = lanes > 7 ? v128.load(sum, 112) : zero;
+  for (let oh = 0; oh < Ho; oh++) {
+    let xAt = tapX + <usize>(oh * sh * Wp) * F32;
+    let dAt = planes + <usize>(oh * (vectors << 2)) * F32;
+    for (let v = 0; v < vectors; v++) {
+      const xv = v128.load(xAt);
+      s0 = f32x4.add(s0, f32x4.mul(xv, v128.load(dAt)));
+      if (lanes > 1) s1 = f32x4.add(s1, f32x4.mul(xv, v128.load(dAt + planeBytes)));
+      if (lanes > 2) s2 = f32x4.add(s2, f32x4.mul(xv, v128.load(dAt + 2 * planeBytes)));
+      if (lanes > 3) s3 = f32x4.add(s3, f32x4.mul(xv, v128.load(dAt + 3 * planeBytes)));
+      if (lanes > 4) s4 = f32x4.add(s4, f32x4.mul(xv, v128.load(dAt + 4 * planeBytes)));
+      if (lanes > 5) s5 = f32x4.add(s5, f32x4.mul(xv, v128.load(dAt + 5 * planeBytes)));
+      if (lanes > 6) s6 = f32x4.add(s6, f32x4.mul(xv, v128.load(dAt + 6 * planeBytes)));
+      if (lanes > 7) s7 = f32x4.add(s7, f32x4.mul(xv, v128.load(dAt + 7 * planeBytes)));
+      xAt += 16;
+      dAt += 16;
+    }
+  }
+  v128.store(sum, s0);
+  if (lanes > 1) v128.store(sum, s1, 16);
+  if (lanes > 2) v128.store(sum, s2, 32);
+  if (lanes > 3) v128.store(sum, s3, 48);
+  if (lanes > 4) v128.store(sum, s4, 64);
+  if (lanes > 5) v128.store(sum, s5, 80);
+  if (lanes > 6) v128.store(sum, s6, 96);
+  if (lanes > 7) v128.store(sum, s7, 112);
+}
+
+/** filterTap with the channel count as a constant in each branch. */
+function filterTapOf(lanes: i32, sum: usize, tapX: usize, planes: usize, planeBytes: usize, Ho: i32, sh: i32, Wp: i32, vectors: i32): void {
+  switch (lanes) {
+    case 8: filterTap(8, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 7: filterTap(7, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 6: filterTap(6, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 5: filterTap(5, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 4: filterTap(4, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 3: filterTap(3, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    case 2: filterTap(2, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors); break;
+    default: filterTap(1, sum, tapX, planes, planeBytes, Ho, sh, Wp, vectors);
+  }
 }
 
 export function singleChannelConvBackpropFilterWorkspaceBytes(g: usize): usize {
@@ -233,40 +318,7 @@ export function singleChannelConvBackpropFilter(x: usize, dy: usize, partials: u
       for (let ki = 0; ki < kh; ki++) {
         for (let kj = 0; kj < kw; kj++) {
           const sum = sums + <usize>(((ki * kw + kj) * Cout + c) * 4) * F32;
-          const zero = f32x4.splat(0);
-          let s0 = v128.load(sum);
-          let s1 = lanes > 1 ? v128.load(sum, 16) : zero;
-          let s2 = lanes > 2 ? v128.load(sum, 32) : zero;
-          let s3 = lanes > 3 ? v128.load(sum, 48) : zero;
-          let s4 = lanes > 4 ? v128.load(sum, 64) : zero;
-          let s5 = lanes > 5 ? v128.load(sum, 80) : zero;
-          let s6 = lanes > 6 ? v128.load(sum, 96) : zero;
-          let s7 = lanes > 7 ? v128.load(sum, 112) : zero;
-          for (let oh = 0; oh < Ho; oh++) {
-            let xAt = padded + <usize>((oh * sh + ki) * Wp + kj) * F32;
-            let dAt = planes + <usize>(c * plane + oh * (vectors << 2)) * F32;
-            for (let v = 0; v < vectors; v++) {
-              const xv = v128.load(xAt);
-              s0 = f32x4.add(s0, f32x4.mul(xv, v128.load(dAt)));
-              if (lanes > 1) s1 = f32x4.add(s1, f32x4.mul(xv, v128.load(dAt + planeBytes)));
-              if (lanes > 2) s2 = f32x4.add(s2, f32x4.mul(xv, v128.load(dAt + 2 * planeBytes)));
-              if (lanes > 3) s3 = f32x4.add(s3, f32x4.mul(xv, v128.load(dAt + 3 * planeBytes)));
-              if (lanes > 4) s4 = f32x4.add(s4, f32x4.mul(xv, v128.load(dAt + 4 * planeBytes)));
-              if (lanes > 5) s5 = f32x4.add(s5, f32x4.mul(xv, v128.load(dAt + 5 * planeBytes)));
-              if (lanes > 6) s6 = f32x4.add(s6, f32x4.mul(xv, v128.load(dAt + 6 * planeBytes)));
-              if (lanes > 7) s7 = f32x4.add(s7, f32x4.mul(xv, v128.load(dAt + 7 * planeBytes)));
-              xAt += 16;
-              dAt += 16;
-            }
-          }
-          v128.store(sum, s0);
-          if (lanes > 1) v128.store(sum, s1, 16);
-          if (lanes > 2) v128.store(sum, s2, 32);
-          if (lanes > 3) v128.store(sum, s3, 48);
-          if (lanes > 4) v128.store(sum, s4, 64);
-          if (lanes > 5) v128.store(sum, s5, 80);
-          if (lanes > 6) v128.store(sum, s6, 96);
-          if (lanes > 7) v128.store(sum, s7, 112);
+          filterTapOf(lanes, sum, padded + <usize>(ki * Wp + kj) * F32, planes + <usize>(c * plane) * F32, planeBytes, Ho, sh, Wp, vectors);
         }
       }
     }

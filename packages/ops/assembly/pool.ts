@@ -58,7 +58,9 @@ function windowMax4(image: usize, W: i32, C: i32, c: i32, ihStart: i32, ihEnd: i
   for (let ih = ihStart; ih < ihEnd; ih++) {
     for (let iw = iwStart; iw < iwEnd; iw++) {
       const v = v128.load(image + <usize>((ih * W + iw) * C + c) * F32);
-      best = v128.bitselect(v, best, beats4(v, best));
+      // Keep best where v does not beat it: v ≤ best, or best is NaN (the
+      // complement of beats4 in two comparisons instead of three).
+      best = v128.bitselect(best, v, v128.or(f32x4.le(v, best), f32x4.ne(best, best)));
     }
   }
   return best;

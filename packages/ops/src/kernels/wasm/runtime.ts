@@ -106,6 +106,19 @@ const SHARED_MAXIMUM_PAGES = Math.min(32768, WASM_KERNELS_SHARED_MAXIMUM_PAGES);
  */
 const HELPER_MISSES_BEFORE_PAUSE = 8;
 const HELPER_PAUSE_CALLS = 200;
+/** While the helpers keep failing after each pause, the pause doubles, up to this many calls (a minute of a busy machine costs few retries). */
+const HELPER_PAUSE_MAX_CALLS = 6400;
+/**
+ * A helper that takes chunks and is then descheduled (its core busy with
+ * another process) keeps the calling thread waiting for it long after its
+ * own share is done: a stall. After this many stalls in a row the helpers
+ * are paused the same way. A stall is a wait longer than the calling
+ * thread's own work on the call (on a quiet machine the wait is at most
+ * about one chunk). Pausing only changes where chunks run, never the result.
+ */
+const HELPER_STALLS_BEFORE_PAUSE = 2;
+/** Waits up to this long (milliseconds) never count as a stall: waking a thread takes some microseconds even on a quiet machine. */
+const HELPER_STALL_MIN_MS = 0.1;
 /** Geometry structs (13 i32) the kernels read; see assembly/geometry.ts. */
 export const GEOMETRY_FIELDS = 13;
 
@@ -185,6 +198,10 @@ export class WasmKernels {
   private helperMisses = 0;
   /** Calls left to run on this thread alone before the helpers are asked again. */
   private helperPause = 0;
+  /** Calls in a row on which this thread waited for the helpers longer than it worked itself. */
+  private helperStalls = 0;
+  /** The next pause, in calls: doubles while the helpers keep failing, back to HELPER_PAUSE_CALLS once they do well. */
+  private nextPause = HELPER_PAUSE_CALLS;
 
   constructor(shared: boolean) {
     this.shared = shared;
@@ -240,6 +257,8 @@ export class WasmKernels {
     this.helpers = helpers;
     this.helperMisses = 0;
     this.helperPause = 0;
+    this.helperStalls = 0;
+    this.nextPause = HELPER_PAUSE_CALLS;
   }
 
   /** Threads a kernel can split its work between: 1 + helpers. */
@@ -289,6 +308,7 @@ export class WasmKernels {
     const counterIndex = this.controlBlock >>> 2;
     Atomics.store(control, counterIndex, 0);
     helpers.start({ kernel, args, total, chunk, counter: this.controlBlock }, threads - 1, workspaces);
+    const started = performance.now();
     let failure: unknown = null;
     try {
       for (;;) {
@@ -302,14 +322,29 @@ export class WasmKernels {
       failure = e;
       Atomics.store(control, counterIndex, chunks); // no more chunks for anyone
     }
+    const ownDone = performance.now();
     const joined = helpers.finish();
     if (failure) throw failure;
     if (joined > 0) {
       this.helperMisses = 0;
+      const waited = performance.now() - ownDone;
+      if (waited <= Math.max(ownDone - started, HELPER_STALL_MIN_MS)) {
+        this.helperStalls = 0;
+        this.nextPause = HELPER_PAUSE_CALLS;
+      } else if (++this.helperStalls >= HELPER_STALLS_BEFORE_PAUSE) {
+        this.pauseHelpers();
+      }
     } else if (++this.helperMisses >= HELPER_MISSES_BEFORE_PAUSE) {
-      this.helperMisses = 0;
-      this.helperPause = HELPER_PAUSE_CALLS;
+      this.pauseHelpers();
     }
+  }
+
+  /** Leaves the helpers asleep for the next calls (see HELPER_MISSES_BEFORE_PAUSE, HELPER_STALLS_BEFORE_PAUSE). */
+  private pauseHelpers(): void {
+    this.helperMisses = 0;
+    this.helperStalls = 0;
+    this.helperPause = this.nextPause;
+    this.nextPause = Math.min(HELPER_PAUSE_MAX_CALLS, 2 * this.nextPause);
   }
 
   // ---- the call frame ----
