@@ -31,7 +31,7 @@ const usage = `usage: pnpm compare [study | all] [options]
   --test-size N       use the first N of the 2,000 test images (default all)
   --out DIR           output directory (default ${DEFAULTS.out})
   --skip-sweep        optimizers: use the stated rates instead of running the learning-rate sweep
-  --sweep-epochs N    epochs per learning-rate sweep run (default: the study's, 2)
+  --sweep-epochs N    epochs per learning-rate sweep run (default: as many as --epochs)
   --flow-every N      activations: record dead units and gradient norms every N steps (default ${DEFAULTS.flowEvery})
   --replot            redraw figures and tables from DIR/<study>.json instead of training
   --list              list the studies and their variants, then exit
@@ -99,7 +99,7 @@ function commandFor(study: Study, result: StudyResult, out: string): string {
   if (settings.trainSize !== FULL_SIZES.train) parts.push(`--train-size ${settings.trainSize}`);
   if (settings.testSize !== FULL_SIZES.test) parts.push(`--test-size ${settings.testSize}`);
   if (study.sweep && !sweep) parts.push('--skip-sweep');
-  if (study.sweep && sweep && sweep.epochs !== study.sweep.epochs) parts.push(`--sweep-epochs ${sweep.epochs}`);
+  if (study.sweep && sweep && sweep.epochs !== (study.sweep.epochs ?? settings.epochs)) parts.push(`--sweep-epochs ${sweep.epochs}`);
   const flowEvery = result.variants.find((v) => v.gradientFlow)?.gradientFlow?.everySteps;
   if (flowEvery !== undefined && flowEvery !== DEFAULTS.flowEvery) parts.push(`--flow-every ${flowEvery}`);
   if (out !== DEFAULTS.out) parts.push(`--out ${out}`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, tensor, type Tensor } from '@ndgraph/graph';
 import {
-  STUDIES, STUDY_NAMES, Trainer, activationStats, batches, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
+  STUDIES, STUDY_NAMES, Trainer, activationStats, oneStandardErrorChoice, batches, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
   subset, variantTrainConfig, type Dataset, type Study, type StudyResult,
 } from '@ndgraph/nn';
 import { loadEmbeddedMnist, readStudyResult, writeStudyFiles } from '@ndgraph/nn/node';
@@ -141,17 +141,20 @@ describe('study runs (tiny)', () => {
     const result = results.get('optimizers')!;
     const study = studyByName('optimizers');
     const sweep = result.sweep!;
+    expect(sweep.epochs).toBe(EPOCHS); // as long as the study's runs
     expect(sweep.validationSize).toBe(16); // 12.5% of 128
     expect(sweep.trainSize).toBe(112);
     expect(sweep.trials).toHaveLength(Object.values(study.sweep!.candidates).reduce((n, r) => n + r.length, 0));
     for (const v of result.variants) {
       const trials = sweep.trials.filter((t) => t.variant === v.id);
       expect(trials.map((t) => t.learningRate)).toEqual(study.sweep!.candidates[v.id]);
-      let best = trials.find((t) => t.validationAccuracy !== null)!;
-      for (const t of trials) if (t.validationAccuracy !== null && t.validationAccuracy > best.validationAccuracy!) best = t;
-      expect(sweep.chosen[v.id]).toBe(best.learningRate);
-      expect(v.config.learningRate).toBe(best.learningRate);
-      expect(v.runs.every((r) => r.learningRate === best.learningRate)).toBe(true);
+      // One-standard-error rule on 16 validation images: the smallest rate within √(p(1 − p)/16) of the best p.
+      const p = Math.max(...trials.filter((t) => t.validationAccuracy !== null).map((t) => t.validationAccuracy!));
+      const withinOneError = trials.filter((t) => t.validationAccuracy !== null && t.validationAccuracy >= p - Math.sqrt((p * (1 - p)) / 16));
+      const expected = Math.min(...withinOneError.map((t) => t.learningRate));
+      expect(sweep.chosen[v.id]).toBe(expected);
+      expect(v.config.learningRate).toBe(expected);
+      expect(v.runs.every((r) => r.learningRate === expected)).toBe(true);
     }
     const md = readFileSync(join(dir, 'optimizers.md'), 'utf8');
     expect(md).toContain('Learning-rate sweep');
@@ -192,6 +195,14 @@ describe('study runs (tiny)', () => {
     const md = readFileSync(join(dir, 'activations.md'), 'utf8');
     expect(md).toContain('Weight-gradient norm');
     expect(readFileSync(join(dir, 'activations-gradient-flow.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('chooses the smallest rate within one standard error of the best validation accuracy', () => {
+    const trial = (learningRate: number, validationAccuracy: number | null) => ({ variant: 'x', learningRate, validationAccuracy, validationLoss: null, diverged: validationAccuracy === null });
+    // Best 0.93 on 1,000 images: one standard error is √(0.93 · 0.07 / 1000) ≈ 0.00807, so 0.926 is within it and 0.918 is not.
+    expect(oneStandardErrorChoice([trial(0.01, 0.918), trial(0.03, 0.926), trial(0.1, 0.93)], 1000)).toBe(0.03);
+    expect(oneStandardErrorChoice([trial(0.01, 0.918), trial(0.03, 0.92), trial(0.1, 0.93)], 1000)).toBe(0.1);
+    expect(oneStandardErrorChoice([trial(0.01, null), trial(0.1, null)], 1000)).toBeNull();
   });
 
   it('records a run whose loss blows up as diverged instead of failing the study', () => {

@@ -24,14 +24,19 @@ export interface StudyVariant {
 /**
  * A small learning-rate search, run before the study on one seed: each
  * variant is trained at each candidate rate on the training set minus a
- * held-out validation slice, and the rate with the best validation accuracy
- * is the one the study then uses. The test set is never looked at.
+ * held-out validation slice, and the study then uses the smallest rate whose
+ * validation accuracy is within one standard error of the best (see
+ * `oneStandardErrorChoice`). The test set is never looked at.
  */
 export interface LearningRateSweep {
   /** Candidate rates for each variant id. */
   candidates: Record<string, readonly number[]>;
-  /** Epochs per candidate run. */
-  epochs: number;
+  /**
+   * Epochs per candidate run. Default: as many as the study's runs, so the
+   * sweep sees instabilities that only show late (a short sweep favours
+   * rates that are fast at first and unstable later).
+   */
+  epochs?: number;
   /** Fraction of the training set held out for validation (taken from its end). */
   validationFraction: number;
   /** Seed of the sweep runs. */
@@ -121,7 +126,6 @@ const optimizerStudy: Study = {
   variants: OPTIMIZER_GRIDS.map(([optimizer, label, learningRate]) => ({ id: optimizer, label, config: { optimizer, learningRate } })),
   sweep: {
     candidates: Object.fromEntries(OPTIMIZER_GRIDS.map(([optimizer, , , grid]) => [optimizer, grid])),
-    epochs: 2,
     validationFraction: 0.125,
     seed: 0,
   },

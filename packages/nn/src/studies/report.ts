@@ -154,7 +154,7 @@ export function studyMarkdown(result: StudyResult, options: StudyMarkdownOptions
   const sweep = sweepTableMarkdown(result);
   if (sweep && result.sweep) {
     const r = result.sweep;
-    lines.push('', `Learning-rate sweep (seed ${r.seed}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, trained on ${r.trainSize} training images and scored on the other ${r.validationSize}; the test set is not used; chosen rate in bold):`, '', sweep);
+    lines.push('', `Learning-rate sweep (seed ${r.seed}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, trained on ${r.trainSize} training images and scored on the other ${r.validationSize}; the test set is not used; in bold the rate chosen: the smallest within one standard error of the best validation accuracy):`, '', sweep);
   }
   const flow = gradientFlowTablesMarkdown(result);
   if (flow) {

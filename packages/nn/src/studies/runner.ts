@@ -18,7 +18,7 @@ export interface StudyRunOptions {
   seeds: readonly number[];
   /** Run the study's learning-rate sweep first (default true when it has one); otherwise use each variant's stated rate. */
   sweep?: boolean;
-  /** Epochs per sweep run (default: the study's). */
+  /** Epochs per sweep run (default: the sweep's own setting, else `epochs`). */
   sweepEpochs?: number;
   /** Watch every n-th step for the gradient-flow view (default 5). */
   gradientFlowEvery?: number;
@@ -60,7 +60,11 @@ export interface SweepResult {
   trainSize: number;
   validationSize: number;
   trials: SweepTrial[];
-  /** The rate picked for each variant: the best validation accuracy (the smaller rate on a tie). */
+  /**
+   * The rate picked for each variant by the one-standard-error rule: the
+   * smallest rate whose validation accuracy is within one standard error
+   * √(p(1 − p)/n) of the best accuracy p (n validation images).
+   */
   chosen: Record<string, number>;
 }
 
@@ -167,13 +171,14 @@ export function runSweep(study: Study, train: Dataset, options: { epochs?: numbe
   if (validationSize >= n) throw new DataError(`learning-rate sweep: ${n} training examples are too few to hold out ${validationSize} for validation`);
   const split = { train: subset(train, 0, n - validationSize), test: subset(train, n - validationSize, validationSize) };
   const epochs = options.epochs ?? sweep.epochs;
+  if (epochs === undefined) throw new RangeError(`runSweep: give the number of epochs (study '${study.name}' sets none)`);
   const total = options.total ?? countStudyRuns(study, { seeds: [sweep.seed], sweep: true });
   let index = options.firstIndex ?? 1;
   const trials: SweepTrial[] = [];
   const chosen: Record<string, number> = {};
   for (const variant of study.variants) {
     const rates = sweep.candidates[variant.id] ?? [];
-    let best: SweepTrial | null = null;
+    const variantTrials: SweepTrial[] = [];
     for (const learningRate of rates) {
       const config = { ...variantTrainConfig(study, variant, epochs, sweep.seed), learningRate };
       const run = trainRun(config, split, { phase: 'sweep', study: study.name, variant, seed: sweep.seed, index: index++, total }, { gradientFlowEvery: null, progress: options.progress });
@@ -184,12 +189,29 @@ export function runSweep(study: Study, train: Dataset, options: { epochs?: numbe
         diverged: run.record.diverged !== null,
       };
       trials.push(trial);
-      // Strictly better only: on a tie the smaller (earlier) rate stays.
-      if (trial.validationAccuracy !== null && (best === null || trial.validationAccuracy > best.validationAccuracy!)) best = trial;
+      variantTrials.push(trial);
     }
-    if (best) chosen[variant.id] = best.learningRate;
+    const rate = oneStandardErrorChoice(variantTrials, validationSize);
+    if (rate !== null) chosen[variant.id] = rate;
   }
   return { epochs, seed: sweep.seed, trainSize: n - validationSize, validationSize, trials, chosen };
+}
+
+/**
+ * The smallest learning rate whose validation accuracy is within one standard
+ * error of the best one. A validation set of n images cannot tell apart
+ * accuracies closer than about √(p(1 − p)/n) (0.8 points at 93% on 1,000
+ * images), and of two rates it cannot tell apart the smaller is the safer:
+ * a larger rate that looks as good after a short sweep is more likely to
+ * become unstable later. Null when every trial diverged.
+ */
+export function oneStandardErrorChoice(trials: readonly SweepTrial[], validationSize: number): number | null {
+  const scored = trials.filter((t) => t.validationAccuracy !== null);
+  if (scored.length === 0) return null;
+  const best = Math.max(...scored.map((t) => t.validationAccuracy!));
+  const standardError = Math.sqrt((best * (1 - best)) / validationSize);
+  const good = scored.filter((t) => t.validationAccuracy! >= best - standardError);
+  return Math.min(...good.map((t) => t.learningRate));
 }
 
 /** Runs every variant of `study` with every seed (after its sweep, if any) on `data`. */
@@ -199,7 +221,7 @@ export function runStudy(study: Study, data: { train: Dataset; test: Dataset }, 
   const started = performance.now();
   const doSweep = study.sweep !== undefined && (options.sweep ?? true);
   const total = countStudyRuns(study, { seeds: options.seeds, sweep: doSweep });
-  const sweep = doSweep ? runSweep(study, data.train, { epochs: options.sweepEpochs, progress: options.progress, firstIndex: 1, total }) : null;
+  const sweep = doSweep ? runSweep(study, data.train, { epochs: options.sweepEpochs ?? study.sweep?.epochs ?? options.epochs, progress: options.progress, firstIndex: 1, total }) : null;
   let index = total - study.variants.length * options.seeds.length + 1;
 
   const variants: VariantResult[] = study.variants.map((variant) => {
