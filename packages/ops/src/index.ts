@@ -58,3 +58,5 @@ export * from './ops/matmul-bias-relu.ts';
 export * from './kernels/bias-relu.ts';
 export * from './kernels/gemm-fast.ts';
 export * from './kernels/wasm/index.ts';
+export * from './ops/tanh-grad.ts';
+export * from './ops/sigmoid-grad.ts';

@@ -2,13 +2,12 @@
  * sigmoid(x) = 1 / (1 + e⁻ˣ), elementwise, computed without overflow for
  * large |x|: for x < 0 as eˣ / (1 + eˣ), so exp never sees a large positive
  * argument.
- * Gradient: dy·y·(1 − y) with y the output, built from mul/sub/onesLike so
- * it differentiates again.
+ * Gradient: dy·y·(1 − y) with y the output, as one sigmoidGrad node whose
+ * own gradient is defined, so it differentiates again.
  */
-import { onesLike, type Node } from '@ndgraph/graph';
+import type { Node } from '@ndgraph/graph';
 import { defineUnary } from '../elementwise.ts';
-import { mul } from './mul.ts';
-import { sub } from './sub.ts';
+import { sigmoidGrad } from './sigmoid-grad.ts';
 
 export const sigmoidOp = defineUnary({
   name: 'sigmoid',
@@ -23,7 +22,7 @@ export const sigmoidOp = defineUnary({
       }
     }
   },
-  grad: (_c, dy, _x, y) => mul(dy, mul(y, sub(onesLike([y]), y))),
+  grad: (_c, dy, _x, y) => sigmoidGrad(dy, y),
 });
 
 export const sigmoid = (x: Node, name?: string): Node => sigmoidOp([x], {}, { name });

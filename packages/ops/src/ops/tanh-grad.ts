@@ -1,0 +1,38 @@
+/**
+ * tanhGrad(dy, y) = dy·(1 − y²), where y = tanh(x): tanh's backward pass in
+ * one kernel (one node and one pass over memory instead of four).
+ * Its own gradient keeps second derivatives working:
+ *   ∂/∂dy = (1 − y²)        → tanhGrad(g, y)
+ *   ∂/∂y  = −2·y·dy         → g·(−2·y·dy)
+ */
+import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
+import { expectSameFloat, sameAs } from '../util.ts';
+import { mul } from './mul.ts';
+import { scale } from './scale.ts';
+
+export const tanhGradOp = defineOp<Record<string, never>>({
+  name: 'tanhGrad',
+  arity: 2,
+  inferShape([dy, y]) {
+    expectSameFloat([dy, y], ['dy', 'y']);
+    if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d >= 0 && y.shape[i] >= 0 && d !== y.shape[i])) {
+      throw new ShapeError(`dy ${formatShape(dy.shape)} must have the shape of y ${formatShape(y.shape)}`);
+    }
+    return sameAs(dy);
+  },
+  forward([dy, y], _attrs, ctx) {
+    const out = ctx.output();
+    const o = out.data, g = dy.data, v = y.data;
+    for (let i = 0; i < out.size; i++) {
+      const t = v[y.offset + i];
+      o[i] = g[dy.offset + i] * (1 - t * t);
+    }
+    return out;
+  },
+  grad: (ctx, g, node) => {
+    const [dy, y] = node.inputs;
+    return [ctx.needsGrad(0) ? tanhGrad(g, y) : null, ctx.needsGrad(1) ? mul(g, scale(mul(y, dy), -2)) : null];
+  },
+});
+
+export const tanhGrad = (dy: Node, y: Node, name?: string): Node => tanhGradOp([dy, y], {}, { name });
