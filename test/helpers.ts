@@ -24,17 +24,41 @@ export function expectClose(actual: Tensor | ArrayLike<number>, expected: ArrayL
   }
 }
 
-/** Deterministic pseudo-random values in [lo, hi), for test inputs. */
-export function randomTensor(shape: number[], seed = 1, lo = -1, hi = 1, dtype: DType = 'float64'): Tensor {
+/** Deterministic pseudo-random values in [0, 1) (xorshift32; seed 0 counts as 1), for test inputs. */
+export function uniformRandom(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const values: number[] = [];
-  for (let i = 0; i < n; i++) {
+  return () => {
     s ^= s << 13; s >>>= 0;
     s ^= s >>> 17;
     s ^= s << 5; s >>>= 0;
-    values.push(lo + ((s >>> 0) / 4294967296) * (hi - lo));
-  }
+    return s / 4294967296;
+  };
+}
+
+/** Deterministic values in [-1, 1), exactly representable in float32. */
+export function makeRandom(seed: number): () => number {
+  const uniform = uniformRandom(seed);
+  return () => Math.fround(uniform() * 2 - 1);
+}
+
+/** A new array of n deterministic values in [-1, 1) (rounded to float32 when `Type` is Float32Array). */
+export function randomArray<T extends Float32ArrayConstructor | Float64ArrayConstructor = Float64ArrayConstructor>(
+  n: number,
+  seed: number,
+  Type: T = Float64Array as T,
+): InstanceType<T> {
+  const uniform = uniformRandom(seed);
+  const out = new Type(n) as InstanceType<T>;
+  for (let i = 0; i < n; i++) out[i] = uniform() * 2 - 1;
+  return out;
+}
+
+/** Deterministic pseudo-random values in [lo, hi), for test inputs. */
+export function randomTensor(shape: number[], seed = 1, lo = -1, hi = 1, dtype: DType = 'float64'): Tensor {
+  const uniform = uniformRandom(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) values.push(lo + uniform() * (hi - lo));
   return tensor(values, shape, dtype);
 }
 

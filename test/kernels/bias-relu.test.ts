@@ -9,15 +9,13 @@
 import { describe, expect, it } from 'vitest';
 import { biasAddGradReference, biasAddReference, reluGradReference, reluReference } from '../../packages/ops/src/kernels/bias-relu.ts';
 import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from '../../packages/ops/src/kernels/wasm/elementwise-wasm.ts';
+import { uniformRandom } from '../helpers.ts';
 
 function randomArray(n: number, seed: number, specials = false): Float32Array {
-  let s = seed >>> 0 || 1;
+  const uniform = uniformRandom(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    const u = s / 4294967296;
+    const u = uniform();
     out[i] = specials && u < 0.05 ? Number.NaN : specials && u < 0.1 ? -0 : specials && u < 0.15 ? 0 : u * 2 - 1;
   }
   return out;

@@ -18,18 +18,9 @@ import { describe, expect, it } from 'vitest';
 import { convGeometry, type ConvGeometry, type Padding } from '../../packages/ops/src/kernels/conv-geometry.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from '../../packages/ops/src/kernels/wasm/conv-wasm.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+import { makeRandom } from '../helpers.ts';
 
 const UNIT_ROUNDOFF = 2 ** -24;
-
-function makeRandom(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return Math.fround(s / 2147483648 - 1);
-  };
-}
 
 function randomArray(n: number, random: () => number): Float32Array {
   const a = new Float32Array(n);

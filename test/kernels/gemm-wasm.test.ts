@@ -15,21 +15,11 @@
 import { describe, expect, it } from 'vitest';
 import { WASM_KERNELS_SOURCE_HASH } from '../../packages/ops/src/kernels/wasm/kernels.generated.ts';
 import { createWasmGemm, gemmWasm, wasmSimdSupported } from '../../packages/ops/src/kernels/wasm/gemm-wasm.ts';
+import { makeRandom } from '../helpers.ts';
 
 const UNIT_ROUNDOFF = 2 ** -24;
 /** Written into elements the kernel must neither read nor change (row gaps, around the matrices). */
 const SENTINEL = Number.NaN;
-
-/** Deterministic values in [-1, 1), exactly representable in float32. */
-function makeRandom(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return Math.fround(s / 2147483648 - 1);
-  };
-}
 
 interface Problem {
   transA: boolean;

@@ -1,19 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { gemm, gemmReference } from '@ndgraph/ops';
 import type { FloatArray } from '@ndgraph/graph';
-
-/** Deterministic values in [-1, 1) (xorshift32). */
-function randomArray(n: number, seed: number, Type: Float32ArrayConstructor | Float64ArrayConstructor): FloatArray {
-  let s = seed >>> 0 || 1;
-  const out = new Type(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { randomArray } from '../helpers.ts';
 
 function expectArraysClose(actual: FloatArray, expected: FloatArray, tol: number, label: string): void {
   expect(actual.length, label).toBe(expected.length);

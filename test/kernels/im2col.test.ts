@@ -1,17 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { col2im, col2imReference, convGeometry, convOutputSize, convPadBefore, im2col, im2colReference, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops';
-
-function randomArray(n: number, seed: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { randomArray } from '../helpers.ts';
 
 interface Case {
   shape: [number, number, number, number];

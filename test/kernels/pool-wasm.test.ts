@@ -10,16 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { convGeometry, type Padding } from '../../packages/ops/src/kernels/conv-geometry.ts';
 import { maxPoolBackwardReference, maxPoolForwardReference } from '../../packages/ops/src/kernels/pool.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
+import { uniformRandom } from '../helpers.ts';
 
 /** Values in [-1, 1) as float32, or small integers (many ties), with some NaN and −0 mixed in when `specials`. */
 function randomArray(n: number, seed: number, kind: 'uniform' | 'ties' | 'specials'): Float32Array {
-  let s = seed >>> 0 || 1;
+  const uniform = uniformRandom(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    const u = s / 4294967296;
+    const u = uniform();
     if (kind === 'ties') out[i] = Math.floor(u * 3);
     else if (kind === 'specials' && u < 0.05) out[i] = Number.NaN;
     else if (kind === 'specials' && u < 0.15) out[i] = -0;

@@ -11,16 +11,14 @@ import {
   maxPoolForwardReference,
   type Padding,
 } from '@ndgraph/ops';
+import { uniformRandom } from '../helpers.ts';
 
 /** Values in [-1, 1), or small integers (many ties) when `integers`. */
 function randomArray(n: number, seed: number, integers = false): Float64Array {
-  let s = seed >>> 0 || 1;
+  const uniform = uniformRandom(seed);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    const u = s / 4294967296;
+    const u = uniform();
     out[i] = integers ? Math.floor(u * 4) : u * 2 - 1;
   }
   return out;

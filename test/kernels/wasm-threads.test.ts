@@ -13,24 +13,13 @@ import { gemmBiasReluWasm, gemmWasm } from '../../packages/ops/src/kernels/wasm/
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
 import { type ChunkedCall, type HelperThreads, wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
-
-function randomArray(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
-}
+import { randomArray } from '../helpers.ts';
 
 /** Runs every splitting kernel on fixed inputs and returns all outputs. */
 function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): Float32Array[] {
   const fill = (n: number, seed: number) => {
     const a = alloc(n);
-    a.set(randomArray(n, seed));
+    a.set(randomArray(n, seed, Float32Array));
     return a;
   };
   const outputs: Float32Array[] = [];
@@ -131,7 +120,7 @@ describe('WebAssembly kernels on two threads', () => {
     disableWasmThreads();
     const kernels = wasmKernels()!;
     const n = 300_001;
-    const x = randomArray(n, 31);
+    const x = randomArray(n, 31, Float32Array);
     const expected = new Float32Array(n);
     reluWasm(x, 0, expected, 0, n);
     // A helper that "takes part" in every call but only returns 2 ms after the calling thread is done

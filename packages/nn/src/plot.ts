@@ -4,6 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { EpochRecord, StepRecord } from './metrics.ts';
+import { SCHEMA, accuracyY, epochX, trainingLossPanel } from './vega-parts.ts';
 
 /** What the plots read: a MetricsLog, or its toJSON() output. */
 export interface CurveData {
@@ -23,7 +24,6 @@ export interface CurveOptions {
   smoothingWindow?: number;
 }
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const SERIES_COLORS = ['#4c78a8', '#1f3f73', '#e45756', '#54a24b', '#f58518', '#b279a2', '#72b7b2', '#eeca3b', '#9d755d', '#bab0ac'];
 // Legends go under each panel, one entry per row so long series names are not cut.
 const CONFIG = {
@@ -100,18 +100,11 @@ export function trainingCurveSpec(metrics: CurveData, options: CurveOptions): To
         height,
         layer: lossLayers.map((layer) => withColor(layer, lossSeries, SERIES_COLORS)),
       },
-      {
-        title: 'Accuracy',
-        width,
-        height,
-        data: { values: accuracyRows },
-        mark: { type: 'line', point: true, strokeWidth: 2 },
-        encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
-          y: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { zero: false }, axis: { format: '.1%' } },
-          color: { field: 'series', type: 'nominal', scale: { domain: ['train accuracy', 'test accuracy'], range: [SERIES_COLORS[0], SERIES_COLORS[2]] } },
-        },
-      },
+      accuracyPanel('Accuracy', width, height, accuracyRows, accuracyY('accuracy', 'accuracy'), {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: ['train accuracy', 'test accuracy'], range: [SERIES_COLORS[0], SERIES_COLORS[2]] },
+      }),
     ],
     resolve: { scale: { color: 'independent' } },
   } as TopLevelSpec;
@@ -126,6 +119,18 @@ function lineLayer(values: object[], x: string, y: string, mark: object): object
       x: { field: x, type: 'quantitative', title: x },
       y: { field: y, type: 'quantitative', title: y },
     },
+  };
+}
+
+/** A panel of per-epoch accuracy lines with points, over its own inline rows. */
+function accuracyPanel(title: string, width: number, height: number, values: object[], y: object, color: object): object {
+  return {
+    title,
+    width,
+    height,
+    data: { values },
+    mark: { type: 'line', point: true, strokeWidth: 2 },
+    encoding: { x: epochX(), y, color },
   };
 }
 
@@ -160,30 +165,8 @@ export function compareCurvesSpec(runs: readonly CompareRun[], options: CurveOpt
     background: 'white',
     config: CONFIG,
     hconcat: [
-      {
-        title: 'Test accuracy',
-        width,
-        height,
-        data: { values: accuracyRows },
-        mark: { type: 'line', point: true, strokeWidth: 2 },
-        encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
-          y: { field: 'testAccuracy', type: 'quantitative', title: 'test accuracy', scale: { zero: false }, axis: { format: '.1%' } },
-          color,
-        },
-      },
-      {
-        title: 'Training loss',
-        width,
-        height,
-        data: { values: lossRows },
-        mark: { type: 'line', strokeWidth: 1.5 },
-        encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'step' },
-          y: { field: 'loss', type: 'quantitative', title: 'training loss (moving average)' },
-          color,
-        },
-      },
+      accuracyPanel('Test accuracy', width, height, accuracyRows, accuracyY('testAccuracy', 'test accuracy'), color),
+      trainingLossPanel(width, height, lossRows, 'training loss (moving average)', color),
     ],
   } as TopLevelSpec;
 }

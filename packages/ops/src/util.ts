@@ -50,3 +50,12 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
 }
 
 export const sameAs = (spec: TensorSpec): TensorSpec => ({ shape: spec.shape.slice(), dtype: spec.dtype });
+
+/** Shape rule of an elementwise backward kernel (dy, y): both the same float dtype and shape; the result is dy's spec. */
+export function elementwiseGradSpec(dy: TensorSpec, y: TensorSpec): TensorSpec {
+  expectSameFloat([dy, y], ['dy', 'y']);
+  if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => !dimsAgree(d, y.shape[i]))) {
+    throw new ShapeError(`dy ${formatShape(dy.shape)} must have the shape of y ${formatShape(y.shape)}`);
+  }
+  return sameAs(dy);
+}

@@ -10,9 +10,9 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { movingAverage } from '../plot.ts';
+import { SCHEMA, accuracyY, epochX, trainingLossPanel } from '../vega-parts.ts';
 import type { StudyResult } from './runner.ts';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** Tableau 10: distinct enough for the eight variants of the largest study. */
 const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 const CONFIG = {
@@ -67,8 +67,8 @@ export function studyCurvesSpec(result: StudyResult, options: StudyFigureOptions
       {
         mark: { type: 'area', opacity: 0.15, clip: domain !== null },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
-          y: { field: 'low', type: 'quantitative', title: 'test accuracy', scale: domain ? { domain } : { zero: false }, axis: { format: '.1%' } },
+          x: epochX(),
+          y: accuracyY('low', 'test accuracy', domain ? { domain } : { zero: false }),
           y2: { field: 'high' },
           color,
         },
@@ -85,18 +85,7 @@ export function studyCurvesSpec(result: StudyResult, options: StudyFigureOptions
   });
   const panels: object[] = [accuracyPanel('Test accuracy', null)];
   if (zoom) panels.push(accuracyPanel(`Test accuracy, ${(zoom[0] * 100).toFixed(0)}–${(zoom[1] * 100).toFixed(0)}% (zoom)`, zoom));
-  panels.push({
-    title: 'Training loss',
-    width,
-    height,
-    data: { values: lossRows },
-    mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'loss', type: 'quantitative', title: 'training loss (moving average, log scale)', scale: { type: 'log' } },
-      color,
-    },
-  });
+  panels.push(trainingLossPanel(width, height, lossRows, 'training loss (moving average, log scale)', color, { type: 'log' }));
   return {
     $schema: SCHEMA,
     title: {

@@ -10,7 +10,8 @@
  * Also here: the attribute normalizers and shape rules that conv2d, pooling
  * and their backward ops share, so each op checks shapes the same way.
  */
-import { GraphError, ShapeError, formatShape } from '@ndgraph/graph';
+import { GraphError, ShapeError, formatShape, type TensorSpec } from '@ndgraph/graph';
+import { expectFloat, expectSameFloat } from '../util.ts';
 
 export type Padding = 'same' | 'valid';
 
@@ -160,6 +161,20 @@ export function poolOutputShape(x: readonly number[], attrs: PoolAttrs): number[
   if (x.length !== 4) throw new ShapeError(`input must have rank 4 [batch,height,width,channels], found ${formatShape(x)}`);
   const [outHeight, outWidth] = windowOutputSize(x, attrs.ksize, attrs, 'input');
   return [x[0], outHeight, outWidth, x[3]];
+}
+
+/** The shape rule of maxPool and avgPool: float x [N,H,W,C] gives [N,Ho,Wo,C] of the same dtype. */
+export function poolSpec(x: TensorSpec, attrs: PoolAttrs): TensorSpec {
+  checkWindowAttrs(attrs, true);
+  const dtype = expectFloat(x, 'x');
+  return { shape: poolOutputShape(x.shape, attrs), dtype };
+}
+
+/** The shape rule of a pool's input gradient (`forward` names the pool): dy [N,Ho,Wo,C], x [N,H,W,C] give x's shape. */
+export function poolGradSpec(dy: TensorSpec, x: TensorSpec, attrs: PoolAttrs, forward: string): TensorSpec {
+  checkWindowAttrs(attrs, true);
+  const dtype = expectSameFloat([dy, x], ['dy', 'x']);
+  return { shape: checkWindowGradientShape(dy.shape, poolOutputShape(x.shape, attrs), x.shape, forward), dtype };
 }
 
 /**

@@ -7,19 +7,14 @@
  * for an upstream g shaped like x: d/d dy = avgPool(g); none for x.
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { checkWindowGradientShape, checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
+import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { avgPoolBackward } from '../kernels/pool.ts';
-import { expectSameFloat } from '../util.ts';
 import { avgPool } from './avg-pool.ts';
 
 export const avgPoolGradOp = defineOp<PoolAttrs>({
   name: 'avgPoolGrad',
   arity: 2,
-  inferShape([dy, x], attrs) {
-    checkWindowAttrs(attrs, true);
-    const dtype = expectSameFloat([dy, x], ['dy', 'x']);
-    return { shape: checkWindowGradientShape(dy.shape, poolOutputShape(x.shape, attrs), x.shape, 'avgPool'), dtype };
-  },
+  inferShape: ([dy, x], attrs) => poolGradSpec(dy, x, attrs, 'avgPool'),
   forward([dy, x], attrs, ctx) {
     const dx = ctx.outputZeros(); // the kernel accumulates
     avgPoolBackward(dy.data as FloatArray, dy.offset, convGeometry(x.shape, attrs.ksize, attrs), dx.data as FloatArray, dx.offset);

@@ -8,19 +8,14 @@
  * cell of its window.
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
+import { convGeometry, poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { avgPoolForward } from '../kernels/pool.ts';
-import { expectFloat } from '../util.ts';
 import { avgPoolGrad } from './avg-pool-grad.ts';
 
 export const avgPoolOp = defineOp<PoolAttrs>({
   name: 'avgPool',
   arity: 1,
-  inferShape([x], attrs) {
-    checkWindowAttrs(attrs, true);
-    const dtype = expectFloat(x, 'x');
-    return { shape: poolOutputShape(x.shape, attrs), dtype };
-  },
+  inferShape: ([x], attrs) => poolSpec(x, attrs),
   forward([x], attrs, ctx) {
     const out = ctx.output();
     avgPoolForward(x.data as FloatArray, x.offset, convGeometry(x.shape, attrs.ksize, attrs), out.data as FloatArray, out.offset);

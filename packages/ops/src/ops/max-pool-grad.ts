@@ -10,19 +10,14 @@
  * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { checkWindowGradientShape, checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
+import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolBackward } from '../kernels/pool.ts';
 import { maxPoolBackwardWasm } from '../kernels/wasm/pool-wasm.ts';
-import { expectSameFloat } from '../util.ts';
 
 export const maxPoolGradOp = defineOp<PoolAttrs>({
   name: 'maxPoolGrad',
   arity: 2,
-  inferShape([dy, x], attrs) {
-    checkWindowAttrs(attrs, true);
-    const dtype = expectSameFloat([dy, x], ['dy', 'x']);
-    return { shape: checkWindowGradientShape(dy.shape, poolOutputShape(x.shape, attrs), x.shape, 'maxPool'), dtype };
-  },
+  inferShape: ([dy, x], attrs) => poolGradSpec(dy, x, attrs, 'maxPool'),
   forward([dy, x], attrs, ctx) {
     const g = convGeometry(x.shape, attrs.ksize, attrs);
     if (dy.data instanceof Float32Array && x.data instanceof Float32Array) {

@@ -10,20 +10,15 @@
  * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { checkWindowAttrs, convGeometry, poolAttrs, poolOutputShape, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
+import { convGeometry, poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolForward } from '../kernels/pool.ts';
 import { maxPoolForwardWasm } from '../kernels/wasm/pool-wasm.ts';
-import { expectFloat } from '../util.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 
 export const maxPoolOp = defineOp<PoolAttrs>({
   name: 'maxPool',
   arity: 1,
-  inferShape([x], attrs) {
-    checkWindowAttrs(attrs, true);
-    const dtype = expectFloat(x, 'x');
-    return { shape: poolOutputShape(x.shape, attrs), dtype };
-  },
+  inferShape: ([x], attrs) => poolSpec(x, attrs),
   forward([x], attrs, ctx) {
     const out = ctx.output();
     const g = convGeometry(x.shape, attrs.ksize, attrs);

@@ -4,8 +4,8 @@
  *   ∂/∂dy = y·(1 − y)       → sigmoidGrad(g, y)
  *   ∂/∂y  = dy·(1 − 2y)     → g·dy·(1 − 2y)
  */
-import { defineOp, ShapeError, formatShape, onesLike, type Node } from '@ndgraph/graph';
-import { expectSameFloat, sameAs } from '../util.ts';
+import { defineOp, onesLike, type Node } from '@ndgraph/graph';
+import { elementwiseGradSpec } from '../util.ts';
 import { mul } from './mul.ts';
 import { scale } from './scale.ts';
 import { sub } from './sub.ts';
@@ -13,13 +13,7 @@ import { sub } from './sub.ts';
 export const sigmoidGradOp = defineOp<Record<string, never>>({
   name: 'sigmoidGrad',
   arity: 2,
-  inferShape([dy, y]) {
-    expectSameFloat([dy, y], ['dy', 'y']);
-    if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d >= 0 && y.shape[i] >= 0 && d !== y.shape[i])) {
-      throw new ShapeError(`dy ${formatShape(dy.shape)} must have the shape of y ${formatShape(y.shape)}`);
-    }
-    return sameAs(dy);
-  },
+  inferShape: ([dy, y]) => elementwiseGradSpec(dy, y),
   forward([dy, y], _attrs, ctx) {
     const out = ctx.output();
     const o = out.data, g = dy.data, v = y.data;

@@ -5,21 +5,15 @@
  *   ∂/∂dy = (1 − y²)        → tanhGrad(g, y)
  *   ∂/∂y  = −2·y·dy         → g·(−2·y·dy)
  */
-import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
-import { expectSameFloat, sameAs } from '../util.ts';
+import { defineOp, type Node } from '@ndgraph/graph';
+import { elementwiseGradSpec } from '../util.ts';
 import { mul } from './mul.ts';
 import { scale } from './scale.ts';
 
 export const tanhGradOp = defineOp<Record<string, never>>({
   name: 'tanhGrad',
   arity: 2,
-  inferShape([dy, y]) {
-    expectSameFloat([dy, y], ['dy', 'y']);
-    if (dy.shape.length !== y.shape.length || dy.shape.some((d, i) => d >= 0 && y.shape[i] >= 0 && d !== y.shape[i])) {
-      throw new ShapeError(`dy ${formatShape(dy.shape)} must have the shape of y ${formatShape(y.shape)}`);
-    }
-    return sameAs(dy);
-  },
+  inferShape: ([dy, y]) => elementwiseGradSpec(dy, y),
   forward([dy, y], _attrs, ctx) {
     const out = ctx.output();
     const o = out.data, g = dy.data, v = y.data;
