@@ -7,12 +7,13 @@
  *   npx tsx bench/lenet.ts --note 'after the conv kernel rewrite'   # stored with the results
  *   npx tsx bench/lenet.ts --unfused            # tfjs with plain ops instead of tf.fused.*
  *   npx tsx bench/lenet.ts --engines ndgraph --threads 1,2   # ndgraph on 1 and on 2 threads, taking turns
+ *   npx tsx bench/lenet.ts --tsx                # engine processes under tsx instead of node on bundles
  *
  * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
  * float32) on the same 8,000 embedded training digits, in the same batch
  * order, from the same initial weights, and runs inference on batches of 256
- * in eval mode. Each measurement is a separate process (`npx tsx
- * bench/<engine>.ts --json`), run one after another, the engines taking turns
+ * in eval mode. Each measurement is a separate process (`node` on a bundle
+ * of bench/<engine>.ts, see bench/bundle.ts), run one after another, the engines taking turns
  * so that a burst of load on this shared machine hits all of them alike; the
  * table shows the median over runs. The first training losses of every engine
  * must agree with ndgraph's (the same model is being trained), or the run fails.
@@ -23,6 +24,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { bundleEngine } from './bundle.ts';
 import { BENCH_DIR, RESULTS_DIR, TMP_DIR, buildBenchData, codeVersion, fileStamp, formatTable, loadAverage, machineInfo, round2, writeBenchData, writeJson } from './common.ts';
 import {
   DATA_ORDER_SEED, INFERENCE_BATCH, LEARNING_RATE, MOMENTUM, SPLIT_SEED, TRAIN_BATCH, WEIGHT_SEED,
@@ -74,16 +76,25 @@ function engineOfLabel(label: string): { file: string; threads?: number } {
   return m ? { file: 'ndgraph', threads: Number(m[1]) } : { file: label };
 }
 
+/**
+ * How each engine process starts: `node` on a bundle of its script (the
+ * default; see bench/bundle.ts), or `npx tsx` on the TypeScript source.
+ */
+type Runner = { kind: 'node'; bundles: Map<string, string> } | { kind: 'tsx' };
+
 /** Runs one engine process and returns its JSON result; exits loudly when the process fails. */
-function runEngine(engine: string, dataFile: string, quick: boolean): EngineResult {
+function runEngine(engine: string, dataFile: string, quick: boolean, runner: Runner): EngineResult {
   const unfused = engine.startsWith('tfjs') && hasFlag('unfused') ? ['--unfused'] : [];
   const { file, threads } = engineOfLabel(engine);
   const threadArgs = threads ? ['--threads', String(threads)] : [];
-  const args = ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), '--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused, ...threadArgs];
-  const child = spawnSync('npx', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const engineArgs = ['--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused, ...threadArgs];
+  const [command, args] = runner.kind === 'node'
+    ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
+    : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
+  const child = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
-    console.error(`\n${engine} FAILED (npx ${args.join(' ')}, exit code ${child.status}${child.error ? `, ${child.error.message}` : ''}):`);
+    console.error(`\n${engine} FAILED (${command} ${args.join(' ')}, exit code ${child.status}${child.error ? `, ${child.error.message}` : ''}):`);
     console.error(tail(child.stdout));
     console.error(tail(child.stderr));
     process.exit(1);
@@ -133,7 +144,7 @@ function summarize(runs: EngineResult[], reference: EngineResult[] | undefined):
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const quick = hasFlag('quick');
   const repeats = Math.max(1, numberArg('repeats', quick ? 1 : 3));
   const engines = parseEngines();
@@ -146,6 +157,10 @@ function main(): void {
   // The data and initial weights every engine uses, written once.
   const dataFile = join(TMP_DIR, 'lenet-bench-data.safetensors');
   writeBenchData(dataFile, buildBenchData());
+  const runner: Runner = hasFlag('tsx')
+    ? { kind: 'tsx' }
+    : { kind: 'node', bundles: new Map(await Promise.all([...new Set(engines.map((e) => engineOfLabel(e).file))].map(async (file) => [file, await bundleEngine(file)] as const))) };
+  console.log(runner.kind === 'node' ? 'engine processes: node on bundled JavaScript (bench/bundle.ts)' : 'engine processes: npx tsx on the TypeScript sources');
 
   const runs = new Map<string, EngineResult[]>(engines.map((e) => [e, []]));
   const loadPerRun: { engine: string; run: number; loadAverage1m: number }[] = [];
@@ -153,7 +168,7 @@ function main(): void {
     for (const engine of engines) {
       const load1m = loadAverage()[0];
       loadPerRun.push({ engine, run, loadAverage1m: load1m });
-      const result = runEngine(engine, dataFile, quick);
+      const result = runEngine(engine, dataFile, quick, runner);
       runs.get(engine)!.push(result);
       console.log(`  run ${run}/${repeats} ${engine.padEnd(10)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
         `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`);
@@ -191,6 +206,9 @@ function main(): void {
     'Throughput is steady state: warm-up steps are not timed; each run reports the median of its timed windows, the table the median over runs.',
     'A training step: next batch (copied into the engine), forward, backward, momentum update, loss read back. Inference: batch of 256 in eval mode, logits read back.',
     'Peak RSS is the process high-water mark (VmHWM): engine code, the 8,000 training images (25 MB) and everything the engine allocated.',
+    runner.kind === 'node'
+      ? 'Each engine process is plain node running a bundle of its script (bench/bundle.ts). Under tsx (--tsx) every process carries about 40 MB more RSS: the TypeScript loader runs in a thread of its own.'
+      : 'Each engine process ran under tsx (--tsx), whose TypeScript loader runs in a thread of its own and adds about 40 MB of RSS to every engine.',
     'CPU share is process CPU time over wall time in the timed windows: about 100% for a single-threaded engine with a core to itself; lower means other work on the machine took the CPU (the numbers are then low and noisy); above 100% means several threads.',
     'Images per CPU-second divide by the process CPU time instead of wall time: for single-threaded engines on a busy machine, an estimate of their speed with a core to themselves (it does not remove cache and memory-bandwidth contention).',
   ];
@@ -244,6 +262,7 @@ function main(): void {
       lossTolerance: LOSS_TOLERANCE,
     },
     machine,
+    runner: runner.kind === 'node' ? 'node on an esbuild bundle of each engine script' : 'npx tsx',
     code: codeVersion(argValue('note')),
     loadAverage: { start: loadAtStart, end: loadAtEnd, beforeEachRun: loadPerRun },
     engines: summaries,
@@ -263,4 +282,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

@@ -4,8 +4,9 @@
  * - Gradients. tfjs-core's Node bundle registers no gradient functions; the
  *   union package `@tensorflow/tfjs` adds them with
  *   `import '@tensorflow/tfjs-core/dist/register_all_gradients'`. We load that
- *   same file. It is ES-module source inside a CommonJS package, which tsx
- *   compiles on the fly (the benchmarks always run under tsx). Its second copy
+ *   same file. It is ES-module source inside a CommonJS package with
+ *   extensionless imports, which plain Node does not resolve: the engine
+ *   processes run from bundles (bench/bundle.ts), or under tsx. Its second copy
  *   of tfjs-core's modules shares the engine and registries with the first:
  *   tfjs keeps them on a global object for exactly this situation.
  * - The WebAssembly backend. Its `.wasm` files ship in the package's `dist`
@@ -26,9 +27,19 @@ export type TfjsBackendName = 'wasm' | 'cpu';
 const require = createRequire(import.meta.url);
 let gradientsRegistered = false;
 
-function registerGradients(): void {
+/** `true` inside a bundle built by bench/bundle.ts (esbuild replaces the name); undeclared under tsx. */
+declare const BENCH_BUNDLE: boolean;
+
+async function registerGradients(): Promise<void> {
   if (gradientsRegistered) return;
-  require('@tensorflow/tfjs-core/dist/register_all_gradients');
+  if (typeof BENCH_BUNDLE !== 'undefined') {
+    // esbuild bundles this module and resolves its extensionless imports.
+    // @ts-expect-error: a side-effect module the package's exports do not declare
+    await import('@tensorflow/tfjs-core/dist/register_all_gradients');
+  } else {
+    // tsx's CommonJS hook compiles the ES-module source (Node's ES-module resolver rejects its imports).
+    require('@tensorflow/tfjs-core/dist/register_all_gradients');
+  }
   gradientsRegistered = true;
 }
 
@@ -51,7 +62,7 @@ export interface TfjsInfo {
  * check it against, see `checkConv2DBackpropFilter`).
  */
 export async function initTfjs(backend: TfjsBackendName): Promise<TfjsInfo> {
-  registerGradients();
+  await registerGradients();
   // tfjs's recommended setting for speed; in 4.22 it only silences warnings
   // (such as the cpu backend's banner suggesting tfjs-node).
   tf.enableProdMode();
