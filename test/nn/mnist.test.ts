@@ -49,7 +49,13 @@ describe('embedded MNIST', () => {
     expect(all.labels.shape).toEqual([10000]);
     const labels = toArray(all.labels);
     for (let d = 0; d < 10; d++) expect(labels.filter((l) => l === d).length).toBe(perDigit[d]);
-    expect(embeddedMnistDigits()).toBe(all); // parsed once per process
+    // File order: example i is sample `locate(i)` of its digit's file.
+    for (const i of [0, 1, perDigit[0], 4321, 9999]) {
+      const [digit, sample] = locate(i);
+      expect(labels[i]).toBe(digit);
+      const expected = raw[digit].slice(sample * 784, (sample + 1) * 784);
+      Array.from(all.images.data.subarray(i * 784, (i + 1) * 784)).forEach((v, p) => expect(v).toBeCloseTo(expected[p], 6));
+    }
   });
 
   it('default split: 8000 train and 2000 test, images in [0, 1], int32 labels', () => {

@@ -11,47 +11,83 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataError, Rng, wrap } from '@ndgraph/graph';
-import { gatherExamples, type Dataset } from '../data/dataset.ts';
+import type { Dataset } from '../data/dataset.ts';
 
 const IMAGE_SIZE = 28;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 
-let allDigits: Dataset | null = null;
+/** One digit's images, float32, 784 pixels each. */
+type DigitImages = Float32Array;
+
+/**
+ * The last files parsed, for as long as anyone holds them: loading twice in a
+ * row parses once, but the 31 MB are not pinned for the life of the process
+ * once the caller has taken its train and test sets.
+ */
+let lastParsed: WeakRef<DigitImages[]> | null = null;
+
+/** One digit's images as float32, checked; the parsed JSON can be freed as soon as this returns. */
+function readDigitFile(path: string, digit: number): DigitImages {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { data?: unknown };
+  const data = parsed.data;
+  if (!Array.isArray(data) || data.length % PIXELS !== 0) {
+    throw new DataError(`${path}: expected "data" to be a flat array of ${PIXELS}-pixel images, found ${Array.isArray(data) ? `${data.length} values` : typeof data}`);
+  }
+  const pixels = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(v >= 0 && v <= 1)) throw new DataError(`mnist digit ${digit}: pixel ${i} is ${v}, expected a value in [0, 1]`);
+    pixels[i] = v;
+  }
+  return pixels;
+}
+
+/**
+ * The images of digits 0 to 9, one array per digit. Each file is converted
+ * to float32 as soon as it is parsed, so at most one file's parsed JSON (a
+ * JavaScript array of numbers, several times the size of its float32 copy)
+ * is alive at a time.
+ */
+function readDigitFiles(): DigitImages[] {
+  const cached = lastParsed?.deref();
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const digitsDir = join(dirname(require.resolve('mnist')), 'digits');
+  const perDigit: DigitImages[] = [];
+  for (let digit = 0; digit <= 9; digit++) perDigit.push(readDigitFile(join(digitsDir, `${digit}.json`), digit));
+  lastParsed = new WeakRef(perDigit);
+  return perDigit;
+}
+
+/**
+ * Examples `indices` (numbered as in `embeddedMnistDigits`) copied out of the
+ * per-digit arrays, without building the whole set first.
+ */
+function gatherDigits(perDigit: readonly DigitImages[], indices: Int32Array): Dataset {
+  // firstOfDigit[d] is the number of the first example of digit d.
+  const firstOfDigit = [0];
+  for (const images of perDigit) firstOfDigit.push(firstOfDigit[firstOfDigit.length - 1] + images.length / PIXELS);
+  const pixels = new Float32Array(indices.length * PIXELS);
+  const labels = new Int32Array(indices.length);
+  indices.forEach((example, k) => {
+    let digit = 0;
+    while (example >= firstOfDigit[digit + 1]) digit++;
+    const from = (example - firstOfDigit[digit]) * PIXELS;
+    pixels.set(perDigit[digit].subarray(from, from + PIXELS), k * PIXELS);
+    labels[k] = digit;
+  });
+  return { images: wrap(pixels, [indices.length, IMAGE_SIZE, IMAGE_SIZE, 1]), labels: wrap(labels, [indices.length]) };
+}
 
 /**
  * All 10,000 digits, in the order of the package's files: every image of
  * digit 0, then of digit 1, ..., then of digit 9. Indices used by
- * `splitIndices` refer to this order. Parsed once per process.
+ * `splitIndices` refer to this order.
  */
 export function embeddedMnistDigits(): Dataset {
-  if (allDigits) return allDigits;
-  const require = createRequire(import.meta.url);
-  const digitsDir = join(dirname(require.resolve('mnist')), 'digits');
-  const perDigit: number[][] = [];
-  for (let digit = 0; digit <= 9; digit++) {
-    const path = join(digitsDir, `${digit}.json`);
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { data?: unknown };
-    const data = parsed.data;
-    if (!Array.isArray(data) || data.length % PIXELS !== 0) {
-      throw new DataError(`${path}: expected "data" to be a flat array of ${PIXELS}-pixel images, found ${Array.isArray(data) ? `${data.length} values` : typeof data}`);
-    }
-    perDigit.push(data as number[]);
-  }
-  const total = perDigit.reduce((sum, data) => sum + data.length / PIXELS, 0);
-  const pixels = new Float32Array(total * PIXELS);
-  const labels = new Int32Array(total);
-  let example = 0;
-  perDigit.forEach((data, digit) => {
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if (!(v >= 0 && v <= 1)) throw new DataError(`mnist digit ${digit}: pixel ${i} is ${v}, expected a value in [0, 1]`);
-      pixels[example * PIXELS + i] = v;
-    }
-    labels.fill(digit, example, example + data.length / PIXELS);
-    example += data.length / PIXELS;
-  });
-  allDigits = { images: wrap(pixels, [total, IMAGE_SIZE, IMAGE_SIZE, 1]), labels: wrap(labels, [total]) };
-  return allDigits;
+  const perDigit = readDigitFiles();
+  const total = perDigit.reduce((sum, images) => sum + images.length / PIXELS, 0);
+  return gatherDigits(perDigit, Int32Array.from({ length: total }, (_, i) => i));
 }
 
 /**
@@ -84,7 +120,8 @@ export interface EmbeddedMnistOptions {
 /** Train and test sets drawn from the 10,000 embedded digits by `splitIndices`. */
 export function loadEmbeddedMnist(options: EmbeddedMnistOptions = {}): { train: Dataset; test: Dataset } {
   const { trainSize = 8000, testSize = 2000, seed = 0 } = options;
-  const all = embeddedMnistDigits();
-  const split = splitIndices(all.labels.shape[0], trainSize, testSize, seed);
-  return { train: gatherExamples(all, split.train), test: gatherExamples(all, split.test) };
+  const perDigit = readDigitFiles();
+  const total = perDigit.reduce((sum, images) => sum + images.length / PIXELS, 0);
+  const split = splitIndices(total, trainSize, testSize, seed);
+  return { train: gatherDigits(perDigit, split.train), test: gatherDigits(perDigit, split.test) };
 }
