@@ -1,0 +1,73 @@
+/**
+ * graph, ops and nn's main entry in a real browser: bundled for the browser
+ * (no Node module may sneak in), loaded into headless Chromium, where LeNet-5
+ * trains on the WebAssembly SIMD kernels. The losses must be the very same
+ * numbers as in Node: same seeds, same kernels, same arithmetic.
+ *
+ * The browser is Debian's Chromium at /usr/bin/chromium (the root `test`
+ * script installs it when it is missing, see scripts/ensure-chromium.mjs),
+ * or the executable named by NDGRAPH_CHROMIUM.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLenetSteps, type LenetStepsResult } from './lenet-steps.ts';
+
+const CHROMIUM = process.env.NDGRAPH_CHROMIUM ?? '/usr/bin/chromium';
+// Headless, and nothing that reaches out to the network: this machine's network is closed.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let bundle = '';
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`browser tests: expected a Chromium executable at ${CHROMIUM}, found none; install Debian's chromium (apt-get install -y chromium) or set NDGRAPH_CHROMIUM to a Chromium or Chrome executable`);
+  }
+  const result = await build({
+    entryPoints: [join(import.meta.dirname, 'browser-entry.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    write: false,
+    logLevel: 'silent',
+  });
+  bundle = result.outputFiles[0].text;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('in a browser (headless Chromium)', () => {
+  it('trains LeNet-5 on the WebAssembly kernels with the same losses as Node', async () => {
+    const page = await browser!.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    await page.goto('about:blank');
+    await page.addScriptTag({ content: bundle });
+    await page.waitForFunction(() => 'ndgraphResult' in globalThis || 'ndgraphError' in globalThis, undefined, { timeout: 60_000 });
+    const error = await page.evaluate(() => (globalThis as { ndgraphError?: string }).ndgraphError);
+    expect(error, 'the page threw').toBeUndefined();
+    expect(consoleErrors).toEqual([]);
+    const inBrowser = (await page.evaluate(() => (globalThis as { ndgraphResult?: unknown }).ndgraphResult)) as LenetStepsResult;
+    await page.close();
+
+    // A page that is not cross-origin isolated gets no SharedArrayBuffer: the
+    // kernels run on an ordinary memory, one thread.
+    expect(inBrowser.wasmKernels).toBe(true);
+    expect(inBrowser.sharedMemory).toBe(false);
+    expect(inBrowser.losses).toHaveLength(10);
+    expect(inBrowser.losses[9]).toBeLessThan(inBrowser.losses[0]);
+    expect(inBrowser.conv2dGradcheckOk).toBe(true);
+
+    const inNode = runLenetSteps();
+    expect(inNode.wasmKernels).toBe(true);
+    expect(inBrowser.losses).toEqual(inNode.losses);
+    expect(inBrowser.testAccuracy).toBe(inNode.testAccuracy);
+    expect(inBrowser.conv2dGradcheckError).toBe(inNode.conv2dGradcheckError);
+  }, 120_000);
+});
