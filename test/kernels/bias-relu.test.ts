@@ -68,7 +68,8 @@ describe('WebAssembly bias and relu kernels (float32)', () => {
     });
   }
 
-  for (const channels of [1, 2, 3, 4, 5, 6, 7, 10, 16, 84, 120]) {
+  // Every remainder modulo 4, and bias-gradient blocks of 1 to 4 vectors and of several strips of 4 (C = 9: 36 floats, C = 120: 120).
+  for (const channels of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 16, 84, 120]) {
     it(`bias add (± relu) equals the reference bit for bit, ${channels} channels`, () => {
       for (const rows of [0, 1, 3, 17, 641]) {
         const n = rows * channels;
@@ -105,6 +106,20 @@ describe('WebAssembly bias and relu kernels (float32)', () => {
       }
     });
   }
+
+  it('bias gradient: a NaN or an infinity in dy reaches its own channel only', () => {
+    for (const channels of [3, 6, 16]) {
+      const rows = 101;
+      const dy = randomArray(rows * channels, channels);
+      dy[57 * channels + 1] = Number.NaN; // channel 1, in a whole block
+      dy[(rows - 1) * channels + 2] = Number.POSITIVE_INFINITY; // channel 2, in the last row
+      const got = new Float32Array(channels);
+      expect(biasAddGradWasm(dy, 0, dy.length, channels, got, 0)).toBe(true);
+      expect(got[1]).toBeNaN();
+      expect(got[2]).toBe(Number.POSITIVE_INFINITY);
+      for (let c = 0; c < channels; c++) if (c !== 1 && c !== 2) expect(Number.isFinite(got[c]), `channel ${c}`).toBe(true);
+    }
+  });
 
   it('bias gradient of a million float32 0.1s is the float64 sum rounded once', () => {
     const dy = new Float32Array(1_000_000).fill(0.1);

@@ -85,39 +85,90 @@ function biasAddRun(x: usize, bias: usize, out: usize, n: i32, channels: i32, re
   }
 }
 
+/**
+ * The block the bias gradient sums over, in floats: a whole number of
+ * periods, and at least 4 vectors where periods of 1 or 2 vectors fit (C = 1,
+ * 2, 4, 8), so that a strip of 4 vectors has enough independent sums.
+ */
+// @ts-ignore: decorator
+@inline
+function biasGradBlock(channels: i32): i32 {
+  const period = biasPeriod(channels);
+  return period * max(1, 16 / period);
+}
+
 export function biasAddGradWorkspaceBytes(channels: i32): usize {
-  return alignUp(<usize>biasPeriod(channels) * F64);
+  return alignUp(<usize>biasGradBlock(channels) * F64);
+}
+
+/**
+ * Column sums of a strip `vectors` (1 to 4) vectors wide, down `count` rows
+ * `stride` bytes apart from `from`, in float64 kept in registers (two floats
+ * at a time, loaded straight into an f64x2); stored at `sums` (4·vectors
+ * float64).
+ */
+// @ts-ignore: decorator
+@inline
+function sumStrip(from: usize, count: i32, stride: usize, vectors: i32, sums: usize): void {
+  let s0 = f64x2.splat(0), s1 = f64x2.splat(0), s2 = f64x2.splat(0), s3 = f64x2.splat(0);
+  let s4 = f64x2.splat(0), s5 = f64x2.splat(0), s6 = f64x2.splat(0), s7 = f64x2.splat(0);
+  for (let i = 0; i < count; i++) {
+    s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v128.load64_zero(from)));
+    s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.load64_zero(from, 8)));
+    if (vectors > 1) {
+      s2 = f64x2.add(s2, f64x2.promote_low_f32x4(v128.load64_zero(from, 16)));
+      s3 = f64x2.add(s3, f64x2.promote_low_f32x4(v128.load64_zero(from, 24)));
+    }
+    if (vectors > 2) {
+      s4 = f64x2.add(s4, f64x2.promote_low_f32x4(v128.load64_zero(from, 32)));
+      s5 = f64x2.add(s5, f64x2.promote_low_f32x4(v128.load64_zero(from, 40)));
+    }
+    if (vectors > 3) {
+      s6 = f64x2.add(s6, f64x2.promote_low_f32x4(v128.load64_zero(from, 48)));
+      s7 = f64x2.add(s7, f64x2.promote_low_f32x4(v128.load64_zero(from, 56)));
+    }
+    from += stride;
+  }
+  v128.store(sums, s0);
+  v128.store(sums, s1, 16);
+  if (vectors > 1) {
+    v128.store(sums, s2, 32);
+    v128.store(sums, s3, 48);
+  }
+  if (vectors > 2) {
+    v128.store(sums, s4, 64);
+    v128.store(sums, s5, 80);
+  }
+  if (vectors > 3) {
+    v128.store(sums, s6, 96);
+    v128.store(sums, s7, 112);
+  }
 }
 
 /**
  * out[c] = Σ over rows of dy[row, c], for n elements of [rows, C] data,
- * summed in float64 (each float32 vector widened to two f64x2), a period at
- * a time: one float64 sum per position of the period, added up per channel
- * at the end.
+ * summed in float64: one sum per position of a block of whole periods
+ * (`biasGradBlock`), taken in strips of up to 4 vectors down all the whole
+ * blocks with the sums in registers, then the last, partial block one
+ * element at a time; the sums are added up per channel at the end.
  */
 export function biasAddGrad(dy: usize, n: i32, channels: i32, out: usize, workspace: usize): void {
   if (channels <= 0) return;
-  const period = biasPeriod(channels);
+  const block = biasGradBlock(channels);
+  const blocks = n / block;
   const total = workspace;
-  for (let i = 0; i < period; i++) store<f64>(total + <usize>i * F64, 0);
-  const whole = n - n % period;
-  for (let start = 0; start < whole; start += period) {
-    const from = dy + <usize>start * F32;
-    for (let i = 0; i < period; i += 4) {
-      const v = v128.load(from + <usize>i * F32);
-      const sum = total + <usize>i * F64;
-      v128.store(sum, f64x2.add(v128.load(sum), f64x2.promote_low_f32x4(v)));
-      v128.store(sum, f64x2.add(v128.load(sum, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
-    }
+  for (let s = 0; s < block; s += 16) {
+    sumStrip(dy + <usize>s * F32, blocks, <usize>block * F32, min(4, (block - s) / 4), total + <usize>s * F64);
   }
-  // The last, partial period: one float64 add per element.
+  // The last, partial block: one float64 add per element.
+  const whole = blocks * block;
   for (let i = whole; i < n; i++) {
     const sum = total + <usize>(i - whole) * F64;
     store<f64>(sum, load<f64>(sum) + <f64>load<f32>(dy + <usize>i * F32));
   }
   for (let c = 0; c < channels; c++) {
     let s: f64 = 0;
-    for (let i = c; i < period; i += channels) s += load<f64>(total + <usize>i * F64);
+    for (let i = c; i < block; i += channels) s += load<f64>(total + <usize>i * F64);
     store<f32>(out + <usize>c * F32, <f32>s);
   }
 }

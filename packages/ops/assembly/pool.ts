@@ -1,6 +1,7 @@
 // Max pooling over NHWC images, four channels at a time (with four or more
 // channels; fewer go one at a time), for the images [firstImage, firstImage +
-// imageCount).
+// imageCount). 2×2 windows with stride 2 that tile the image (LeNet's pools)
+// have their own kernels with the four cells at fixed offsets.
 //
 // Conventions (the same as the host's reference kernels):
 // - padding cells never take part; every window has at least one real cell;
@@ -18,17 +19,34 @@ import {
 
 const F32: usize = 4;
 
-/** Lanes where v beats best. */
+/**
+ * Lanes where `best` stays ahead of a later `v`: v does not beat it (v ≤ best,
+ * or best is NaN; the complement of "v beats best" in two comparisons
+ * instead of three).
+ */
 // @ts-ignore: decorator
 @inline
-function beats4(v: v128, best: v128): v128 {
-  return v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(v, v), f32x4.eq(best, best)));
+function keeps4(best: v128, v: v128): v128 {
+  return v128.or(f32x4.le(v, best), f32x4.ne(best, best));
+}
+
+/** The first maximum of `best` and a later `v`, per lane. */
+// @ts-ignore: decorator
+@inline
+function firstMax4(best: v128, v: v128): v128 {
+  return v128.bitselect(best, v, keeps4(best, v));
+}
+
+// @ts-ignore: decorator
+@inline
+function keeps(best: f32, v: f32): bool {
+  return v <= best || best != best;
 }
 
 // @ts-ignore: decorator
 @inline
 function beats(v: f32, best: f32): bool {
-  return v > best || (v != v && best == best);
+  return !keeps(best, v);
 }
 
 /** Lanes where v is the window's maximum `best` (equal, or both NaN). */
@@ -58,9 +76,7 @@ function windowMax4(image: usize, W: i32, C: i32, c: i32, ihStart: i32, ihEnd: i
   for (let ih = ihStart; ih < ihEnd; ih++) {
     for (let iw = iwStart; iw < iwEnd; iw++) {
       const v = v128.load(image + <usize>((ih * W + iw) * C + c) * F32);
-      // Keep best where v does not beat it: v ≤ best, or best is NaN (the
-      // complement of beats4 in two comparisons instead of three).
-      best = v128.bitselect(best, v, v128.or(f32x4.le(v, best), f32x4.ne(best, best)));
+      best = firstMax4(best, v);
     }
   }
   return best;
@@ -85,6 +101,173 @@ function windowArgMax(image: usize, W: i32, C: i32, c: i32, ihStart: i32, ihEnd:
   return bestAt;
 }
 
+// ---- 2×2 windows with stride 2 that tile the image ----
+//
+// Output row oh reads input rows 2·oh and 2·oh + 1, and output column ow the
+// cells 2·ow and 2·ow + 1 of each: a window row is 2·C contiguous floats, and
+// the window's four cells sit at fixed offsets. Images are stored one after
+// another and H = 2·Ho, so the output rows of all the images walk the input
+// two rows at a time. The first maximum of the four cells is found as a
+// tree: the first maximum of each window row, then the first of those two.
+// Picking the first maximum is associative, so this is the cell a scan finds.
+//
+// Without NaN, f32x4.pmax(best, v) = best < v ? v : best is exactly the first
+// maximum of best and a later v (it keeps best on ties, −0 against +0 too),
+// in one instruction, and best ≥ v says that best stays. So each strip (one
+// channel vector along an output row) is done that way first, noting where
+// the windows' sums are NaN; a strip that met a NaN (rare; +∞ + −∞ counts
+// too) is done again with the general comparisons.
+
+/** True for 2×2 windows with stride 2, no padding, tiling the image exactly (every cell in one window). */
+// @ts-ignore: decorator
+@inline
+function isTwoByTwoTiling(g: usize): bool {
+  return geo(g, G_KERNEL_HEIGHT) == 2 && geo(g, G_KERNEL_WIDTH) == 2 && geo(g, G_STRIDE_HEIGHT) == 2 && geo(g, G_STRIDE_WIDTH) == 2 &&
+    geo(g, G_PAD_TOP) == 0 && geo(g, G_PAD_LEFT) == 0 &&
+    geo(g, G_OUT_HEIGHT) * 2 == geo(g, G_IN_HEIGHT) && geo(g, G_OUT_WIDTH) * 2 == geo(g, G_IN_WIDTH);
+}
+
+/** Lanes where the sum of a, b, c and d is NaN (some of them is NaN, or they hold +∞ and −∞). */
+// @ts-ignore: decorator
+@inline
+function sumIsNaN(a: v128, b: v128, c: v128, d: v128): v128 {
+  const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
+  return f32x4.ne(sum, sum);
+}
+
+/**
+ * One strip of maxima: the windows of Wo output positions, one channel
+ * vector each, from the window row at `at` to `out`. Without `exact`, uses
+ * pmax and returns the lanes where a window's sum was NaN.
+ */
+// @ts-ignore: decorator
+@inline
+function forwardStrip(at: usize, out: usize, Wo: i32, cell: usize, inRow: usize, exact: bool): v128 {
+  let nan = i32x4.splat(0);
+  for (let ow = 0; ow < Wo; ow++) {
+    const topLeft = v128.load(at), topRight = v128.load(at + cell);
+    const bottomLeft = v128.load(at + inRow), bottomRight = v128.load(at + inRow + cell);
+    if (exact) {
+      v128.store(out, firstMax4(firstMax4(topLeft, topRight), firstMax4(bottomLeft, bottomRight)));
+    } else {
+      v128.store(out, f32x4.pmax(f32x4.pmax(topLeft, topRight), f32x4.pmax(bottomLeft, bottomRight)));
+      nan = v128.or(nan, sumIsNaN(topLeft, topRight, bottomLeft, bottomRight));
+    }
+    at += 2 * cell;
+    out += cell;
+  }
+  return nan;
+}
+
+/** y for `rows` output rows (of Wo positions) from the input rows at x, W cells of C channels each. */
+function maxPool2x2Forward(x: usize, W: i32, C: i32, rows: i32, Wo: i32, y: usize): void {
+  const cell = <usize>C * F32;
+  const inRow = <usize>(W * C) * F32;
+  for (let r = 0; r < rows; r++) {
+    const top = x + <usize>(2 * r) * inRow;
+    const outRow = y + <usize>(r * Wo) * cell;
+    if (C >= 4) {
+      // As in the general case, the last vector ends at the last channel.
+      for (let c = 0; c < C; c += 4) {
+        const offset = <usize>min(c, C - 4) * F32;
+        if (v128.any_true(forwardStrip(top + offset, outRow + offset, Wo, cell, inRow, false))) {
+          forwardStrip(top + offset, outRow + offset, Wo, cell, inRow, true);
+        }
+      }
+    } else {
+      for (let c = 0; c < C; c++) {
+        let at = top + <usize>c * F32;
+        let out = outRow + <usize>c * F32;
+        for (let ow = 0; ow < Wo; ow++) {
+          const topLeft = load<f32>(at), topRight = load<f32>(at + cell);
+          const bottomLeft = load<f32>(at + inRow), bottomRight = load<f32>(at + inRow + cell);
+          const top = select<f32>(topLeft, topRight, keeps(topLeft, topRight));
+          const bottom = select<f32>(bottomLeft, bottomRight, keeps(bottomLeft, bottomRight));
+          store<f32>(out, select<f32>(top, bottom, keeps(top, bottom)));
+          at += 2 * cell;
+          out += cell;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * One strip of the gradient: dy at `grad` for Wo output positions (one
+ * channel vector each) routed to the windows' cells at `at` + `toDx`. Without
+ * `exact`, uses pmax and ≥ and returns the lanes where a window's sum was NaN.
+ */
+// @ts-ignore: decorator
+@inline
+function backwardStrip(grad: usize, at: usize, toDx: usize, Wo: i32, cell: usize, inRow: usize, exact: bool): v128 {
+  const zero = f32x4.splat(0);
+  let nan = i32x4.splat(0);
+  for (let ow = 0; ow < Wo; ow++) {
+    const topLeft = v128.load(at), topRight = v128.load(at + cell);
+    const bottomLeft = v128.load(at + inRow), bottomRight = v128.load(at + inRow + cell);
+    // Lanes where the top-left cell stays ahead of the top-right one, the
+    // bottom-left ahead of the bottom-right, and the top row's maximum ahead
+    // of the bottom row's.
+    let keepsTopLeft: v128, keepsBottomLeft: v128, keepsTop: v128;
+    if (exact) {
+      keepsTopLeft = keeps4(topLeft, topRight);
+      keepsBottomLeft = keeps4(bottomLeft, bottomRight);
+      keepsTop = keeps4(v128.bitselect(topLeft, topRight, keepsTopLeft), v128.bitselect(bottomLeft, bottomRight, keepsBottomLeft));
+    } else {
+      keepsTopLeft = f32x4.ge(topLeft, topRight);
+      keepsBottomLeft = f32x4.ge(bottomLeft, bottomRight);
+      keepsTop = f32x4.ge(f32x4.pmax(topLeft, topRight), f32x4.pmax(bottomLeft, bottomRight));
+      nan = v128.or(nan, sumIsNaN(topLeft, topRight, bottomLeft, bottomRight));
+    }
+    // 0 + dy, as the reference adds dy into zeros (a −0 gradient lands as +0).
+    const d = f32x4.add(v128.load(grad), zero);
+    const toTop = v128.and(d, keepsTop), toBottom = v128.andnot(d, keepsTop);
+    v128.store(at + toDx, v128.and(toTop, keepsTopLeft));
+    v128.store(at + cell + toDx, v128.andnot(toTop, keepsTopLeft));
+    v128.store(at + inRow + toDx, v128.and(toBottom, keepsBottomLeft));
+    v128.store(at + inRow + cell + toDx, v128.andnot(toBottom, keepsBottomLeft));
+    at += 2 * cell;
+    grad += cell;
+  }
+  return nan;
+}
+
+/** dx at the input rows `x` + `toDx` for `rows` output rows of dy (every cell written). */
+function maxPool2x2Backward(dy: usize, x: usize, W: i32, C: i32, rows: i32, Wo: i32, toDx: usize): void {
+  const cell = <usize>C * F32;
+  const inRow = <usize>(W * C) * F32;
+  for (let r = 0; r < rows; r++) {
+    const top = x + <usize>(2 * r) * inRow;
+    const gradRow = dy + <usize>(r * Wo) * cell;
+    if (C >= 4) {
+      for (let c = 0; c < C; c += 4) {
+        const offset = <usize>min(c, C - 4) * F32;
+        if (v128.any_true(backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, false))) {
+          backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, true);
+        }
+      }
+    } else {
+      for (let c = 0; c < C; c++) {
+        let at = top + <usize>c * F32;
+        let grad = gradRow + <usize>c * F32;
+        for (let ow = 0; ow < Wo; ow++) {
+          const topLeft = load<f32>(at), topRight = load<f32>(at + cell);
+          const bottomLeft = load<f32>(at + inRow), bottomRight = load<f32>(at + inRow + cell);
+          const keepsTopLeft = keeps(topLeft, topRight), keepsBottomLeft = keeps(bottomLeft, bottomRight);
+          const keepsTop = keeps(select<f32>(topLeft, topRight, keepsTopLeft), select<f32>(bottomLeft, bottomRight, keepsBottomLeft));
+          const d = load<f32>(grad) + 0; // as above: a −0 gradient lands as +0
+          store<f32>(at + toDx, keepsTop && keepsTopLeft ? d : 0);
+          store<f32>(at + cell + toDx, keepsTop && !keepsTopLeft ? d : 0);
+          store<f32>(at + inRow + toDx, !keepsTop && keepsBottomLeft ? d : 0);
+          store<f32>(at + inRow + cell + toDx, !keepsTop && !keepsBottomLeft ? d : 0);
+          at += 2 * cell;
+          grad += cell;
+        }
+      }
+    }
+  }
+}
+
 export function maxPoolForward(x: usize, g: usize, y: usize, firstImage: i32, imageCount: i32): void {
   const H = geo(g, G_IN_HEIGHT), W = geo(g, G_IN_WIDTH), C = geo(g, G_CHANNELS);
   const kh = geo(g, G_KERNEL_HEIGHT), kw = geo(g, G_KERNEL_WIDTH);
@@ -92,6 +275,10 @@ export function maxPoolForward(x: usize, g: usize, y: usize, firstImage: i32, im
   const padTop = geo(g, G_PAD_TOP), padLeft = geo(g, G_PAD_LEFT);
   const Ho = geo(g, G_OUT_HEIGHT), Wo = geo(g, G_OUT_WIDTH);
   let out = y + <usize>(firstImage * Ho * Wo * C) * F32;
+  if (isTwoByTwoTiling(g)) {
+    maxPool2x2Forward(x + <usize>(firstImage * H * W * C) * F32, W, C, imageCount * Ho, Wo, out);
+    return;
+  }
   for (let n = firstImage; n < firstImage + imageCount; n++) {
     const image = x + <usize>(n * H * W * C) * F32;
     for (let oh = 0; oh < Ho; oh++) {
@@ -128,9 +315,14 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
   const padTop = geo(g, G_PAD_TOP), padLeft = geo(g, G_PAD_LEFT);
   const Ho = geo(g, G_OUT_HEIGHT), Wo = geo(g, G_OUT_WIDTH);
   const imageFloats = H * W * C;
-  // Windows that tile the image exactly (2×2 with stride 2 on an even image,
-  // say) own every cell once: each cell is written, dy or 0, with no zero fill
-  // and no read-modify-write. Otherwise start from zeros and add.
+  if (isTwoByTwoTiling(g)) {
+    // x and dx have the same layout: dx - x from a cell of x to its cell of dx.
+    maxPool2x2Backward(dy + <usize>(firstImage * Ho * Wo * C) * F32, x + <usize>(firstImage * imageFloats) * F32, W, C, imageCount * Ho, Wo, dx - x);
+    return;
+  }
+  // Other windows that tile the image exactly (3×3 with stride 3 on a 9×9
+  // image, say) also own every cell once: each cell is written, dy or 0, with
+  // no zero fill and no read-modify-write. Otherwise start from zeros and add.
   const tiling = C >= 4 && sh == kh && sw == kw && padTop == 0 && padLeft == 0 && Ho * kh == H && Wo * kw == W;
   if (!tiling) zeroFloats(dx + <usize>(firstImage * imageFloats) * F32, imageCount * imageFloats);
   const zero = f32x4.splat(0);
@@ -151,7 +343,8 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
           // its lanes below `c` were done by the previous vector and start as taken.
           const c0 = min(c, C - 4);
           const best = windowMax4(image, W, C, c0, ihStart, ihEnd, iwStart, iwEnd);
-          const d = v128.load(grad + <usize>c0 * F32);
+          // 0 + dy, as the reference adds dy into zeros (a −0 gradient lands as +0).
+          const d = f32x4.add(v128.load(grad + <usize>c0 * F32), zero);
           // Scan again: the first cell equal to the maximum takes dy, per lane.
           // (With a tiling, the lanes the previous vector did are simply written
           // again with the same values; otherwise they start as taken.)
