@@ -4,8 +4,8 @@
  * sums, accumulated in float64 over the same float32 inputs.
  *
  * Shapes cover every path of the kernels: single-channel images with stride
- * 1 (packed straight from the image, with output rows that are not a
- * multiple of 4 wide, so panels cross rows and images), many channels,
+ * 1 (the direct kernels: every channel count up to 9 and more, output rows
+ * of every block width, windows of one tap to many), many channels,
  * strides, 'same' and 'valid' padding, windows larger than the image, blocks
  * of more than 128 output pixels and more than 256 window columns (k-blocks),
  * and channel counts that are not multiples of the SIMD width.
@@ -195,6 +195,66 @@ describe('WebAssembly conv2d kernels (float32)', () => {
   for (const [i, c] of cases.entries()) {
     it(`match the naive sums: ${describeCase(c)}`, () => checkCase(c, 100 + i));
   }
+
+  // The single-channel kernels work on blocks of up to 16 pixels of a row
+  // (the last block 4, 8 or 12 wide) and channel pairs (forward), and on taps
+  // in fours, which may straddle kernel rows, and channel pairs (filter
+  // gradient; dy transposed four channels, then two, then one at a time).
+  it('match the naive sums on single-channel images: every channel count and block width', () => {
+    const widths = [1, 3, 4, 5, 8, 13, 16, 17, 22, 29, 33];
+    const windows: [[number, number], [number, number], Padding][] = [
+      [[5, 5], [1, 1], 'same'],
+      [[3, 3], [2, 1], 'same'],
+      [[2, 7], [1, 1], 'same'],
+      [[1, 1], [1, 1], 'valid'],
+      [[4, 2], [3, 1], 'valid'],
+    ];
+    const outChannels = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16];
+    let trial = 0;
+    for (const Co of outChannels) {
+      for (const [w, W] of widths.entries()) {
+        const [kernel, strides, padding] = windows[(w + Co) % windows.length];
+        const H = padding === 'valid' ? kernel[0] + (trial % 4) : 1 + (trial % 6);
+        checkCase({ shape: [1 + (trial % 3), H, Math.max(W, padding === 'valid' ? kernel[1] : 1), 1], kernel, strides, padding, outChannels: Co }, 3000 + trial++);
+      }
+    }
+  });
+
+  it('sum a single-channel forward pass in tap order, with the bias after the sum (same bits as conv2d, then biasAdd)', () => {
+    const random = makeRandom(11);
+    for (const [shape, kernel, strides, padding, Co] of [
+      [[3, 28, 28, 1], [5, 5], [1, 1], 'same', 6],
+      [[2, 9, 13, 1], [3, 4], [2, 1], 'same', 5],
+      [[2, 7, 21, 1], [2, 3], [1, 1], 'valid', 9],
+    ] as [[number, number, number, number], [number, number], [number, number], Padding, number][]) {
+      const g = convGeometry(shape, kernel, { strides, padding });
+      const x = randomArray(shape[0] * shape[1] * shape[2], random);
+      const filter = randomArray(kernel[0] * kernel[1] * Co, random);
+      const bias = randomArray(Co, random);
+      const y = new Float32Array(g.batch * g.outHeight * g.outWidth * Co);
+      conv2dForwardWasm(x, 0, filter, 0, bias, 0, true, y, 0, g, Co);
+      // Every tap in order, padding cells as 0, rounded to float32 after each step.
+      for (let n = 0, i = 0; n < g.batch; n++) {
+        for (let oh = 0; oh < g.outHeight; oh++) {
+          for (let ow = 0; ow < g.outWidth; ow++) {
+            for (let co = 0; co < Co; co++, i++) {
+              let sum = 0;
+              for (let ki = 0; ki < kernel[0]; ki++) {
+                for (let kj = 0; kj < kernel[1]; kj++) {
+                  const ih = oh * strides[0] - g.padTop + ki, iw = ow - g.padLeft + kj;
+                  const cell = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth ? x[(n * g.inHeight + ih) * g.inWidth + iw] : 0;
+                  sum = Math.fround(sum + Math.fround(cell * filter[(ki * kernel[1] + kj) * Co + co]));
+                }
+              }
+              const biased = Math.fround(sum + bias[co]);
+              const want = biased < 0 ? 0 : biased;
+              if (!Object.is(y[i], want)) expect.fail(`x [${shape}] kernel [${kernel}] Cout ${Co}: element ${i} = ${y[i]}, expected ${want}`);
+            }
+          }
+        }
+      }
+    }
+  });
 
   it('match the naive sums on random shapes', () => {
     const random = makeRandom(77);

@@ -48,6 +48,13 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   const dx = alloc(N * H * H * C);
   conv2dBackpropInputWasm(dy, 0, filter, 0, dx, 0, g, F);
   outputs.push(dx.slice());
+  // The single-channel kernels (their own path), on the same batch.
+  const g1 = convGeometry([N, H, H, 1], [5, 5], { strides: [1, 1], padding: 'same' });
+  const x1 = fill(N * H * H, 30), y1 = alloc(N * H * H * 6), dfilter1 = alloc(5 * 5 * 6);
+  conv2dForwardWasm(x1, 0, filter, 0, bias, 0, true, y1, 0, g1, 6);
+  outputs.push(y1.slice());
+  conv2dBackpropFilterWasm(x1, 0, fill(N * H * H * 6, 31), 0, dfilter1, 0, g1, 6);
+  outputs.push(dfilter1.slice());
   const pg = convGeometry([N, H, H, F], [2, 2], { strides: [2, 2], padding: 'valid' });
   const pooled = alloc(N * (H / 2) * (H / 2) * F);
   maxPoolForwardWasm(y, 0, pg, pooled, 0);
