@@ -5,6 +5,7 @@
  *   pnpm run profile --label before   # writes bench/results/profile-before.json
  *   pnpm run profile --steps 50 --warmup 20
  *   pnpm run profile --quick
+ *   pnpm run profile --threads 2      # kernels split their work with a helper thread
  *   pnpm run profile --label after --note 'conv kernels in wasm'   # the note is stored with the results
  *
  * (`pnpm run profile`: a bare `pnpm profile` is npm's own `npm profile` command.)
@@ -22,6 +23,7 @@ import type { Node } from '@ndgraph/graph';
 import { RESULTS_DIR, buildBenchData, codeVersion, formatTable, loadAverage, machineInfo, round2, writeJson } from './common.ts';
 import { LEARNING_RATE, MOMENTUM, TRAIN_BATCH, argValue, hasFlag, numberArg } from './engine-common.ts';
 import { ndgraphLenet, type StepTimes } from './ndgraph-lenet.ts';
+import { enableWasmThreads } from '@ndgraph/ops/node';
 
 type Pass = 'forward' | 'backward';
 
@@ -42,6 +44,9 @@ function main(): void {
   const steps = Math.max(1, numberArg('steps', quick ? 10 : 40));
   const loadAtStart = loadAverage();
 
+  const requestedThreads = numberArg('threads', 1);
+  const threads = enableWasmThreads(requestedThreads);
+  if (threads !== requestedThreads) throw new Error(`--threads ${requestedThreads}: the kernels can only use ${threads} thread(s) here`);
   const model = ndgraphLenet(buildBenchData());
   for (let i = 0; i < warmup; i++) model.trainStep();
 
@@ -102,7 +107,7 @@ function main(): void {
   const sum = rows.reduce((s, r) => s + r.msPerStep, 0);
 
   const plainStepMs = plain.total / steps;
-  console.log(`ndgraph LeNet-5 training step, batch ${TRAIN_BATCH}: per-op profile over ${steps} steps after ${warmup} warm-up steps (label '${label}')`);
+  console.log(`ndgraph LeNet-5 training step, batch ${TRAIN_BATCH}, ${threads} thread(s): per-op profile over ${steps} steps after ${warmup} warm-up steps (label '${label}')`);
   console.log(formatTable(
     ['op', 'pass', 'calls/step', 'ms/step', '% of step'],
     rows.map((r) => [r.op, r.pass, r.calls % 1 === 0 ? String(r.calls) : r.calls.toFixed(2), r.msPerStep.toFixed(3), r.percentOfStep.toFixed(1)]),
@@ -128,7 +133,7 @@ function main(): void {
     label,
     date: new Date().toISOString(),
     quick,
-    settings: { batch: TRAIN_BATCH, optimizer: { name: 'momentum', learningRate: LEARNING_RATE, momentum: MOMENTUM }, dtype: 'float32', warmupSteps: warmup, profiledSteps: steps, unprofiledSteps: steps },
+    settings: { threads, batch: TRAIN_BATCH, optimizer: { name: 'momentum', learningRate: LEARNING_RATE, momentum: MOMENTUM }, dtype: 'float32', warmupSteps: warmup, profiledSteps: steps, unprofiledSteps: steps },
     machine: machineInfo(),
     code: codeVersion(argValue('note')),
     loadAverage: { start: loadAtStart, end: loadAtEnd },
