@@ -3,7 +3,7 @@
 // Compiled with AssemblyScript 0.28.20; 36238 and 36241 bytes of WebAssembly.
 
 /** SHA-256 of the AssemblyScript sources this module was compiled from. */
-export const WASM_KERNELS_SOURCE_HASH = 'sha256-65123b85552ab26f11a30e1f2e57198cb0ac106b3904d461fa699c033c78a715';
+export const WASM_KERNELS_SOURCE_HASH = 'sha256-10c52b2155a59983c5b95b0be382a50b51bb8e367df0d82a452b6c82c10e04d8';
 
 /** The kernels, importing an ordinary memory as env.memory; base64-encoded. */
 export const WASM_KERNELS_BASE64 =
