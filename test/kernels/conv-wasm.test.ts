@@ -5,10 +5,16 @@
  *
  * Shapes cover every path of the kernels: single-channel images with stride
  * 1 (the direct kernels: every channel count up to 9 and more, output rows
- * of every block width, windows of one tap to many), many channels,
- * strides, 'same' and 'valid' padding, windows larger than the image, blocks
- * of more than 128 output pixels and more than 256 window columns (k-blocks),
- * and channel counts that are not multiples of the SIMD width.
+ * of every block width, windows of one tap to many), many channels read in
+ * place ('valid' windows inside the image) or from a zero-padded copy
+ * ('same', windows larger than the image), strides (also larger than the
+ * window), blocks of more than 128 output pixels, more than 256 window
+ * columns (k-blocks of whole window rows, also one row longer than 256), the
+ * filter gradient's reduction in blocks of output rows, the input gradient's
+ * passes of up to four images (batches of 5 to 7 leave passes of 1 to 3),
+ * and channel counts that are not multiples of the SIMD width. The fused
+ * forward (bias + relu) must give the same bits as relu of conv2d plus bias
+ * in float32.
  *
  * Tolerance: each output is a float32 sum of K terms, grouped differently
  * from the float64 reference; it is within (K + 4)·u·Σ|terms| of it
@@ -102,6 +108,11 @@ function checkCase(c: Case, seed: number): void {
   expect(conv2dForwardWasm(x, 0, filter, 0, bias, 0, true, yFused, 0, g, Co)).toBe(true);
   expectWithin(`${label} forward + bias + relu`, yFused, fused, fusedMagnitude, K);
   expect(yFused.every((v) => v >= 0), `${label}: relu output is never negative`).toBe(true);
+  // The bias joins the finished sum, as a separate bias add would: the same bits as relu(conv2d + bias) in float32.
+  for (let i = 0; i < y.length; i++) {
+    const v = Math.fround(y[i] + bias[i % Co]);
+    if (!Object.is(yFused[i], v < 0 ? 0 : v)) expect.fail(`${label}: fused output ${i} = ${yFused[i]}, relu(conv2d + bias) = ${v}`);
+  }
 
   // Filter gradient: dfilter[tap, ci, co] = Σ x · dy.
   const dfilter = new Float64Array(K * Co);
@@ -191,6 +202,19 @@ describe('WebAssembly conv2d kernels (float32)', () => {
     { shape: [2, 7, 7, 12], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 10 },
     // More than 256 output channels of reduction depth for the input gradient.
     { shape: [1, 4, 4, 3], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 300 },
+    // One window row longer than 256 floats (a k-block per window row), and windows wider than tall.
+    { shape: [2, 3, 31, 10], kernel: [2, 30], strides: [1, 1], padding: 'valid', outChannels: 9 },
+    // More than 128 output pixels per image (several pixel blocks), 'same' padding with an odd total.
+    { shape: [2, 13, 15, 3], kernel: [4, 4], strides: [1, 1], padding: 'same', outChannels: 11 },
+    // Output rows of 38 pixels: the filter gradient's reduction in blocks of 6 output rows and a last of 4.
+    { shape: [2, 12, 40, 3], kernel: [3, 3], strides: [1, 1], padding: 'valid', outChannels: 8 },
+    // Strides larger than the window: image rows and columns no window reaches.
+    { shape: [3, 8, 9, 2], kernel: [1, 2], strides: [3, 3], padding: 'valid', outChannels: 5 },
+    { shape: [2, 9, 9, 3], kernel: [2, 2], strides: [3, 2], padding: 'same', outChannels: 6 },
+    // Batches of 5, 6 and 7 images: the input gradient takes images four at a time, then the rest together.
+    { shape: [5, 6, 7, 2], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 3 },
+    { shape: [6, 14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16 },
+    { shape: [7, 5, 6, 4], kernel: [2, 3], strides: [2, 1], padding: 'valid', outChannels: 10 },
   ];
   for (const [i, c] of cases.entries()) {
     it(`match the naive sums: ${describeCase(c)}`, () => checkCase(c, 100 + i));

@@ -10,14 +10,14 @@
 // chunks of one call to whichever thread is free.
 //
 //   gemm.ts         C = relu?(alpha·op(A)·op(B) + beta·C + bias)   (packing in pack.ts, micro-kernel in kernel.ts)
-//   conv.ts         conv2d forward (with bias and relu), filter and input gradients, im2col/col2im
+//   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
 //   pool.ts         max pooling forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
 
 export { gemm, gemmWorkspaceBytes } from './gemm';
 export {
   convForward, convForwardWorkspaceBytes, convBackpropFilter, convBackpropFilterWorkspaceBytes,
-  convBackpropInput, convBackpropInputWorkspaceBytes, im2colRows, col2imRows, sumPartials,
+  convBackpropInput, convBackpropInputWorkspaceBytes, sumPartials,
 } from './conv';
 export { maxPoolForward, maxPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';

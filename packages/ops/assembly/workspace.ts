@@ -1,5 +1,5 @@
 // Workspace: the host hands every kernel that needs temporary memory (packed
-// panels, im2col blocks) the address of a region it reserved, at least as
+// panels, zero-padded images) the address of a region it reserved, at least as
 // large as the kernel's `...WorkspaceBytes` function asks for. Kernels cut
 // that region into aligned blocks; they never allocate (the module has no
 // heap), so two threads can run kernels at once on separate workspaces of

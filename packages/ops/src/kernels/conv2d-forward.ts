@@ -3,8 +3,8 @@
  *
  *   y = relu?(conv2d(x, filter) + bias)          (bias optional)
  *
- * float32 runs in one WebAssembly SIMD call (im2col blocks multiplied inside
- * kernel memory, bias and relu applied as each tile of y is stored); other
+ * float32 runs in one WebAssembly SIMD call (a GEMM reading the windows
+ * straight from the image, bias and relu applied as each tile of y is stored); other
  * types, or engines without the kernels, run im2col into a scratch matrix
  * (chunks of images), one GEMM per chunk, then a bias-and-relu pass.
  */

@@ -2,9 +2,10 @@
  * conv2dBackpropFilter(x, dy, filter) — the gradient of conv2d with respect
  * to its filter: dfilter = im2col(x)ᵀ · dy, summed over the batch (read as
  * [kh·kw·Cin, Cout]). `filter` is read only for its shape.
- * Kernel: im2col then GEMM, a chunk of images at a time; float32 runs both in
- * one WebAssembly SIMD call, a block of rows at a time, as the sum of two
- * halves of the batch (the same bits with one thread or two).
+ * Kernel: im2col then GEMM, a chunk of images at a time; float32 runs it as
+ * one WebAssembly SIMD call, a GEMM that reads the windows straight from the
+ * images, as the sum of partial sums over fixed parts of the batch (the same
+ * bits with one thread or two).
  * Shape: x [N, H, W, Cin], dy [N, Ho, Wo, Cout] (conv2d's output shape for x),
  * filter [kh, kw, Cin, Cout] → [kh, kw, Cin, Cout].
  * Gradient: the op is linear in x and in dy. For an upstream G shaped like the

@@ -4,7 +4,8 @@
  * back over the input cells of its window, weighted by the filter.
  * `x` is read only for its run-time shape.
  * Kernel: GEMM into a scratch im2col-shaped matrix, then col2im; float32 runs
- * both in one WebAssembly SIMD call, a block of rows at a time.
+ * it as one WebAssembly SIMD call that gathers each image row's gradient
+ * from the windows reaching it and adds it on in place (no scratch matrix).
  * Shape: dy [N, Ho, Wo, Cout] (conv2d's output shape for x), filter
  * [kh, kw, Cin, Cout], x [N, H, W, Cin] → [N, H, W, Cin].
  * Gradient: the op is linear in dy and in filter. For an upstream g shaped

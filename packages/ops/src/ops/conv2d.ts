@@ -6,9 +6,9 @@
  * Ho, Wo and the padding from `conv-geometry` ('same' or 'valid').
  * Kernel (kernels/conv2d-forward.ts): im2col into a scratch matrix
  * [N·Ho·Wo, kh·kw·Cin], then one GEMM with the filter read as
- * [kh·kw·Cin, Cout]; large batches go in chunks of images. float32 runs both
- * steps in one WebAssembly SIMD call, im2col a block of rows at a time inside
- * kernel memory.
+ * [kh·kw·Cin, Cout]; large batches go in chunks of images. float32 runs it
+ * as one WebAssembly SIMD call, a GEMM that reads the windows straight from
+ * the image (no im2col matrix).
  * Gradient: dx = conv2dBackpropInput(dy, filter, x), dfilter = conv2dBackpropFilter(x, dy, filter).
  */
 import { defineOp, type Node } from '@ndgraph/graph';

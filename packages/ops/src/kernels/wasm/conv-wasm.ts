@@ -1,8 +1,8 @@
 /**
  * conv2d and its gradients in WebAssembly SIMD (float32), each one kernel
- * call that builds im2col blocks inside kernel memory and multiplies them
- * at once, so the im2col matrix is never written out in full or copied
- * (assembly/conv.ts). NHWC images, filters [kh, kw, Cin, Cout].
+ * call: implicit GEMMs whose micro-kernel reads the windows straight from the
+ * images, so no im2col matrix is built at all (assembly/conv.ts). NHWC
+ * images, filters [kh, kw, Cin, Cout].
  *
  *   conv2dForwardWasm:        y = relu?(conv2d(x, filter) + bias)
  *   conv2dBackpropFilterWasm: dfilter = im2col(x)ᵀ · dy

@@ -43,8 +43,6 @@ export interface KernelExports {
   sumPartials(partials: number, count: number, size: number, out: number): void;
   convBackpropInputWorkspaceBytes(geometry: number): number;
   convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
-  im2colRows(x: number, geometry: number, firstRow: number, rows: number, cols: number): void;
-  col2imRows(cols: number, geometry: number, firstRow: number, rows: number, dx: number): void;
   maxPoolForward(x: number, geometry: number, y: number, firstImage: number, imageCount: number): void;
   maxPoolBackward(dy: number, x: number, geometry: number, dx: number, firstImage: number, imageCount: number): void;
   reluForward(x: number, y: number, first: number, count: number): void;
