@@ -26,8 +26,17 @@ const tfjsPackagesExternal: Plugin = {
 /** Writes bench/results/tmp/<engine>.mjs and returns its path. */
 export async function bundleEngine(engine: string): Promise<string> {
   const outfile = join(TMP_DIR, `${engine}.mjs`);
+  await bundleScript({ entry: join(BENCH_DIR, `${engine}.ts`) }, outfile);
+  return outfile;
+}
+
+/**
+ * Bundles one script (a file, or `source` resolved as if it were a file in
+ * `resolveDir`) into the ES module `outfile`, for plain node.
+ */
+export async function bundleScript(from: { entry: string } | { source: string; resolveDir: string }, outfile: string): Promise<void> {
   await build({
-    entryPoints: [join(BENCH_DIR, `${engine}.ts`)],
+    ...('entry' in from ? { entryPoints: [from.entry] } : { stdin: { contents: from.source, resolveDir: from.resolveDir, loader: 'ts' } }),
     outfile,
     bundle: true,
     platform: 'node',
@@ -39,5 +48,4 @@ export async function bundleEngine(engine: string): Promise<string> {
     plugins: [tfjsPackagesExternal],
     logLevel: 'error',
   });
-  return outfile;
 }
