@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph, Session, ShapeError, gradients, type Node, type Tensor } from '@ndgraph/graph';
 import {
   biasAdd, biasAddGradOp, conv2d, conv2dBackpropFilterOp, conv2dBackpropInputOp, conv2dBiasRelu, conv2dBiasReluOp,
-  matmul, matmulBiasRelu, matmulBiasReluOp, matmulOp, relu, reluGradOp, sum,
+  matmul, matmulBiasRelu, matmulBiasReluOp, matmulOp, maxPool, maxPoolGradOp, relu, reluGradOp, sum,
 } from '@ndgraph/ops';
 import { evaluate, expectClose, expectGradcheck, randomTensor, toArray } from '../helpers.ts';
 
@@ -115,6 +115,33 @@ describe('conv2dBiasRelu (fused conv2d + bias + relu)', () => {
     expect(gb.op).toBe(biasAddGradOp.def);
     expect(gx.inputs[0].op).toBe(reluGradOp.def);
     expect(gx.inputs[0].inputs[1]).toBe(y); // the mask is read from the output
+  });
+
+  it('followed by a max pool: its gradient takes the pool gradient with the relu mask in the same pass', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 8, 8, 3]);
+    const w = g.placeholder('w', [3, 3, 3, 6]);
+    const b = g.placeholder('b', [6]);
+    const y = conv2dBiasRelu(x, w, b, { padding: 'same' });
+    const [gx, gw] = gradients(sum(maxPool(y, { ksize: 2 })), [x, w]);
+    const dz = gx.inputs[0];
+    expect(dz.op).toBe(maxPoolGradOp.def);
+    expect(dz.attrs).toMatchObject({ ksize: [2, 2], positiveOnly: true });
+    expect(dz.inputs[1]).toBe(y);
+    expect(gw.inputs[1]).toBe(dz);
+    // The same gradients as the unfused chain, which takes reluGrad after maxPoolGrad.
+    const f32 = [randomTensor([2, 8, 8, 3], 11, -1, 1, 'float32'), randomTensor([3, 3, 3, 6], 12, -1, 1, 'float32'), randomTensor([6], 13, -0.5, 0.5, 'float32')];
+    const [fused, unfused] = fusedAndUnfused(
+      (p, q, r) => maxPool(conv2dBiasRelu(p, q, r, { padding: 'same' }), { ksize: 2 }),
+      (p, q, r) => maxPool(relu(biasAdd(conv2d(p, q, { padding: 'same' }), r)), { ksize: 2 }),
+      f32,
+    );
+    expect(toArray(fused[0])).toEqual(toArray(unfused[0]));
+    for (let i = 1; i < 4; i++) expectClose(fused[i], toArray(unfused[i]), 1e-5);
+    // And in float64, against finite differences.
+    expectGradcheck('maxPool(conv2dBiasRelu)', (p, q, r) => maxPool(conv2dBiasRelu(p, q, r, { padding: 'same' }), { ksize: 2 }), [
+      randomTensor([2, 6, 6, 2], 14), randomTensor([3, 3, 2, 4], 15), randomTensor([4], 16, -0.5, 0.5),
+    ]);
   });
 
   it('rejects a bias that does not match the output channels', () => {

@@ -11,7 +11,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { convGeometry, type ConvGeometry, type Padding } from '../../packages/ops/src/kernels/conv-geometry.ts';
-import { maxPoolBackwardReference, maxPoolForwardReference } from '../../packages/ops/src/kernels/pool.ts';
+import { maxPoolBackward, maxPoolBackwardReference, maxPoolForwardReference } from '../../packages/ops/src/kernels/pool.ts';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm, POOL_PARALLEL_MIN_WORK } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
@@ -109,6 +109,30 @@ describe('WebAssembly max pooling (float32)', () => {
         // dy with −0 (which lands as +0, the reference adding it to zero) and NaN, too.
         const dy = randomArray(outSize, 50 + index, kind === 'specials' ? 'specials' : 'uniform');
         expectSameAsReference(`${label(c)} ${kind}`, x, dy, g);
+      }
+    });
+  }
+
+  // positiveOnly: the gradient continues through the relu that produced x.
+  // It must equal reluGrad(maxPoolGrad(dy, x), x), bit for bit, on every path
+  // (the 2×2 kernels fold the mask in; the others mask in a pass of their own).
+  for (const [index, c] of cases.entries()) {
+    it(`with positiveOnly equals the reference followed by the relu mask: ${label(c)}`, () => {
+      const g = convGeometry(c.shape, c.ksize, { strides: c.strides, padding: c.padding });
+      const inSize = c.shape.reduce((a, b) => a * b, 1);
+      const outSize = c.shape[0] * g.outHeight * g.outWidth * c.shape[3];
+      for (const kind of ['uniform', 'ties', 'zeros', 'specials'] as const) {
+        const x = randomArray(inSize, 70 + index, kind);
+        const dy = randomArray(outSize, 90 + index, kind === 'specials' ? 'specials' : 'uniform');
+        const want = new Float32Array(inSize);
+        maxPoolBackwardReference(dy, 0, x, 0, g, want, 0);
+        for (let i = 0; i < inSize; i++) if (!(x[i] > 0)) want[i] = 0; // relu'(x) = 0 where x ≤ 0 or NaN
+        const got = new Float32Array(inSize).fill(Number.NaN);
+        expect(maxPoolBackwardWasm(dy, 0, x, 0, g, got, 0, true)).toBe(true);
+        expectSameBits(`${label(c)} ${kind} positiveOnly`, got, want);
+        const js = new Float32Array(inSize);
+        maxPoolBackward(dy, 0, x, 0, g, js, 0, true);
+        expectSameBits(`${label(c)} ${kind} positiveOnly (TypeScript kernel)`, js, want);
       }
     });
   }

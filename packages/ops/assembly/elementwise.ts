@@ -31,7 +31,8 @@ export function reluBackward(dy: usize, x: usize, out: usize, first: i32, count:
   reluBackwardRun(dy + at, x + at, out + at, count);
 }
 
-function reluBackwardRun(dy: usize, x: usize, out: usize, n: i32): void {
+/** out = x > 0 ? dy : 0 for n elements (out may be dy). */
+export function reluBackwardRun(dy: usize, x: usize, out: usize, n: i32): void {
   const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {

@@ -12,6 +12,7 @@
 // "v beats best" is v > best, or v is NaN while best is not.
 
 import { zeroFloats } from './copy';
+import { reluBackwardRun } from './elementwise';
 import {
   geo, G_IN_HEIGHT, G_IN_WIDTH, G_CHANNELS, G_KERNEL_HEIGHT, G_KERNEL_WIDTH, G_STRIDE_HEIGHT, G_STRIDE_WIDTH,
   G_PAD_TOP, G_PAD_LEFT, G_OUT_HEIGHT, G_OUT_WIDTH,
@@ -199,7 +200,7 @@ function maxPool2x2Forward(x: usize, W: i32, C: i32, rows: i32, Wo: i32, y: usiz
  */
 // @ts-ignore: decorator
 @inline
-function backwardStrip(grad: usize, at: usize, toDx: usize, Wo: i32, cell: usize, inRow: usize, exact: bool): v128 {
+function backwardStrip(grad: usize, at: usize, toDx: usize, Wo: i32, cell: usize, inRow: usize, exact: bool, positiveOnly: bool): v128 {
   const zero = f32x4.splat(0);
   let nan = i32x4.splat(0);
   for (let ow = 0; ow < Wo; ow++) {
@@ -208,19 +209,25 @@ function backwardStrip(grad: usize, at: usize, toDx: usize, Wo: i32, cell: usize
     // Lanes where the top-left cell stays ahead of the top-right one, the
     // bottom-left ahead of the bottom-right, and the top row's maximum ahead
     // of the bottom row's.
-    let keepsTopLeft: v128, keepsBottomLeft: v128, keepsTop: v128;
+    let keepsTopLeft: v128, keepsBottomLeft: v128, keepsTop: v128, top: v128, bottom: v128;
     if (exact) {
       keepsTopLeft = keeps4(topLeft, topRight);
       keepsBottomLeft = keeps4(bottomLeft, bottomRight);
-      keepsTop = keeps4(v128.bitselect(topLeft, topRight, keepsTopLeft), v128.bitselect(bottomLeft, bottomRight, keepsBottomLeft));
+      top = v128.bitselect(topLeft, topRight, keepsTopLeft);
+      bottom = v128.bitselect(bottomLeft, bottomRight, keepsBottomLeft);
+      keepsTop = keeps4(top, bottom);
     } else {
       keepsTopLeft = f32x4.ge(topLeft, topRight);
       keepsBottomLeft = f32x4.ge(bottomLeft, bottomRight);
-      keepsTop = f32x4.ge(f32x4.pmax(topLeft, topRight), f32x4.pmax(bottomLeft, bottomRight));
+      top = f32x4.pmax(topLeft, topRight);
+      bottom = f32x4.pmax(bottomLeft, bottomRight);
+      keepsTop = f32x4.ge(top, bottom);
       nan = v128.or(nan, sumIsNaN(topLeft, topRight, bottomLeft, bottomRight));
     }
     // 0 + dy, as the reference adds dy into zeros (a −0 gradient lands as +0).
-    const d = f32x4.add(v128.load(grad), zero);
+    let d = f32x4.add(v128.load(grad), zero);
+    // Through a relu too: only a window whose maximum is positive passes dy on.
+    if (positiveOnly) d = v128.and(d, f32x4.gt(v128.bitselect(top, bottom, keepsTop), zero));
     const toTop = v128.and(d, keepsTop), toBottom = v128.andnot(d, keepsTop);
     v128.store(at + toDx, v128.and(toTop, keepsTopLeft));
     v128.store(at + cell + toDx, v128.andnot(toTop, keepsTopLeft));
@@ -233,7 +240,7 @@ function backwardStrip(grad: usize, at: usize, toDx: usize, Wo: i32, cell: usize
 }
 
 /** dx at the input rows `x` + `toDx` for `rows` output rows of dy (every cell written). */
-function maxPool2x2Backward(dy: usize, x: usize, W: i32, C: i32, rows: i32, Wo: i32, toDx: usize): void {
+function maxPool2x2Backward(dy: usize, x: usize, W: i32, C: i32, rows: i32, Wo: i32, toDx: usize, positiveOnly: bool): void {
   const cell = <usize>C * F32;
   const inRow = <usize>(W * C) * F32;
   for (let r = 0; r < rows; r++) {
@@ -242,8 +249,8 @@ function maxPool2x2Backward(dy: usize, x: usize, W: i32, C: i32, rows: i32, Wo: 
     if (C >= 4) {
       for (let c = 0; c < C; c += 4) {
         const offset = <usize>min(c, C - 4) * F32;
-        if (v128.any_true(backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, false))) {
-          backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, true);
+        if (v128.any_true(backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, false, positiveOnly))) {
+          backwardStrip(gradRow + offset, top + offset, toDx, Wo, cell, inRow, true, positiveOnly);
         }
       }
     } else {
@@ -255,7 +262,9 @@ function maxPool2x2Backward(dy: usize, x: usize, W: i32, C: i32, rows: i32, Wo: 
           const bottomLeft = load<f32>(at + inRow), bottomRight = load<f32>(at + inRow + cell);
           const keepsTopLeft = keeps(topLeft, topRight), keepsBottomLeft = keeps(bottomLeft, bottomRight);
           const keepsTop = keeps(select<f32>(topLeft, topRight, keepsTopLeft), select<f32>(bottomLeft, bottomRight, keepsBottomLeft));
-          const d = load<f32>(grad) + 0; // as above: a −0 gradient lands as +0
+          const best = keepsTop ? select<f32>(topLeft, topRight, keepsTopLeft) : select<f32>(bottomLeft, bottomRight, keepsBottomLeft);
+          // As above: a −0 gradient lands as +0; through a relu, only a positive maximum passes dy on.
+          const d: f32 = positiveOnly && !(best > 0) ? 0 : load<f32>(grad) + 0;
           store<f32>(at + toDx, keepsTop && keepsTopLeft ? d : 0);
           store<f32>(at + cell + toDx, keepsTop && !keepsTopLeft ? d : 0);
           store<f32>(at + inRow + toDx, !keepsTop && keepsBottomLeft ? d : 0);
@@ -306,9 +315,10 @@ export function maxPoolForward(x: usize, g: usize, y: usize, firstImage: i32, im
 /**
  * dx for the images [firstImage, firstImage + imageCount) (zero-filled
  * first): every output's dy is added to the first maximum of its window,
- * found again from x.
+ * found again from x. With `positiveOnly` (x is a relu's output and the
+ * gradient goes on through that relu) cells where x is not positive get 0.
  */
-export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstImage: i32, imageCount: i32): void {
+export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, positiveOnly: bool, firstImage: i32, imageCount: i32): void {
   const H = geo(g, G_IN_HEIGHT), W = geo(g, G_IN_WIDTH), C = geo(g, G_CHANNELS);
   const kh = geo(g, G_KERNEL_HEIGHT), kw = geo(g, G_KERNEL_WIDTH);
   const sh = geo(g, G_STRIDE_HEIGHT), sw = geo(g, G_STRIDE_WIDTH);
@@ -317,7 +327,7 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
   const imageFloats = H * W * C;
   if (isTwoByTwoTiling(g)) {
     // x and dx have the same layout: dx - x from a cell of x to its cell of dx.
-    maxPool2x2Backward(dy + <usize>(firstImage * Ho * Wo * C) * F32, x + <usize>(firstImage * imageFloats) * F32, W, C, imageCount * Ho, Wo, dx - x);
+    maxPool2x2Backward(dy + <usize>(firstImage * Ho * Wo * C) * F32, x + <usize>(firstImage * imageFloats) * F32, W, C, imageCount * Ho, Wo, dx - x, positiveOnly);
     return;
   }
   // Other windows that tile the image exactly (3×3 with stride 3 on a 9×9
@@ -371,5 +381,10 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, firstI
         grad += <usize>C * F32;
       }
     }
+  }
+  if (positiveOnly) {
+    // Through the relu as a pass of its own (only the 2×2 kernels fold it in).
+    const from = <usize>(firstImage * imageFloats) * F32;
+    reluBackwardRun(dx + from, x + from, dx + from, imageCount * imageFloats);
   }
 }

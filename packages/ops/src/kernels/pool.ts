@@ -61,9 +61,11 @@ export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, 
 
 /**
  * Fast max-pool gradient: for every output element, finds the first maximum
- * of its window again (from x, no stored state) and adds dy there.
+ * of its window again (from x, no stored state) and adds dy there. With
+ * `positiveOnly`, cells where x is not positive then get 0: the gradient
+ * continues through the relu that produced x (reluGrad(dx, x)).
  */
-export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number, positiveOnly = false): void {
   const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
   let o = dyOffset;
   // x and dx have the same layout: an index into x minus xOffset plus dxOffset is the same cell of dx.
@@ -94,6 +96,11 @@ export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray,
         }
       }
     }
+  }
+  // Through the relu that produced x: reluGrad(dx, x).
+  if (positiveOnly) {
+    const size = batch * H * W * C;
+    for (let i = 0; i < size; i++) if (!(x[xOffset + i] > 0)) dx[dxOffset + i] = 0;
   }
 }
 

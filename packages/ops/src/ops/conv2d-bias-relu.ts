@@ -11,6 +11,10 @@
  * Gradient: with dz = reluGrad(dy, y) — dy where the output is positive (y > 0
  * exactly where the pre-activation is; relu'(0) = 0) —
  *   dx = conv2dBackpropInput(dz, filter, x), dfilter = conv2dBackpropFilter(x, dz, filter), dbias = biasAddGrad(dz).
+ * When the layer's only consumer is a max pool, dy arrives as maxPoolGrad(dp, y);
+ * then dz is that same maxPoolGrad with `positiveOnly`, which applies the relu
+ * mask in the same pass (the plain maxPoolGrad node stays in the graph,
+ * unused unless fetched).
  */
 import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
 import { checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
@@ -20,6 +24,7 @@ import { biasAddGrad } from './bias-add-grad.ts';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInput } from './conv2d-backprop-input.ts';
 import { reluGrad } from './relu-grad.ts';
+import { maxPoolGradOp, type MaxPoolGradAttrs } from './max-pool-grad.ts';
 
 export const conv2dBiasReluOp = defineOp<WindowAttrs>({
   name: 'conv2dBiasRelu',
@@ -40,7 +45,8 @@ export const conv2dBiasReluOp = defineOp<WindowAttrs>({
   },
   grad(ctx, dy, node) {
     const [x, filter] = node.inputs;
-    const dz = reluGrad(dy, node);
+    const fromPool = dy.op === maxPoolGradOp.def && dy.inputs[1] === node && !(dy.attrs as MaxPoolGradAttrs).positiveOnly;
+    const dz = fromPool ? maxPoolGradOp([dy.inputs[0], node], { ...(dy.attrs as MaxPoolGradAttrs), positiveOnly: true }) : reluGrad(dy, node);
     return [
       ctx.needsGrad(0) ? conv2dBackpropInput(dz, filter, x, node.attrs) : null,
       ctx.needsGrad(1) ? conv2dBackpropFilter(x, dz, filter, node.attrs) : null,

@@ -39,8 +39,12 @@ export function maxPoolForwardWasm(x: Float32Array, xOffset: number, g: ConvGeom
   return true;
 }
 
-/** dx [N, H, W, C]: each output's dy added to the first maximum of its window (every element written). */
-export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float32Array, xOffset: number, g: ConvGeometry, dx: Float32Array, dxOffset: number): boolean {
+/**
+ * dx [N, H, W, C]: each output's dy added to the first maximum of its window
+ * (every element written); with `positiveOnly`, then 0 wherever x ≤ 0 (the
+ * gradient continues through the relu that produced x).
+ */
+export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float32Array, xOffset: number, g: ConvGeometry, dx: Float32Array, dxOffset: number, positiveOnly = false): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;
   const inSize = g.batch * g.inHeight * g.inWidth * g.channels;
@@ -50,7 +54,7 @@ export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float
     const xAt = kernels.input(x, xOffset, inSize);
     const dxAt = kernels.output(dx, dxOffset, inSize);
     const geometry = kernels.geometry(geometryFields(g, g.channels));
-    kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt], g.batch, imagesPerChunk(kernels, g));
+    kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt, positiveOnly ? 1 : 0], g.batch, imagesPerChunk(kernels, g));
   });
   return true;
 }

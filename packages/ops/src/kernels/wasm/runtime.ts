@@ -44,7 +44,7 @@ export interface KernelExports {
   convBackpropInputWorkspaceBytes(geometry: number): number;
   convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
   maxPoolForward(x: number, geometry: number, y: number, firstImage: number, imageCount: number): void;
-  maxPoolBackward(dy: number, x: number, geometry: number, dx: number, firstImage: number, imageCount: number): void;
+  maxPoolBackward(dy: number, x: number, geometry: number, dx: number, positiveOnly: number, firstImage: number, imageCount: number): void;
   reluForward(x: number, y: number, first: number, count: number): void;
   reluBackward(dy: number, x: number, out: number, first: number, count: number): void;
   biasAddWorkspaceBytes(channels: number): number;
