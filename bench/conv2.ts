@@ -39,7 +39,7 @@ const QUICK = hasFlag('quick');
 const ROUNDS = QUICK ? 15 : 61;
 /** Each burst lasts about this long. */
 const BURST_MS = QUICK ? 10 : 20;
-/** Partial sums of the filter gradient, as the host computes them. */
+/** Partial sums of the filter gradient, as the host computed them when these results were taken. */
 const FILTER_GRADIENT_PARTS = 4;
 
 interface Kernels {
