@@ -123,6 +123,42 @@ describe('WebAssembly kernels on two threads', () => {
     kernels.freeFloat32(again);
   });
 
+  it('pause helpers that miss 32 calls in a row (never woken in time), with the same results', () => {
+    disableWasmThreads();
+    const kernels = wasmKernels()!;
+    const n = 300_001;
+    const x = randomArray(n, 32, Float32Array);
+    const expected = new Float32Array(n);
+    reluWasm(x, 0, expected, 0, n);
+    // A helper that is asked every time but never takes part (its request is withdrawn).
+    let starts = 0;
+    const asleep: HelperThreads = {
+      count: 1,
+      start(_call: ChunkedCall) {
+        starts++;
+      },
+      finish() {
+        return 0;
+      },
+      close() {},
+    };
+    kernels.setHelpers(asleep);
+    const out = new Float32Array(n);
+    for (let call = 0; call < 40; call++) {
+      out.fill(Number.NaN);
+      reluWasm(x, 0, out, 0, n);
+      expectSameBits([out], [expected]);
+    }
+    // 32 misses, then the helpers are left alone for the next 200 calls.
+    expect(starts).toBe(32);
+    for (let call = 40; call < 232; call++) reluWasm(x, 0, out, 0, n);
+    expect(starts).toBe(32);
+    // Asked again after the pause.
+    reluWasm(x, 0, out, 0, n);
+    expect(starts).toBe(33);
+    kernels.setHelpers(null);
+  });
+
   it('pause helpers that keep the calling thread waiting (their core busy elsewhere), with the same results', () => {
     disableWasmThreads();
     const kernels = wasmKernels()!;
