@@ -12,14 +12,11 @@
  * so the memory it takes shows as growth over the common baseline.
  */
 import {
-  MB, RssSampler, type StepCounts, engineResult, loadBenchData, numberArg, reportEngineResult, stepCountsFromArgs, timeWindows,
+  FAST_ENGINE_COUNTS, FAST_ENGINE_QUICK_COUNTS, MB, RssSampler, engineResult, loadBenchData, numberArg, reportEngineResult, stepCountsFromArgs, timeWindows,
 } from './engine-common.ts';
 
-const COUNTS: StepCounts = { trainWarmup: 10, trainSteps: 60, inferWarmup: 3, inferBatches: 30, windows: 5 };
-const QUICK_COUNTS: StepCounts = { trainWarmup: 5, trainSteps: 20, inferWarmup: 2, inferBatches: 10, windows: 3 };
-
 const started = performance.now();
-const counts = stepCountsFromArgs(COUNTS, QUICK_COUNTS);
+const counts = stepCountsFromArgs(FAST_ENGINE_COUNTS, FAST_ENGINE_QUICK_COUNTS);
 const data = await loadBenchData();
 const rssAfterDataMB = process.memoryUsage.rss() / MB;
 const sampler = new RssSampler();
