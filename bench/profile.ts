@@ -40,7 +40,7 @@ function main(): void {
   const quick = hasFlag('quick');
   const label = argValue('label') ?? 'current';
   if (!/^[A-Za-z0-9._-]+$/.test(label)) throw new Error(`--label: expected letters, digits, '.', '_' or '-', found '${label}'`);
-  const warmup = numberArg('warmup', quick ? 5 : 10);
+  const warmup = numberArg('warmup', quick ? 10 : 50);
   const steps = Math.max(1, numberArg('steps', quick ? 10 : 40));
   const loadAtStart = loadAverage();
 
