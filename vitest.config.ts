@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // Lets tests call gc() to check what happens to dropped sessions.
+    execArgv: ['--expose-gc'],
   },
 });

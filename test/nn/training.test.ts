@@ -5,6 +5,7 @@ import {
   encodeSafetensors, decodeSafetensors, subset, type TrainConfig,
 } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
+import { wasmKernels } from '@ndgraph/ops';
 
 describe('layers', () => {
   it('create scoped variables and give the expected shapes', () => {
@@ -113,6 +114,22 @@ describe('Trainer', () => {
       expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength)), v.name).toBe(true);
     }
     expect(resumed.metrics.toJSON().epochs.map((e) => e.testAccuracy)).toEqual(straight.metrics.toJSON().epochs.map((e) => e.testAccuracy));
+  });
+
+  it('dispose gives the kernel memory back: models trained one after another reuse the same blocks', () => {
+    const kernels = wasmKernels();
+    expect(kernels?.offersTensorBlocks, 'Node offers shared kernel memory').toBe(true);
+    const tiny = { train: subset(data.train, 0, 128), test: subset(data.test, 0, 64) };
+    const trainOnce = (seed: number) => {
+      const trainer = new Trainer({ epochs: 1, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, seed }, tiny);
+      trainer.trainEpoch();
+      trainer.dispose();
+      expect(() => trainer.evaluate(tiny.test)).toThrow('this session has been disposed');
+    };
+    trainOnce(1);
+    const blockBytes = kernels!.stats().tensorBytes;
+    for (let seed = 2; seed <= 4; seed++) trainOnce(seed);
+    expect(kernels!.stats().tensorBytes).toBe(blockBytes);
   });
 
   it('refuses a checkpoint from a different configuration, saying which setting differs', () => {

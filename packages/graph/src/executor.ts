@@ -21,8 +21,9 @@ export interface RunOptions {
   onTime?: (node: Node, milliseconds: number) => void;
   /**
    * Lend fetched values instead of handing them over: they stay valid until the
-   * next run of this session, which reuses their buffers. Saves one allocation
-   * per fetched tensor per step in training loops. Default false.
+   * next run of this session, which reuses their buffers (or until the session
+   * is disposed or dropped). Saves one allocation per fetched tensor per step
+   * in training loops. Default false.
    */
   borrow?: boolean;
 }
@@ -55,11 +56,25 @@ export interface SessionOptions {
    * Where float32 intermediate buffers come from. Default: ordinary
    * Float32Arrays. Fast kernels can hand out arrays inside their WebAssembly
    * memory (see `wasmTensorAllocator` in @ndgraph/ops) so they need not copy
-   * operands in and out. Such buffers stay in the pool for good: fetched values
-   * are copied out of them unless the run borrows.
+   * operands in and out. Such buffers stay in the pool: fetched values are
+   * copied out of them unless the run borrows.
    */
   allocateFloat32?: (length: number) => Float32Array;
+  /**
+   * Gives a buffer from `allocateFloat32` back to its allocator (see
+   * `freeWasmTensor` in @ndgraph/ops). Called for every such buffer when the
+   * session is disposed, or after it has been garbage-collected: without it
+   * they would stay taken for the life of the process.
+   */
+  freeFloat32?: (array: Float32Array) => void;
 }
+
+/**
+ * Frees the outside-allocated buffers of sessions that were dropped without
+ * `dispose()`. The held value is the pool, which does not refer back to its
+ * session, so it does not keep the session alive.
+ */
+const droppedSessions = new FinalizationRegistry<BufferPool>((pool) => pool.freeAll());
 
 interface Plan {
   order: Node[];
@@ -92,9 +107,27 @@ export class Session {
   private readonly valueHooks = new Map<number, NodeHooks[]>();
   private readonly gradientHooks = new Map<number, NodeHooks[]>();
 
+  private disposed = false;
+
   constructor(readonly graph: Graph, options: SessionOptions = {}) {
-    this.pool = new BufferPool(options.allocateFloat32);
+    this.pool = new BufferPool(options.allocateFloat32, options.freeFloat32);
     this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
+    if (options.allocateFloat32 && options.freeFloat32) droppedSessions.register(this, this.pool, this);
+  }
+
+  /**
+   * Gives every buffer of the session's pool back (outside-allocated ones to
+   * their allocator) and ends the session: later runs throw. Values borrowed
+   * from its last run are no longer valid. A session that is simply dropped
+   * is cleaned up the same way once it has been garbage-collected.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    droppedSessions.unregister(this);
+    this.lent = [];
+    this.plans.clear();
+    this.pool.freeAll();
   }
 
   run(fetch: Node, feeds?: Feeds, options?: RunOptions): Tensor;
@@ -156,6 +189,7 @@ export class Session {
   }
 
   private runList(fetches: Node[], feeds: Feeds | undefined, options: RunOptions): Tensor[] {
+    if (this.disposed) throw new GraphError('run: this session has been disposed; make a new Session');
     for (const f of fetches) {
       if (!isNode(f) || f.graph !== this.graph) throw new GraphError(`run: every fetch must be a node of this session's graph, found ${describeAny(f)}`);
     }
@@ -345,8 +379,13 @@ function buildPlan(fetches: Node[], fed: Set<number>): Plan {
 class BufferPool {
   private readonly free = new Map<string, TypedArray[]>();
   private readonly refs = new Map<TypedArray, number>();
+  /** Every buffer from `allocateFloat32`, for `freeAll`. */
+  private readonly outside: Float32Array[] = [];
 
-  constructor(private readonly allocateFloat32?: (length: number) => Float32Array) {}
+  constructor(
+    private readonly allocateFloat32?: (length: number) => Float32Array,
+    private readonly freeFloat32?: (array: Float32Array) => void,
+  ) {}
 
   /** True when float32 buffers come from an outside allocator (never handed to callers). */
   get external(): boolean {
@@ -355,9 +394,25 @@ class BufferPool {
 
   acquire(dtype: DType, size: number): TypedArray {
     const list = this.free.get(`${dtype}:${size}`);
-    const buf = list?.pop() ?? (dtype === 'float32' && this.allocateFloat32 ? this.allocateFloat32(size) : newTypedArray(dtype, size));
+    let buf = list?.pop();
+    if (buf === undefined) {
+      if (dtype === 'float32' && this.allocateFloat32) {
+        buf = this.allocateFloat32(size);
+        this.outside.push(buf);
+      } else {
+        buf = newTypedArray(dtype, size);
+      }
+    }
     this.refs.set(buf, 0);
     return buf;
+  }
+
+  /** Forgets every buffer; outside-allocated ones go back to their allocator. */
+  freeAll(): void {
+    this.free.clear();
+    this.refs.clear();
+    const outside = this.outside.splice(0);
+    if (this.freeFloat32) for (const buf of outside) this.freeFloat32(buf);
   }
 
   retain(buf: TypedArray): void {
@@ -385,7 +440,7 @@ class BufferPool {
     return this.refs.has(buf);
   }
 
-  /** Hands a buffer to the caller for good. */
+  /** Hands a buffer to the caller for good (never an outside-allocated one: those are copied out). */
   detach(buf: TypedArray): void {
     this.refs.delete(buf);
   }

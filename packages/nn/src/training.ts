@@ -4,7 +4,7 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
-import { wasmTensorAllocator } from '@ndgraph/ops';
+import { freeWasmTensor, wasmTensorAllocator } from '@ndgraph/ops';
 import { Graph, Session, Rng, gradients, type Node, type Tensor, type RngState, DataError } from '@ndgraph/graph';
 import { batches, batchCount } from './data/batches.ts';
 import { type Dataset, datasetSize } from './data/dataset.ts';
@@ -109,7 +109,7 @@ export class Trainer {
     this.parameters = g.trainableVariables();
     this.gradients = gradients(this.loss, this.parameters);
     // Intermediate float32 buffers live in the WebAssembly kernels' memory when it can hold them, so kernels copy nothing in or out.
-    this.session = new Session(g, { seed: config.seed + 1, allocateFloat32: wasmTensorAllocator() ?? undefined });
+    this.session = new Session(g, { seed: config.seed + 1, allocateFloat32: wasmTensorAllocator() ?? undefined, freeFloat32: freeWasmTensor });
     this.dataRng = new Rng(config.seed + 2);
     const decay = config.learningRateDecay ?? 1;
     const stepsPerEpoch = batchCount(datasetSize(data.train), config.batchSize);
@@ -164,6 +164,15 @@ export class Trainer {
     };
     this.metrics.recordEpoch(info);
     return info;
+  }
+
+  /**
+   * Gives the session's buffers back (in kernel memory they would otherwise
+   * stay taken until the trainer is garbage-collected). The trainer cannot
+   * run after this; its weights and metrics stay readable.
+   */
+  dispose(): void {
+    this.session.dispose();
   }
 
   /** Mean loss and accuracy over a dataset, in eval mode (no dropout, running batchnorm statistics). */

@@ -133,6 +133,7 @@ function trainRun(config: TrainConfig, data: { train: Dataset; test: Dataset }, 
     if (!(error instanceof DataError && error.message.startsWith('training diverged'))) throw error;
     diverged = { epoch: trainer.epoch + 1, step: trainer.step + 1, message: error.message };
   }
+  trainer.dispose(); // a study trains many models: give each one's kernel memory back at once
   const epochs = trainer.metrics.epochs.map((r) => ({ ...r }));
   const last = epochs[epochs.length - 1];
   const record: RunRecord = {
