@@ -77,3 +77,22 @@ describe('Session.dispose and dropped sessions', () => {
     expect(tracking.freed).toHaveLength(tracking.handedOut.size);
   });
 });
+
+describe('Graph allocateFloat32', () => {
+  it('puts float32 variable values in buffers from the allocator (copied in), and nothing else', () => {
+    const tracking = trackingAllocator();
+    const g = new Graph({ allocateFloat32: tracking.allocateFloat32 });
+    const initial = tensor([[1, 2], [3, 4]]);
+    const w = g.variable('w', initial);
+    const d = g.variable('d', tensor([1, 2], [2], 'float64'));
+    const value = g.valueOf(w);
+    expect(tracking.handedOut.has(value.data as Float32Array)).toBe(true);
+    expect(Array.from(value.data)).toEqual([1, 2, 3, 4]);
+    expect(value.shape).toEqual([2, 2]);
+    expect(value.data).not.toBe(initial.data); // a copy, not the caller's array
+    expect(g.valueOf(d).data).toBeInstanceOf(Float64Array);
+    expect(tracking.handedOut.size).toBe(1);
+    // Runs read it like any variable.
+    expect(Array.from(new Session(g).run(add(w, w)).data)).toEqual([2, 4, 6, 8]);
+  });
+});

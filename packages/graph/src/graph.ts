@@ -1,7 +1,7 @@
 import type { DType } from './dtype.ts';
 import { GraphError, ShapeError, NdgraphError } from './errors.ts';
 import { Rng } from './rng.ts';
-import { type Tensor, type TensorSpec, dtypeOf, formatShape, shapeMatches, copyTensor, isContiguous, tensor as makeTensor } from './tensor.ts';
+import { type Tensor, type TensorSpec, dtypeOf, formatShape, shapeMatches, copyTensor, isContiguous, tensor as makeTensor, wrap } from './tensor.ts';
 
 /** What a kernel sees while it runs. */
 export interface RunContext {
@@ -96,6 +96,13 @@ export interface BuildOptions {
 export interface GraphOptions {
   /** Seed of the graph's generator (initializers). Default 0. */
   seed?: number;
+  /**
+   * Where float32 variable values live. Default: ordinary Float32Arrays.
+   * Fast kernels can hand out arrays inside their WebAssembly memory (see
+   * `wasmTensorAllocator` in @ndgraph/ops), so weights are never copied in
+   * for a kernel call and an optimizer updates them in place there.
+   */
+  allocateFloat32?: (length: number) => Float32Array;
 }
 
 /**
@@ -139,9 +146,12 @@ export class Graph {
   /** Gradient nodes of each forward node, by forward node id, oldest walk first. */
   private readonly gradientsByForward = new Map<number, Node[]>();
 
+  private readonly allocateFloat32?: (length: number) => Float32Array;
+
   constructor(options: GraphOptions = {}) {
     this.seed = options.seed ?? 0;
     this.rng = new Rng(this.seed);
+    this.allocateFloat32 = options.allocateFloat32;
   }
 
   /** Runs `build` inside a name scope. Scope names are made unique: a second `dense` becomes `dense_1`. */
@@ -221,7 +231,7 @@ export class Graph {
 
   /** A variable holding `initial` (copied). Its value persists across runs; optimizers update it. */
   variable(name: string, initial: Tensor, options: VariableOptions = {}): Node {
-    const value = copyTensor(initial);
+    const value = dtypeOf(initial) === 'float32' && this.allocateFloat32 ? copyInto(initial, this.allocateFloat32) : copyTensor(initial);
     const node = this.addNode(variableOp, [], { shape: value.shape.slice(), dtype: dtypeOf(value) }, name);
     this.values.set(node.id, value);
     if (options.trainable ?? true) this.trainable.add(node.id);
@@ -375,4 +385,12 @@ export function defineOp<A = Record<string, never>>(def: OpDef<A>): OpBuilder<A>
     return graph.addNode(def, inputs, (attrs ?? {}) as A, options.name);
   };
   return Object.assign(build, { def });
+}
+
+/** A float32 copy of `t` in a buffer from `allocate` (row-major). */
+function copyInto(t: Tensor, allocate: (length: number) => Float32Array): Tensor {
+  const compact = isContiguous(t) ? t : copyTensor(t);
+  const data = allocate(compact.size);
+  data.set(compact.data.subarray(compact.offset, compact.offset + compact.size));
+  return wrap(data, compact.shape.slice());
 }

@@ -13,6 +13,7 @@
 //   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
 //   pool.ts         max pooling forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
+//   optimizer.ts    optimizer updates (momentum SGD)
 
 export { gemm, gemmWorkspaceBytes } from './gemm';
 export {
@@ -21,6 +22,8 @@ export {
 } from './conv';
 export { maxPoolForward, maxPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
+
+export { momentumStep } from './optimizer';
 
 /** The first byte after the module's static data: the host's memory starts here. */
 export function heapBase(): usize {

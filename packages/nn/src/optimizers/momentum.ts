@@ -10,6 +10,7 @@
  * Slot: 'v' (velocity), starting at zero.
  */
 import type { FloatArray } from '@ndgraph/graph';
+import { momentumStepWasm } from '@ndgraph/ops';
 import { BaseOptimizer, type Optimizer, type CommonOptimizerOptions, checkOption, inUnitInterval } from './optimizer.ts';
 
 export interface MomentumOptions extends CommonOptimizerOptions {
@@ -29,6 +30,9 @@ class Momentum extends BaseOptimizer {
     const velocity = slots[0];
     const mu = this.momentum;
     const decay = this.weightDecay;
+    // float32: the SIMD kernel, which computes exactly this loop (the same bits).
+    if (value instanceof Float32Array && grad instanceof Float32Array && velocity instanceof Float32Array
+      && momentumStepWasm(value, valueOffset, grad, gradOffset, velocity, size, mu, lr, decay)) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + decay * w;

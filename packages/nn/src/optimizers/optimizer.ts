@@ -27,6 +27,7 @@ import {
   formatShape,
   isFloatDType,
   shapesEqual,
+  wrap,
   zeros,
 } from '@ndgraph/graph';
 import type { LearningRate } from '../schedules.ts';
@@ -61,6 +62,13 @@ export interface CommonOptimizerOptions {
   learningRate: LearningRate;
   /** L2 coefficient added to the gradient (g + weightDecay·w). Default 0. */
   weightDecay?: number;
+  /**
+   * Where the slots of float32 parameters live. Default: ordinary
+   * Float32Arrays. With buffers in kernel memory (`wasmTensorAllocator` in
+   * @ndgraph/ops, like the parameters themselves), the update runs there
+   * without copies.
+   */
+  allocateFloat32?: (length: number) => Float32Array;
 }
 
 /** Checks a numeric option and returns it; throws a RangeError naming the optimizer and option. */
@@ -93,6 +101,7 @@ export abstract class BaseOptimizer implements Optimizer {
   abstract readonly name: string;
   protected readonly weightDecay: number;
   private readonly rate: LearningRate;
+  private readonly allocateFloat32?: (length: number) => Float32Array;
   private stepCount = 0;
   /** Slot tensors per parameter name, in `slotNames` order. */
   private slots = new Map<string, ParamSlots>();
@@ -107,6 +116,7 @@ export abstract class BaseOptimizer implements Optimizer {
     else if (typeof rate !== 'function') throw new RangeError(`${displayName}: expected learningRate to be a number or a schedule (step) => rate, found ${String(rate)}`);
     this.rate = rate;
     this.weightDecay = checkOption(displayName, 'weightDecay', options.weightDecay ?? 0, nonNegative, '≥ 0');
+    this.allocateFloat32 = options.allocateFloat32;
   }
 
   learningRate(): number {
@@ -158,7 +168,8 @@ export abstract class BaseOptimizer implements Optimizer {
     const valueType = dtypeOf(param.value);
     let slots = this.slots.get(param.name);
     if (slots === undefined) {
-      const tensors = this.slotNames.map(() => zeros(param.value.shape, valueType));
+      const allocate = valueType === 'float32' ? this.allocateFloat32 : undefined;
+      const tensors = this.slotNames.map(() => (allocate ? wrap(allocate(param.value.size), param.value.shape.slice()) : zeros(param.value.shape, valueType)));
       slots = { tensors, arrays: tensors.map((t) => t.data as FloatArray) };
       this.slots.set(param.name, slots);
     }

@@ -10,4 +10,5 @@ export { gemmWasm, createWasmGemm, gemmBiasReluWasm, type WasmGemmOptions } from
 export { conv2dForwardWasm, conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './conv-wasm.ts';
 export { maxPoolForwardWasm, maxPoolBackwardWasm } from './pool-wasm.ts';
 export { reluWasm, reluGradWasm, biasAddWasm, biasAddGradWasm } from './elementwise-wasm.ts';
+export { momentumStepWasm } from './optimizer-wasm.ts';
 export { HELPER_THREAD_SOURCE, SharedMemoryHelpers, helperSetup, type StartedThread } from './threads.ts';

@@ -51,6 +51,7 @@ export interface KernelExports {
   biasAdd(x: number, bias: number, out: number, channels: number, relu: number, firstRow: number, rowCount: number, workspace: number): void;
   biasAddGradWorkspaceBytes(channels: number): number;
   biasAddGrad(dy: number, n: number, channels: number, out: number, workspace: number): void;
+  momentumStep(w: number, grad: number, velocity: number, count: number, mu: number, lr: number, decay: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
@@ -459,9 +460,16 @@ export class WasmKernels {
   freeFloat32(array: Float32Array): void {
     const length = this.blockLength.get(array.byteOffset);
     if (!this.holds(array) || length !== array.length) throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
+    this.freeBlock(array.byteOffset);
+  }
+
+  /** Returns the tensor block at `address` for reuse (its array must no longer be used). */
+  freeBlock(address: number): void {
+    const length = this.blockLength.get(address);
+    if (length === undefined) throw new Error(`WebAssembly kernels: no tensor block at address ${address}`);
     let list = this.freeBlocks.get(length);
     if (!list) this.freeBlocks.set(length, (list = []));
-    if (!list.includes(array.byteOffset)) list.push(array.byteOffset);
+    if (!list.includes(address)) list.push(address);
   }
 
   /** Bytes of kernel memory and of tensor blocks, for benchmarks. */
@@ -504,18 +512,34 @@ export function kernelCall<T>(kernels: WasmKernels, body: () => T): T {
 }
 
 /**
- * An allocator of float32 tensor buffers inside kernel memory, for an
- * executor's buffer pool: kernels then read and write those tensors in place
- * instead of copying them in and out of kernel memory on every call. Null
- * when the kernels are unavailable or their memory is not shared (an
- * ordinary memory may move when it grows). Buffers are zero-filled. Give a
- * buffer back with `freeWasmTensor` when the pool drops it; a buffer handed
- * to user code for good is better copied out, so its block can be reused.
+ * Frees the blocks of `wasmTensorAllocator({ freeWhenUnreachable: true })`
+ * once their arrays have been garbage-collected. The held value is the
+ * block's address, so the registry does not keep the array alive.
  */
-export function wasmTensorAllocator(): ((length: number) => Float32Array) | null {
+const unreachableBlocks = new FinalizationRegistry<number>((address) => wasmKernels()?.freeBlock(address));
+
+/**
+ * An allocator of float32 tensor buffers inside kernel memory: kernels then
+ * read and write those tensors in place instead of copying them in and out
+ * of kernel memory on every call. Null when the kernels are unavailable or
+ * their memory is not shared (an ordinary memory may move when it grows).
+ * Buffers are zero-filled.
+ *
+ * For an executor's buffer pool, give each buffer back with `freeWasmTensor`
+ * when the pool drops it. With `freeWhenUnreachable`, for buffers that live
+ * as long as their owner (variables, optimizer slots), a block is given back
+ * by itself once its array has been garbage-collected — so never keep only a
+ * `subarray` of such a buffer.
+ */
+export function wasmTensorAllocator(options: { freeWhenUnreachable?: boolean } = {}): ((length: number) => Float32Array) | null {
   const kernels = wasmKernels();
   if (!kernels || !kernels.offersTensorBlocks) return null;
-  return (length) => kernels.allocateFloat32(length);
+  if (!options.freeWhenUnreachable) return (length) => kernels.allocateFloat32(length);
+  return (length) => {
+    const array = kernels.allocateFloat32(length);
+    unreachableBlocks.register(array, array.byteOffset);
+    return array;
+  };
 }
 
 /** Returns a buffer from `wasmTensorAllocator()` for reuse; false (doing nothing) for any other array. */
