@@ -169,7 +169,7 @@ export abstract class BaseOptimizer implements Optimizer {
     let slots = this.slots.get(param.name);
     if (slots === undefined) {
       const allocate = valueType === 'float32' ? this.allocateFloat32 : undefined;
-      const tensors = this.slotNames.map(() => (allocate ? wrap(allocate(param.value.size), param.value.shape.slice()) : zeros(param.value.shape, valueType)));
+      const tensors = this.slotNames.map(() => (allocate ? wrap(allocate(param.value.size).fill(0), param.value.shape.slice()) : zeros(param.value.shape, valueType)));
       slots = { tensors, arrays: tensors.map((t) => t.data as FloatArray) };
       this.slots.set(param.name, slots);
     }
