@@ -24,6 +24,7 @@ import { gemmWasm, wasmSimdSupported } from '../packages/ops/src/kernels/wasm/ge
 import { codeVersion, loadAverage, machineInfo } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';
 import { initTfjs, tf } from './tfjs-setup.ts';
+import { randomArray } from './kernel-versus.ts';
 
 interface Case {
   name: string;
@@ -60,18 +61,6 @@ const QUICK = hasFlag('quick');
 const WARMUP_CALLS = 3;
 const SAMPLES = QUICK ? 3 : 7;
 const SAMPLE_MS = QUICK ? 20 : 50;
-
-function randomArray(length: number, seed: number): Float32Array {
-  const out = new Float32Array(length);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 function median(values: number[]): number {
   const sorted = values.slice().sort((a, b) => a - b);
@@ -146,8 +135,8 @@ function run(): Result[] {
   if (!wasmSimdSupported()) throw new Error('this JavaScript engine does not support WebAssembly SIMD');
   const results: Result[] = [];
   for (const [index, c] of cases.entries()) {
-    const A = randomArray(c.M * c.K, 2 * index + 1);
-    const B = randomArray(c.K * c.N, 2 * index + 2);
+    const A = randomArray(c.M * c.K, 2 * index + 1, 0.5);
+    const B = randomArray(c.K * c.N, 2 * index + 2, 0.5);
     const wasmC = new Float32Array(c.M * c.N);
     const jsC = new Float32Array(c.M * c.N);
     const tfjsC = new Float32Array(c.M * c.N);
