@@ -26,7 +26,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bundleScript } from './bundle.ts';
 import { BENCH_DIR, RESULTS_DIR, TMP_DIR, buildBenchData, codeVersion, loadAverage, machineInfo, writeBenchData, writeJson } from './common.ts';
-import { TRAIN_BATCH, INFERENCE_BATCH, argValue, median, numberArg } from './engine-common.ts';
+import { FAST_ENGINE_COUNTS, TRAIN_BATCH, INFERENCE_BATCH, argValue, median, numberArg } from './engine-common.ts';
 
 /** What each bundle exports: the benchmark's own steps, as the engines use them. */
 interface Side {
@@ -96,14 +96,15 @@ async function main(): Promise<void> {
   for (const name of ['base', 'current'] as const) {
     if (threads > 1 && sides[name].enableWasmThreads(threads) !== threads) throw new Error(`--threads ${threads}: the ${name} kernels cannot use that many threads here`);
   }
-  // Warm-up, and the check that both train the same model.
-  for (let i = 0; i < 10; i++) {
+  // Warm-up (as long as the engine benchmark's: V8 optimizes hot WebAssembly
+  // only after a while), and the check that both train the same model.
+  for (let i = 0; i < FAST_ENGINE_COUNTS.trainWarmup; i++) {
     models.base.trainStep();
     models.current.trainStep();
   }
   const lossDifference = Math.max(...models.base.losses.slice(0, 5).map((l, i) => Math.abs(l - models.current.losses[i])));
   if (!(lossDifference <= 1e-3)) throw new Error(`the two versions' first losses differ by ${lossDifference}: they do not train the same model`);
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < FAST_ENGINE_COUNTS.inferWarmup; i++) {
     models.base.inferStep();
     models.current.inferStep();
   }
