@@ -2,13 +2,18 @@
  * graph, ops and nn's main entry in a real browser: bundled for the browser
  * (no Node module may sneak in), loaded into headless Chromium, where LeNet-5
  * trains on the WebAssembly SIMD kernels. The losses must be the very same
- * numbers as in Node: same seeds, same kernels, same arithmetic.
+ * numbers as in Node: same seeds, same kernels, same arithmetic. Twice: on a
+ * plain page (one thread), and on a cross-origin isolated page served from
+ * localhost, where the kernels share their memory with a Web Worker
+ * (`@ndgraph/ops/browser`) and run on two threads.
  *
  * The browser is Debian's Chromium at /usr/bin/chromium (the root `test`
  * script installs it when it is missing, see scripts/ensure-chromium.mjs),
  * or the executable named by NDGRAPH_CHROMIUM.
  */
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
@@ -20,27 +25,41 @@ const CHROMIUM = process.env.NDGRAPH_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let bundle = '';
+let threadsBundle = '';
 let browser: Browser | undefined;
+
+/** Bundles one entry script of this folder for the browser (a Node module in it fails the build). */
+async function bundleForBrowser(entry: string): Promise<string> {
+  const result = await build({ entryPoints: [join(import.meta.dirname, entry)], bundle: true, platform: 'browser', format: 'iife', write: false, logLevel: 'silent' });
+  return result.outputFiles[0].text;
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`browser tests: expected a Chromium executable at ${CHROMIUM}, found none; install Debian's chromium (apt-get install -y chromium) or set NDGRAPH_CHROMIUM to a Chromium or Chrome executable`);
   }
-  const result = await build({
-    entryPoints: [join(import.meta.dirname, 'browser-entry.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    write: false,
-    logLevel: 'silent',
-  });
-  bundle = result.outputFiles[0].text;
+  bundle = await bundleForBrowser('browser-entry.ts');
+  threadsBundle = await bundleForBrowser('browser-threads-entry.ts');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
 });
+
+/** Serves a page that loads `script`, cross-origin isolated (the headers that allow SharedArrayBuffer). */
+async function isolatedPage(script: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((request, response) => {
+    const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    if (request.url === '/bundle.js') {
+      response.writeHead(200, { ...isolation, 'Content-Type': 'text/javascript' }).end(script);
+    } else {
+      response.writeHead(200, { ...isolation, 'Content-Type': 'text/html' }).end('<!doctype html><script src="/bundle.js"></script>');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://localhost:${(server.address() as AddressInfo).port}/` };
+}
 
 describe('in a browser (headless Chromium)', () => {
   it('trains LeNet-5 on the WebAssembly kernels with the same losses as Node', async () => {
@@ -69,5 +88,31 @@ describe('in a browser (headless Chromium)', () => {
     expect(inBrowser.losses).toEqual(inNode.losses);
     expect(inBrowser.testAccuracy).toBe(inNode.testAccuracy);
     expect(inBrowser.conv2dGradcheckError).toBe(inNode.conv2dGradcheckError);
+  }, 120_000);
+
+  it('trains on two threads on a cross-origin isolated page, with the same losses as Node on one', async () => {
+    const { server, url } = await isolatedPage(threadsBundle);
+    try {
+      const page = await browser!.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(url);
+      await page.waitForFunction(() => 'ndgraphResult' in globalThis || 'ndgraphError' in globalThis, undefined, { timeout: 60_000 });
+      const error = await page.evaluate(() => (globalThis as { ndgraphError?: string }).ndgraphError);
+      expect(error, 'the page threw').toBeUndefined();
+      expect(pageErrors).toEqual([]);
+      const inBrowser = (await page.evaluate(() => (globalThis as { ndgraphResult?: unknown }).ndgraphResult)) as LenetStepsResult & { threads: number; crossOriginIsolated: boolean; callsWithHelpers: number };
+      await page.close();
+
+      expect(inBrowser.crossOriginIsolated).toBe(true);
+      expect(inBrowser.sharedMemory).toBe(true);
+      expect(inBrowser.threads).toBe(2);
+      expect(inBrowser.callsWithHelpers, 'kernel calls the worker took part in').toBeGreaterThan(0);
+      const inNode = runLenetSteps();
+      expect(inBrowser.losses).toEqual(inNode.losses);
+      expect(inBrowser.testAccuracy).toBe(inNode.testAccuracy);
+    } finally {
+      server.close();
+    }
   }, 120_000);
 });

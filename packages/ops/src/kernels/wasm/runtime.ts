@@ -205,6 +205,8 @@ export class WasmKernels {
   private helperStalls = 0;
   /** The next pause, in calls: doubles while the helpers keep failing, back to HELPER_PAUSE_CALLS once they do well. */
   private nextPause = HELPER_PAUSE_CALLS;
+  /** Kernel calls in which at least one helper thread took part (for tests and benchmarks). */
+  private callsWithHelpers = 0;
 
   constructor(shared: boolean) {
     this.shared = shared;
@@ -329,6 +331,7 @@ export class WasmKernels {
     const joined = helpers.finish();
     if (failure) throw failure;
     if (joined > 0) {
+      this.callsWithHelpers++;
       this.helperMisses = 0;
       const waited = performance.now() - ownDone;
       if (waited <= Math.max(ownDone - started, HELPER_STALL_MIN_MS)) {
@@ -472,9 +475,9 @@ export class WasmKernels {
     if (!list.includes(address)) list.push(address);
   }
 
-  /** Bytes of kernel memory and of tensor blocks, for benchmarks. */
-  stats(): { memoryBytes: number; tensorBytes: number } {
-    return { memoryBytes: this.memory.buffer.byteLength, tensorBytes: this.tensorTop - this.controlBlock - CONTROL_BLOCK_BYTES };
+  /** Bytes of kernel memory and of tensor blocks, and the calls helper threads took part in, for tests and benchmarks. */
+  stats(): { memoryBytes: number; tensorBytes: number; callsWithHelpers: number } {
+    return { memoryBytes: this.memory.buffer.byteLength, tensorBytes: this.tensorTop - this.controlBlock - CONTROL_BLOCK_BYTES, callsWithHelpers: this.callsWithHelpers };
   }
 }
 
