@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { avgPool, avgPoolGrad, avgPoolGradOp, maxPool, maxPoolGrad, maxPoolGradOp, maxPoolOp } from '@ndgraph/ops';
-import { Graph, GraphError, GradientError, ShapeError, gradients, onesLike, type Tensor } from '@ndgraph/graph';
+import { avgPool, avgPoolGrad, avgPoolGradOp, conv2dBiasRelu, maxPool, maxPoolGather, maxPoolGatherOp, maxPoolGrad, maxPoolGradOp, maxPoolOp, square, sum, type PoolOptions } from '@ndgraph/ops';
+import { Graph, GraphError, ShapeError, gradients, onesLike, type Node, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 /** A 5×5 one-channel image with x[i, j] = 5i + j. */
@@ -112,13 +112,67 @@ describe('maxPool', () => {
     });
   }
 
-  it('its gradient is maxPoolGrad, which has no gradient of its own (differentiating through it is an error)', () => {
+  it("its gradient is maxPoolGrad, whose gradient with respect to dy is maxPoolGather (and none with respect to x)", () => {
     const g = new Graph();
     const x = g.placeholder('x', [1, 4, 4, 1], 'float64');
     const y = maxPool(x, { ksize: 2 });
     const [dx] = gradients(y, [x], { dy: onesLike([y]) });
     expect(dx.op).toBe(maxPoolGradOp.def);
-    expect(() => gradients(dx, [x], { dy: onesLike([dx]) })).toThrow(GradientError);
+    const dy = g.placeholder('dy', [1, 2, 2, 1], 'float64');
+    const back = maxPoolGrad(dy, x, { ksize: 2 });
+    const [ddy, dxOfBack] = gradients(back, [dy, x], { dy: onesLike([back]) });
+    expect(ddy.op).toBe(maxPoolGatherOp.def);
+    expect(ddy.shape).toEqual([1, 2, 2, 1]);
+    expect(dxOfBack.op.name).toBe('zerosLike'); // no path: the chosen cells only jump at ties
+  });
+});
+
+describe('maxPoolGather (the transpose of maxPoolGrad)', () => {
+  it('each window takes g at its first maximum, by hand (ties and positiveOnly too)', () => {
+    // ksize 3, stride 2 on a 3×3 image: one window; x's max 9 is at (1,1).
+    const x = tensor([1, 2, 3, 4, 9, 6, 7, 8, 5], [1, 3, 3, 1], 'float64');
+    const grad = tensor([10, 20, 30, 40, 50, 60, 70, 80, 90], [1, 3, 3, 1], 'float64');
+    expectClose(evaluate((q, p) => maxPoolGather(q, p, { ksize: 3, strides: 2 }), [grad, x]), [50]);
+    // Ties go to the first cell in row-major order, as in maxPoolGrad: cells (0,1) and (1,0) tie at 4.
+    const tied = tensor([0, 4, 4, 1], [1, 2, 2, 1], 'float64');
+    expectClose(evaluate((q, p) => maxPoolGather(q, p, { ksize: 2 }), [tensor([1, 2, 3, 4], [1, 2, 2, 1], 'float64'), tied]), [2]);
+    // positiveOnly: a window whose maximum is not positive gives 0.
+    const twoWindows = tensor([-3, -1, 5, 2], [1, 1, 4, 1], 'float64');
+    const q = tensor([7, 8, 9, 10], [1, 1, 4, 1], 'float64');
+    expectClose(evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2], positiveOnly: true }), [q, twoWindows]), [0, 9]);
+    expectClose(evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2] }), [q, twoWindows]), [8, 9]);
+  });
+
+  it('is the transpose of maxPoolGrad: <maxPoolGrad(dy, x), g> = <dy, maxPoolGather(g, x)>, overlapping windows and padding included', () => {
+    const cases: [PoolOptions, boolean][] = [[{ ksize: 3, strides: 2, padding: 'same' }, false], [{ ksize: 2 }, true], [{ ksize: [2, 3], strides: 1 }, false]];
+    for (const [options, positiveOnly] of cases) {
+      const x = distinctTensor([2, 5, 6, 3], 3);
+      const grad = randomTensor([2, 5, 6, 3], 5);
+      const pooled = evaluate((p) => maxPool(p, options), [x]);
+      const dy = randomTensor(pooled.shape, 7);
+      const attrs = { ...options, positiveOnly };
+      const scattered = evaluate((d, p) => maxPoolGrad(d, p, attrs), [dy, x]);
+      const gathered = evaluate((q, p) => maxPoolGather(q, p, attrs), [grad, x]);
+      const dot = (a: Tensor, b: Tensor) => Array.from(a.data).reduce((sum, v, i) => sum + v * b.data[i], 0);
+      expect(dot(scattered, grad)).toBeCloseTo(dot(dy, gathered), 12);
+    }
+  });
+
+  it('passes the float64 gradient check, and so do second derivatives through max pooling', () => {
+    const x = distinctTensor([2, 4, 6, 2], 11);
+    expectGradcheck('maxPoolGather', (q, p) => maxPoolGather(q, p, { ksize: 2 }), [randomTensor([2, 4, 6, 2], 13), x]);
+    // d/dx of the gradient of sum(maxPool(x)²): through maxPoolGrad's own gradient.
+    const gradOfSquaredPool = (p: Node) => gradients(sum(square(maxPool(p, { ksize: 3, strides: 2, padding: 'same' }))), [p])[0];
+    expectGradcheck('second derivative through maxPool', gradOfSquaredPool, [distinctTensor([1, 5, 5, 2], 17)]);
+    // And through the fused conv layer followed by a pool (maxPoolGrad with positiveOnly).
+    const gradOfLayer = (p: Node, w: Node, b: Node) => gradients(sum(square(maxPool(conv2dBiasRelu(p, w, b, { padding: 'same' }), { ksize: 2 }))), [p])[0];
+    expectGradcheck('second derivative through maxPool(conv2dBiasRelu)', gradOfLayer, [randomTensor([1, 4, 4, 2], 19), randomTensor([3, 3, 2, 3], 23), randomTensor([3], 29, -0.5, 0.5)]);
+  });
+
+  it('rejects g of another shape than x', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 4, 4, 3]);
+    expect(() => maxPoolGather(g.placeholder('g', [-1, 4, 5, 3]), x, { ksize: 2 })).toThrow(/g must have x's shape \[\?,4,4,3\], found \[\?,4,5,3\]/);
   });
 });
 

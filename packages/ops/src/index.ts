@@ -51,6 +51,7 @@ export * from './ops/conv2d-backprop-input.ts';
 export * from './ops/conv2d-backprop-filter.ts';
 export * from './ops/max-pool.ts';
 export * from './ops/max-pool-grad.ts';
+export * from './ops/max-pool-gather.ts';
 export * from './ops/avg-pool.ts';
 export * from './ops/avg-pool-grad.ts';
 export * from './ops/conv2d-bias-relu.ts';

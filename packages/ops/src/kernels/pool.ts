@@ -60,16 +60,13 @@ export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, 
 }
 
 /**
- * Fast max-pool gradient: for every output element, finds the first maximum
- * of its window again (from x, no stored state) and adds dy there. With
- * `positiveOnly`, cells where x is not positive then get 0: the gradient
- * continues through the relu that produced x (reluGrad(dx, x)).
+ * Calls `visit(outputIndex, cellIndex)` for every output element of a max
+ * pool over x: the flat index of the element (from 0) and the index into x
+ * (from xOffset) of its window's FIRST maximum in row-major scan order.
  */
-export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number, positiveOnly = false): void {
+function forEachFirstMax(x: FloatArray, xOffset: number, g: ConvGeometry, visit: (outputIndex: number, cellIndex: number) => void): void {
   const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
-  let o = dyOffset;
-  // x and dx have the same layout: an index into x minus xOffset plus dxOffset is the same cell of dx.
-  const toDx = dxOffset - xOffset;
+  let o = 0;
   for (let n = 0; n < batch; n++) {
     const image = xOffset + n * H * W * C;
     for (let oh = 0; oh < Ho; oh++) {
@@ -92,16 +89,42 @@ export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray,
               }
             }
           }
-          dx[bestIndex + toDx] += dy[o + c];
+          visit(o + c, bestIndex);
         }
       }
     }
   }
+}
+
+/**
+ * Fast max-pool gradient: for every output element, finds the first maximum
+ * of its window again (from x, no stored state) and adds dy there. With
+ * `positiveOnly`, cells where x is not positive then get 0: the gradient
+ * continues through the relu that produced x (reluGrad(dx, x)).
+ */
+export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number, positiveOnly = false): void {
+  // x and dx have the same layout: an index into x minus xOffset plus dxOffset is the same cell of dx.
+  const toDx = dxOffset - xOffset;
+  forEachFirstMax(x, xOffset, g, (o, cell) => {
+    dx[cell + toDx] += dy[dyOffset + o];
+  });
   // Through the relu that produced x: reluGrad(dx, x).
   if (positiveOnly) {
-    const size = batch * H * W * C;
+    const size = g.batch * g.inHeight * g.inWidth * g.channels;
     for (let i = 0; i < size; i++) if (!(x[xOffset + i] > 0)) dx[dxOffset + i] = 0;
   }
+}
+
+/**
+ * The transpose of maxPoolBackward: each output element takes the value of
+ * `grad` (shaped like x) at its window's first maximum — and, with
+ * `positiveOnly`, 0 where that maximum is not positive.
+ */
+export function gatherAtFirstMaxima(grad: FloatArray, gradOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number, positiveOnly = false): void {
+  const toGrad = gradOffset - xOffset;
+  forEachFirstMax(x, xOffset, g, (o, cell) => {
+    out[outOffset + o] = positiveOnly && !(x[cell] > 0) ? 0 : grad[cell + toGrad];
+  });
 }
 
 /** Fast average pool: sum of the window's real cells divided by their count. */

@@ -8,22 +8,24 @@
  * gradient is wanted on through that relu), cells where x ≤ 0 get 0: the
  * result is reluGrad(maxPoolGrad(dy, x), x) in one pass over memory
  * instead of two. The fused conv layer's gradient uses it (conv2d-bias-relu.ts).
- * Gradient: none. (It is linear in dy, but its transpose — gathering at each
- * window's maximum — is not an op here yet; with respect to x it is zero
- * almost everywhere.) Differentiating through it raises a GradientError.
+ * Gradient: it is linear in dy, so with respect to dy it is its transpose,
+ * maxPoolGather(ddx, x) (each window takes ddx at its first maximum); with
+ * respect to x it is zero (the chosen cells only jump at ties). So second
+ * and higher derivatives flow through max pooling.
  * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { defineOp, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
 import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolBackward } from '../kernels/pool.ts';
 import { maxPoolBackwardWasm } from '../kernels/wasm/pool-wasm.ts';
+import { maxPoolGatherOp } from './max-pool-gather.ts';
 
 export interface MaxPoolGradAttrs extends PoolAttrs {
   /** Also pass the gradient back through the relu that produced x: 0 where x ≤ 0. */
   positiveOnly?: boolean;
 }
 
-export const maxPoolGradOp = defineOp<MaxPoolGradAttrs>({
+export const maxPoolGradOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGradAttrs>({
   name: 'maxPoolGrad',
   arity: 2,
   inferShape: ([dy, x], attrs) => poolGradSpec(dy, x, attrs, 'maxPool'),
@@ -37,7 +39,9 @@ export const maxPoolGradOp = defineOp<MaxPoolGradAttrs>({
     maxPoolBackward(dy.data as FloatArray, dy.offset, x.data as FloatArray, x.offset, g, dx.data as FloatArray, dx.offset, attrs.positiveOnly);
     return dx;
   },
+  grad: (ctx, ddx, node): (Node | null)[] => [ctx.needsGrad(0) ? maxPoolGatherOp([ddx, node.inputs[1]], node.attrs) : null, null],
 });
 
-/** The input gradient of maxPool(x, options) for output gradient `dy`. */
-export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions, name?: string): Node => maxPoolGradOp([dy, x], poolAttrs(options), { name });
+/** The input gradient of maxPool(x, options) for output gradient `dy` (with `positiveOnly`, on through the relu that made x). */
+export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
+  maxPoolGradOp([dy, x], { ...poolAttrs(options), positiveOnly: options.positiveOnly ?? false }, { name });
