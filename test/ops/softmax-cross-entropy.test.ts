@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyGradLabels } from '@ndgraph/ops';
-import { DataError, DTypeError, Graph, GradientError, Session, ShapeError, gradients, toArray, zeros, type DType, type Tensor } from '@ndgraph/graph';
+import { mul, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyGradLabels, square, sum } from '@ndgraph/ops';
+import { DataError, DTypeError, Graph, Session, ShapeError, gradients, toArray, zeros, type DType, type Node, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 /** Runs the loss and its gradients (w.r.t. logits, and w.r.t. float labels) on a fresh graph. */
@@ -99,7 +99,7 @@ describe('softmaxCrossEntropy', () => {
     });
   });
 
-  it('int labels get no gradient; the gradient ops have none of their own', () => {
+  it('int labels get no gradient; the gradient is the op softmaxCrossEntropyGrad', () => {
     const g = new Graph();
     const x = g.placeholder('x', [2, 3], 'float64');
     const l = g.placeholder('l', [2], 'int32');
@@ -107,7 +107,30 @@ describe('softmaxCrossEntropy', () => {
     expect(loss.op.grad!({ graph: g, needsGrad: () => true }, g.constant(1, { dtype: 'float64' }), loss)[1]).toBeNull();
     const dx = gradients(loss, [x])[0];
     expect(dx.op.name).toBe('softmaxCrossEntropyGrad');
-    expect(() => gradients(dx, [x], { dy: g.constant(zeros([2, 3], 'float64')) })).toThrow(GradientError);
+  });
+
+  it('differentiates twice: float64 gradient checks of its gradients (Hessian-vector products of the loss)', () => {
+    const logits = randomTensor([4, 5], 41, -3, 3);
+    const intLabels = tensor([0, 3, 4, 1], undefined, 'int32');
+    // Label rows that do not sum to 1, so the row-sum terms are exercised too.
+    const floatLabels = randomTensor([4, 5], 43, 0, 1);
+    const gradWrt = (which: 0 | 1) => (x: Node, l: Node) => gradients(softmaxCrossEntropy(x, l), [which === 0 ? x : l])[0];
+    expectGradcheck('grad of softmaxCrossEntropy (int labels)', (x, l) => gradients(softmaxCrossEntropy(x, l), [x])[0], [logits, intLabels]);
+    expectGradcheck('grad of softmaxCrossEntropy wrt logits (float labels)', gradWrt(0), [logits, floatLabels]);
+    expectGradcheck('grad of softmaxCrossEntropy wrt labels', gradWrt(1), [logits, floatLabels]);
+    // An upstream gradient that depends on the logits: the dy input of the gradient ops.
+    expectGradcheck('grad of softmaxCrossEntropy² (dy path, int labels)', (x, l) => gradients(square(softmaxCrossEntropy(x, l)), [x])[0], [logits, intLabels]);
+    expectGradcheck('grad of softmaxCrossEntropy² wrt labels (dy path)', (x, l) => gradients(square(softmaxCrossEntropy(x, l)), [l])[0], [logits, floatLabels]);
+    // An unknown batch gives the same Hessian-vector product: the 1/N is read at run time.
+    const hessianTimesV = (batch: number) => {
+      const g = new Graph();
+      const x = g.placeholder('x', [batch, 5], 'float64');
+      const l = g.placeholder('l', [batch], 'int32');
+      const [dx] = gradients(softmaxCrossEntropy(x, l), [x]);
+      const [hv] = gradients(sum(mul(dx, g.constant(randomTensor([4, 5], 47)))), [x]);
+      return new Session(g).run(hv, new Map([[x, logits], [l, intLabels]]));
+    };
+    expect(toArray(hessianTimesV(-1))).toEqual(toArray(hessianTimesV(4)));
   });
 
   describe('errors', () => {

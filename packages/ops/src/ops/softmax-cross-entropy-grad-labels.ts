@@ -8,13 +8,20 @@
  *
  * Shape: logits [N, C], dy the scalar [] gradient of the loss; result [N, C].
  *
- * Gradient: none (asking for one makes `gradients` throw, naming this op).
+ * Gradient, for an upstream gradient V and f = dy/N:
+ *   logits: f · (p · Σ_row V − V),  p = softmax(logits)
+ *   dy:     Σ V ⊙ softmaxCrossEntropyGradLabels(logits, 1)
  */
-import { defineOp, ShapeError, formatShape, type Node } from '@ndgraph/graph';
+import { defineOp, ShapeError, formatShape, onesLike, type Node, type OpBuilder } from '@ndgraph/graph';
 import { expectFloat } from '../util.ts';
+import { divByCount } from './div-by-count.ts';
+import { mul } from './mul.ts';
+import { softmax } from './softmax.ts';
+import { sub } from './sub.ts';
+import { sum } from './sum.ts';
 import { expectScalarGrad, logSumExp } from './softmax-cross-entropy-shared.ts';
 
-export const softmaxCrossEntropyGradLabelsOp = defineOp<Record<string, never>>({
+export const softmaxCrossEntropyGradLabelsOp: OpBuilder<Record<string, never>> = defineOp<Record<string, never>>({
   name: 'softmaxCrossEntropyGradLabels',
   arity: 2,
   inferShape([logits, dy]) {
@@ -35,6 +42,14 @@ export const softmaxCrossEntropyGradLabelsOp = defineOp<Record<string, never>>({
       for (let c = 0; c < classes; c++) grad[start + c] = factor * (lse - x[logits.offset + start + c]);
     }
     return out;
+  },
+  grad(ctx, v, node): (Node | null)[] {
+    const [logits, dy] = node.inputs;
+    const rowSumOfV = sum(v, { axes: [-1], keepDims: true });
+    return [
+      ctx.needsGrad(0) ? divByCount(mul(sub(mul(softmax(logits), rowSumOfV), v), dy), logits, [0]) : null,
+      ctx.needsGrad(1) ? sum(mul(v, softmaxCrossEntropyGradLabelsOp([logits, onesLike([dy])]))) : null,
+    ];
   },
 });
 

@@ -12,13 +12,24 @@
  * gradient of the loss. Result [N, C] like logits. Int labels outside [0, C)
  * throw at run time, naming the row and the value.
  *
- * Gradient: none (second derivatives of the fused loss are not supported;
- * asking for one makes `gradients` throw, naming this op).
+ * Gradient (so the loss differentiates twice: Hessian-vector products), for
+ * an upstream gradient V shaped like the result, with f = dy/N and S the
+ * label row sums (1 for int labels):
+ *   logits: f · S · softmaxGrad(V, p)   (the softmax Jacobian is symmetric)
+ *   dy:     Σ V ⊙ softmaxCrossEntropyGrad(logits, labels, 1)
+ *   float labels: f · (Σ_row V ⊙ p − V);  int labels: none.
+ * The 1/N is divByCount over the batch, read at run time.
  */
-import { defineOp, type Node } from '@ndgraph/graph';
+import { defineOp, onesLike, type Node, type OpBuilder } from '@ndgraph/graph';
+import { divByCount } from './div-by-count.ts';
+import { mul } from './mul.ts';
+import { softmax } from './softmax.ts';
+import { softmaxGrad } from './softmax-grad.ts';
+import { sub } from './sub.ts';
+import { sum } from './sum.ts';
 import { classIndex, crossEntropyShape, expectScalarGrad, logSumExp } from './softmax-cross-entropy-shared.ts';
 
-export const softmaxCrossEntropyGradOp = defineOp<Record<string, never>>({
+export const softmaxCrossEntropyGradOp: OpBuilder<Record<string, never>> = defineOp<Record<string, never>>({
   name: 'softmaxCrossEntropyGrad',
   arity: 3,
   inferShape([logits, labels, dy]) {
@@ -50,6 +61,20 @@ export const softmaxCrossEntropyGradOp = defineOp<Record<string, never>>({
       }
     }
     return out;
+  },
+  grad(ctx, v, node): (Node | null)[] {
+    const [logits, labels, dy] = node.inputs;
+    const intLabels = labels.dtype === 'int32';
+    const p = softmax(logits);
+    // f · X: times dy, then divided by the batch size at run time.
+    const timesF = (x: Node) => divByCount(mul(x, dy), logits, [0]);
+    const rowSum = (x: Node) => sum(x, { axes: [-1], keepDims: true });
+    const vp = softmaxGrad(v, p);
+    return [
+      ctx.needsGrad(0) ? timesF(intLabels ? vp : mul(vp, rowSum(labels))) : null,
+      !intLabels && ctx.needsGrad(1) ? timesF(sub(rowSum(mul(v, p)), v)) : null,
+      ctx.needsGrad(2) ? sum(mul(v, softmaxCrossEntropyGradOp([logits, labels, onesLike([dy])]))) : null,
+    ];
   },
 });
 
