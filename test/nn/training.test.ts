@@ -132,7 +132,7 @@ describe('Trainer', () => {
       expect(() => trainer.evaluate(tiny.test)).toThrow('this session has been disposed');
     };
     const collect = async () => {
-      for (let turn = 0; turn < 5; turn++) {
+      for (let turn = 0; turn < 20; turn++) {
         gc!();
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
