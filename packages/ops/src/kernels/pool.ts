@@ -22,41 +22,56 @@ function beats(v: number, best: number): boolean {
 }
 
 /**
- * Fast max pool. The window's in-image range is clipped once per output
- * position; each cell's channel vector is contiguous, so the running maximum
- * of all channels is kept in the output row itself.
+ * Calls `visit(out, image, ihStart, ihEnd, iwStart, iwEnd)` for every output
+ * position of a pool: `out` is the flat index (from 0) of its first channel,
+ * `image` the flat index (from 0) of its image's first cell, and the window's
+ * in-image rows and columns are [ihStart, ihEnd) × [iwStart, iwEnd) (clipped
+ * once per position; padding cells never take part).
  */
-export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+function forEachClippedWindow(
+  g: ConvGeometry,
+  visit: (out: number, image: number, ihStart: number, ihEnd: number, iwStart: number, iwEnd: number) => void,
+): void {
   const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
-  let o = outOffset;
+  let o = 0;
   for (let n = 0; n < batch; n++) {
-    const image = xOffset + n * H * W * C;
+    const image = n * H * W * C;
     for (let oh = 0; oh < Ho; oh++) {
       const top = oh * sh - padTop;
       const ihStart = Math.max(0, top);
       const ihEnd = Math.min(H, top + kh);
       for (let ow = 0; ow < Wo; ow++, o += C) {
         const left = ow * sw - padLeft;
-        const iwStart = Math.max(0, left);
-        const iwEnd = Math.min(W, left + kw);
-        let first = true;
-        for (let ih = ihStart; ih < ihEnd; ih++) {
-          for (let iw = iwStart; iw < iwEnd; iw++) {
-            const cell = image + (ih * W + iw) * C;
-            if (first) {
-              for (let c = 0; c < C; c++) out[o + c] = x[cell + c];
-              first = false;
-            } else {
-              for (let c = 0; c < C; c++) {
-                const v = x[cell + c];
-                if (beats(v, out[o + c])) out[o + c] = v;
-              }
-            }
+        visit(o, image, ihStart, ihEnd, Math.max(0, left), Math.min(W, left + kw));
+      }
+    }
+  }
+}
+
+/**
+ * Fast max pool. Each cell's channel vector is contiguous, so the running
+ * maximum of all channels is kept in the output row itself.
+ */
+export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
+  const { inWidth: W, channels: C } = g;
+  forEachClippedWindow(g, (position, image, ihStart, ihEnd, iwStart, iwEnd) => {
+    const o = outOffset + position;
+    let first = true;
+    for (let ih = ihStart; ih < ihEnd; ih++) {
+      for (let iw = iwStart; iw < iwEnd; iw++) {
+        const cell = xOffset + image + (ih * W + iw) * C;
+        if (first) {
+          for (let c = 0; c < C; c++) out[o + c] = x[cell + c];
+          first = false;
+        } else {
+          for (let c = 0; c < C; c++) {
+            const v = x[cell + c];
+            if (beats(v, out[o + c])) out[o + c] = v;
           }
         }
       }
     }
-  }
+  });
 }
 
 /**
@@ -65,35 +80,24 @@ export function maxPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, 
  * (from xOffset) of its window's FIRST maximum in row-major scan order.
  */
 function forEachFirstMax(x: FloatArray, xOffset: number, g: ConvGeometry, visit: (outputIndex: number, cellIndex: number) => void): void {
-  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
-  let o = 0;
-  for (let n = 0; n < batch; n++) {
-    const image = xOffset + n * H * W * C;
-    for (let oh = 0; oh < Ho; oh++) {
-      const top = oh * sh - padTop;
-      const ihStart = Math.max(0, top);
-      const ihEnd = Math.min(H, top + kh);
-      for (let ow = 0; ow < Wo; ow++, o += C) {
-        const left = ow * sw - padLeft;
-        const iwStart = Math.max(0, left);
-        const iwEnd = Math.min(W, left + kw);
-        for (let c = 0; c < C; c++) {
-          let bestIndex = image + (ihStart * W + iwStart) * C + c;
-          let best = x[bestIndex];
-          for (let ih = ihStart; ih < ihEnd; ih++) {
-            for (let iw = iwStart, i = image + (ih * W + iw) * C + c; iw < iwEnd; iw++, i += C) {
-              const v = x[i];
-              if (beats(v, best)) {
-                best = v;
-                bestIndex = i;
-              }
-            }
+  const { inWidth: W, channels: C } = g;
+  forEachClippedWindow(g, (o, image, ihStart, ihEnd, iwStart, iwEnd) => {
+    const start = xOffset + image;
+    for (let c = 0; c < C; c++) {
+      let bestIndex = start + (ihStart * W + iwStart) * C + c;
+      let best = x[bestIndex];
+      for (let ih = ihStart; ih < ihEnd; ih++) {
+        for (let iw = iwStart, i = start + (ih * W + iw) * C + c; iw < iwEnd; iw++, i += C) {
+          const v = x[i];
+          if (beats(v, best)) {
+            best = v;
+            bestIndex = i;
           }
-          visit(o + c, bestIndex);
         }
       }
+      visit(o + c, bestIndex);
     }
-  }
+  });
 }
 
 /**
@@ -129,56 +133,34 @@ export function gatherAtFirstMaxima(grad: FloatArray, gradOffset: number, x: Flo
 
 /** Fast average pool: sum of the window's real cells divided by their count. */
 export function avgPoolForward(x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number): void {
-  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
-  let o = outOffset;
-  for (let n = 0; n < batch; n++) {
-    const image = xOffset + n * H * W * C;
-    for (let oh = 0; oh < Ho; oh++) {
-      const top = oh * sh - padTop;
-      const ihStart = Math.max(0, top);
-      const ihEnd = Math.min(H, top + kh);
-      for (let ow = 0; ow < Wo; ow++, o += C) {
-        const left = ow * sw - padLeft;
-        const iwStart = Math.max(0, left);
-        const iwEnd = Math.min(W, left + kw);
-        const count = (ihEnd - ihStart) * (iwEnd - iwStart);
-        for (let c = 0; c < C; c++) out[o + c] = 0;
-        for (let ih = ihStart; ih < ihEnd; ih++) {
-          for (let iw = iwStart; iw < iwEnd; iw++) {
-            const cell = image + (ih * W + iw) * C;
-            for (let c = 0; c < C; c++) out[o + c] += x[cell + c];
-          }
-        }
-        for (let c = 0; c < C; c++) out[o + c] /= count;
+  const { inWidth: W, channels: C } = g;
+  forEachClippedWindow(g, (position, image, ihStart, ihEnd, iwStart, iwEnd) => {
+    const o = outOffset + position;
+    const count = (ihEnd - ihStart) * (iwEnd - iwStart);
+    for (let c = 0; c < C; c++) out[o + c] = 0;
+    for (let ih = ihStart; ih < ihEnd; ih++) {
+      for (let iw = iwStart; iw < iwEnd; iw++) {
+        const cell = xOffset + image + (ih * W + iw) * C;
+        for (let c = 0; c < C; c++) out[o + c] += x[cell + c];
       }
     }
-  }
+    for (let c = 0; c < C; c++) out[o + c] /= count;
+  });
 }
 
 /** Fast average-pool gradient: each output's dy / count is added to every real cell of its window. */
 export function avgPoolBackward(dy: FloatArray, dyOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
-  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
-  let o = dyOffset;
-  for (let n = 0; n < batch; n++) {
-    const image = dxOffset + n * H * W * C;
-    for (let oh = 0; oh < Ho; oh++) {
-      const top = oh * sh - padTop;
-      const ihStart = Math.max(0, top);
-      const ihEnd = Math.min(H, top + kh);
-      for (let ow = 0; ow < Wo; ow++, o += C) {
-        const left = ow * sw - padLeft;
-        const iwStart = Math.max(0, left);
-        const iwEnd = Math.min(W, left + kw);
-        const count = (ihEnd - ihStart) * (iwEnd - iwStart);
-        for (let ih = ihStart; ih < ihEnd; ih++) {
-          for (let iw = iwStart; iw < iwEnd; iw++) {
-            const cell = image + (ih * W + iw) * C;
-            for (let c = 0; c < C; c++) dx[cell + c] += dy[o + c] / count;
-          }
-        }
+  const { inWidth: W, channels: C } = g;
+  forEachClippedWindow(g, (position, image, ihStart, ihEnd, iwStart, iwEnd) => {
+    const o = dyOffset + position;
+    const count = (ihEnd - ihStart) * (iwEnd - iwStart);
+    for (let ih = ihStart; ih < ihEnd; ih++) {
+      for (let iw = iwStart; iw < iwEnd; iw++) {
+        const cell = dxOffset + image + (ih * W + iw) * C;
+        for (let c = 0; c < C; c++) dx[cell + c] += dy[o + c] / count;
       }
     }
-  }
+  });
 }
 
 /** Calls `visit(outIndex, cells)` for every output element, with the indices (plus `xOffset`) of its window's real cells in row-major order. */
