@@ -16,8 +16,10 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { STUDIES, STUDY_NAMES, countStudyRuns, runStudy, studyByName, subset, formatAccuracy, type Study, type StudyProgress, type StudyResult } from '@ndgraph/nn';
-import { loadEmbeddedMnist, ProgressReporter, formatDuration, readStudyResult, writeStudyFiles } from '@ndgraph/nn/node';
+import { subset } from '@ndgraph/nn';
+import { loadEmbeddedMnist, ProgressReporter, formatDuration } from '@ndgraph/nn/node';
+import { STUDIES, STUDY_NAMES, countStudyRuns, runStudy, studyByName, formatAccuracy, type Study, type StudyProgress, type StudyResult } from './studies/index.ts';
+import { readStudyResult, writeStudyFiles } from './studies/study-files.ts';
 
 const DEFAULTS = { epochs: 5, seeds: 3, out: join('docs', 'experiments'), flowEvery: 5 };
 /** The embedded digits' split. */

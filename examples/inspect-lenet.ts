@@ -54,9 +54,8 @@ async function main(): Promise<void> {
   const graph = new Graph({ seed });
   const images = graph.placeholder('images', [-1, 28, 28, 1]);
   const labels = graph.placeholder('labels', [-1], 'int32');
-  // fuse: false keeps conv, biasAdd and relu as separate nodes, so each has its own row
-  // (training fuses them into one conv2dBiasRelu node for speed).
-  const logits = lenet5(images, { fuse: false });
+  // Every node keeps its row: the inspector fetches them all, so the session fuses none of them.
+  const logits = lenet5(images);
   const loss = crossEntropyLoss(logits, labels);
   const session = new Session(graph);
 

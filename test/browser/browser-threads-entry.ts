@@ -1,7 +1,7 @@
 // The script the two-thread browser test loads into a cross-origin isolated
 // page: starts a worker thread for the kernels, runs the workload, and leaves
 // its result (or the error) where the test can read it.
-import { wasmKernels } from '@ndgraph/ops';
+import { wasmKernels } from '@ndgraph/ops/kernels';
 import { enableWasmThreadsInBrowser } from '@ndgraph/ops/browser';
 import { runLenetSteps } from './lenet-steps.ts';
 

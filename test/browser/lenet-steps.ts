@@ -5,7 +5,8 @@
  * (browser-safe) entries, and the same seeds give the same numbers anywhere.
  */
 import { Rng, gradcheck, wrap } from '@ndgraph/graph';
-import { wasmKernels, conv2d } from '@ndgraph/ops';
+import { conv2d } from '@ndgraph/ops';
+import { wasmKernels } from '@ndgraph/ops/kernels';
 import { Trainer, type Dataset } from '@ndgraph/nn';
 
 export interface LenetStepsResult {

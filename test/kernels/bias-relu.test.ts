@@ -7,7 +7,7 @@
  * remainder modulo 4, so each kernel's vector loop and scalar tail are used.
  */
 import { describe, expect, it } from 'vitest';
-import { biasAddGradReference, biasAddReference, reluGradReference, reluReference } from '../../packages/ops/src/kernels/bias-relu.ts';
+import { biasAddGradKernel, biasAddKernel, reluGradKernel, reluKernel } from '../../packages/ops/src/kernels/bias-relu.ts';
 import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from '../../packages/ops/src/kernels/wasm/elementwise-wasm.ts';
 import { uniformRandom } from '../helpers.ts';
 
@@ -31,10 +31,10 @@ describe('bias and relu reference kernels', () => {
   it('relu and its gradient, by hand', () => {
     const x = Float64Array.of(-2, -0, 0, 3, Number.NaN);
     const y = new Float64Array(5);
-    reluReference(x, 0, y, 0, 5);
+    reluKernel(x, 0, y, 0, 5);
     expect(Array.from(y)).toEqual([0, -0, 0, 3, Number.NaN]);
     const dx = new Float64Array(5);
-    reluGradReference(Float64Array.of(1, 2, 3, 4, 5), 0, x, 0, dx, 0, 5);
+    reluGradKernel(Float64Array.of(1, 2, 3, 4, 5), 0, x, 0, dx, 0, 5);
     expect(Array.from(dx)).toEqual([0, 0, 0, 4, 0]); // relu'(0) = 0; a NaN input passes no gradient
   });
 
@@ -42,12 +42,12 @@ describe('bias and relu reference kernels', () => {
     // [2 rows, 3 channels]
     const x = Float64Array.of(1, -5, 2, 0, 1, -1);
     const out = new Float64Array(6);
-    biasAddReference(x, 0, Float64Array.of(10, 1, -3), 0, false, out, 0, 6, 3);
+    biasAddKernel(x, 0, Float64Array.of(10, 1, -3), 0, false, out, 0, 6, 3);
     expect(Array.from(out)).toEqual([11, -4, -1, 10, 2, -4]);
-    biasAddReference(x, 0, Float64Array.of(10, 1, -3), 0, true, out, 0, 6, 3);
+    biasAddKernel(x, 0, Float64Array.of(10, 1, -3), 0, true, out, 0, 6, 3);
     expect(Array.from(out)).toEqual([11, 0, 0, 10, 2, 0]);
     const db = new Float64Array(3);
-    biasAddGradReference(x, 0, 6, 3, db, 0);
+    biasAddGradKernel(x, 0, 6, 3, db, 0);
     expect(Array.from(db)).toEqual([1, -4, 1]);
   });
 });
@@ -60,10 +60,10 @@ describe('WebAssembly bias and relu kernels (float32)', () => {
       const got = new Float32Array(n + 3).fill(7);
       const want = new Float32Array(n + 3).fill(7);
       expect(reluWasm(x, 2, got, 3, n)).toBe(true);
-      reluReference(x, 2, want, 3, n);
+      reluKernel(x, 2, want, 3, n);
       expectSameBits(`relu ${n}`, got, want);
       expect(reluGradWasm(dy, 1, x, 2, got, 0, n)).toBe(true);
-      reluGradReference(dy, 1, x, 2, want, 0, n);
+      reluGradKernel(dy, 1, x, 2, want, 0, n);
       expectSameBits(`reluGrad ${n}`, got, want);
     });
   }
@@ -79,7 +79,7 @@ describe('WebAssembly bias and relu kernels (float32)', () => {
           const got = new Float32Array(n).fill(Number.NaN);
           const want = new Float32Array(n);
           expect(biasAddWasm(x, 1, bias, 2, relu, got, 0, n, channels)).toBe(true);
-          biasAddReference(x, 1, bias, 2, relu, want, 0, n, channels);
+          biasAddKernel(x, 1, bias, 2, relu, want, 0, n, channels);
           expectSameBits(`biasAdd rows ${rows} channels ${channels} relu ${relu}`, got, want);
         }
       }

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { gemm, gemmReference } from '@ndgraph/ops';
+import { gemm, gemmReference } from '@ndgraph/ops/kernels';
 import type { FloatArray } from '@ndgraph/graph';
 import { randomArray } from '../helpers.ts';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { col2im, col2imReference, convGeometry, convOutputSize, convPadBefore, im2col, im2colReference, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops';
+import { col2im, col2imReference, convGeometry, convOutputSize, convPadBefore, im2col, im2colReference, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops/kernels';
 import { randomArray } from '../helpers.ts';
 
 interface Case {

@@ -3,13 +3,14 @@
  * plain JavaScript (float64 arithmetic on float32 values, rounded when
  * stored): the same bits, for odd sizes, offsets, weight decay, special
  * values (NaN, ±Infinity, −0), and arrays inside or outside kernel memory.
- * Also: an optimizer given kernel-memory slots keeps them there, and blocks
- * from a self-freeing allocator come back once their arrays are collected.
+ * Also: an optimizer keeps the slots of a parameter in kernel memory where
+ * the parameter is, and the wasm backend's blocks come back once their
+ * arrays are collected.
  */
 import { describe, expect, it } from 'vitest';
-import { wrap } from '@ndgraph/graph';
+import { backendByName, wrap } from '@ndgraph/graph';
 import { momentum } from '@ndgraph/nn';
-import { momentumStepWasm, wasmKernels, wasmTensorAllocator } from '@ndgraph/ops';
+import { momentumStepWasm, wasmKernels } from '@ndgraph/ops/kernels';
 import { uniformRandom } from '../helpers.ts';
 
 function momentumReference(w: Float32Array, wOffset: number, g: Float32Array, gOffset: number, v: Float32Array, size: number, mu: number, lr: number, decay: number): void {
@@ -42,7 +43,8 @@ function expectSameBits(label: string, got: Float32Array, want: Float32Array): v
   }
 }
 
-const allocate = wasmTensorAllocator()!;
+const wasm = backendByName('wasm');
+const allocate = (length: number) => wasm.allocate('float32', length) as Float32Array;
 
 describe('WebAssembly momentum update (float32)', () => {
   for (const inKernelMemory of [false, true]) {
@@ -67,9 +69,9 @@ describe('WebAssembly momentum update (float32)', () => {
     }
   }
 
-  it('an optimizer given an allocator keeps its float32 slots there (float64 ones stay ordinary arrays)', () => {
+  it('an optimizer keeps the slots of a parameter in kernel memory where the parameter is (float64 ones stay ordinary arrays)', () => {
     const kernels = wasmKernels()!;
-    const opt = momentum({ learningRate: 0.1, allocateFloat32: allocate });
+    const opt = momentum({ learningRate: 0.1 });
     const w32 = wrap(allocate(5).fill(1), [5]);
     const w64 = wrap(new Float64Array(5).fill(1), [5]);
     opt.step([
@@ -86,20 +88,22 @@ describe('WebAssembly momentum update (float32)', () => {
     expect(slots.get('b')!.arrays[0]).toBeInstanceOf(Float64Array);
   });
 
-  it('blocks of a self-freeing allocator come back once their arrays are garbage-collected', async () => {
+  it("the wasm backend's blocks come back once their arrays are garbage-collected", async () => {
     const kernels = wasmKernels()!;
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'the test workers run with --expose-gc').toBeTypeOf('function');
-    const selfFreeing = wasmTensorAllocator({ freeWhenUnreachable: true })!;
-    const length = 12_345; // a length nothing else here uses
-    const address = (() => selfFreeing(length).byteOffset)(); // the array is dropped at once
-    for (let turn = 0; turn < 20; turn++) {
-      gc!();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    // Freed: the next block of that length is the same one.
-    const again = selfFreeing(length);
-    expect(again.byteOffset).toBe(address);
-    expect(kernels.holds(again)).toBe(true);
+    const settle = async () => {
+      for (let turn = 0; turn < 20; turn++) {
+        gc!();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    await settle(); // earlier tests' garbage goes first
+    const before = kernels.stats().tensorBytes;
+    const length = 12_345;
+    (() => allocate(length))(); // the array is dropped at once
+    expect(kernels.stats().tensorBytes).toBeGreaterThanOrEqual(before + length * 4);
+    await settle();
+    expect(kernels.stats().tensorBytes).toBe(before);
   });
 });

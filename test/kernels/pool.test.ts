@@ -1,16 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  avgPoolBackward,
-  avgPoolBackwardReference,
-  avgPoolForward,
-  avgPoolForwardReference,
-  convGeometry,
-  maxPoolBackward,
-  maxPoolBackwardReference,
-  maxPoolForward,
-  maxPoolForwardReference,
-  type Padding,
-} from '@ndgraph/ops';
+import { avgPoolBackward, avgPoolBackwardReference, avgPoolForward, avgPoolForwardReference, convGeometry, maxPoolBackward, maxPoolBackwardReference, maxPoolForward, maxPoolForwardReference, type Padding } from '@ndgraph/ops/kernels';
 import { uniformRandom } from '../helpers.ts';
 
 /** Values in [-1, 1), or small integers (many ties) when `integers`. */

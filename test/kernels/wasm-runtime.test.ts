@@ -6,7 +6,10 @@
  * being freed), and the chunked calls that threads share.
  */
 import { describe, expect, it } from 'vitest';
-import { WasmKernels, freeWasmTensor, kernelCall, wasmKernels, wasmTensorAllocator } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+import { backendByName, Graph, MemoryError, Session, tensor, wrap } from '@ndgraph/graph';
+import { matmul, relu } from '@ndgraph/ops';
+import { BlockAllocator } from '../../packages/ops/src/kernels/wasm/block-allocator.ts';
+import { WasmKernels, kernelCall, wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
 
 describe('WebAssembly kernel runtime', () => {
   it('uses a shared memory in Node, so tensor blocks are offered', () => {
@@ -92,15 +95,77 @@ describe('WebAssembly kernel runtime', () => {
     expect(() => kernelCall(kernels, () => kernels.allocateFloat32(3))).toThrow(/during a kernel call/);
   });
 
-  it('offers an allocator for executors whose buffers the kernels use in place', () => {
-    const allocate = wasmTensorAllocator();
-    expect(allocate).not.toBeNull();
-    const block = allocate!(12);
+  it('the wasm backend hands out float32 blocks the kernels use in place, and takes them back', () => {
+    const wasm = backendByName('wasm');
+    const block = wasm.allocate('float32', 12) as Float32Array;
     expect(block.length).toBe(12);
-    expect(wasmKernels()!.holds(block)).toBe(true);
-    expect(freeWasmTensor(block)).toBe(true);
-    expect(freeWasmTensor(new Float32Array(12))).toBe(false);
-    expect(allocate!(12).byteOffset).toBe(block.byteOffset);
+    expect(wasm.owns(block) && wasmKernels()!.holds(block)).toBe(true);
+    expect(wasm.owns(new Float32Array(12))).toBe(false);
+    expect(wasm.allocate('float64', 3)).toBeInstanceOf(Float64Array); // other dtypes: ordinary arrays
+    wasm.free(block);
+    wasm.free(new Float32Array(12)); // not its own: ignored
+    expect(wasm.allocate('float32', 12).byteOffset).toBe(block.byteOffset);
+  });
+
+  it('one session evaluating random batch sizes 1–512 keeps kernel memory bounded', () => {
+    const kernels = wasmKernels()!;
+    const g = new Graph({ seed: 1 });
+    const x = g.placeholder('x', [-1, 784]);
+    const w = g.variable('w', tensor(new Array(784 * 256).fill(0.001), [784, 256]));
+    const y = relu(matmul(relu(matmul(x, w)), g.variable('w2', tensor(new Array(256 * 256).fill(0.001), [256, 256]))));
+    const session = new Session(g);
+    let state = 7;
+    const sizes: number[] = [];
+    let peakAfterWarmUp = 0;
+    for (let run = 0; run < 150; run++) {
+      state = (state * 1103515245 + 12345) >>> 0;
+      const batch = 1 + ((state >>> 16) % 512);
+      sizes.push(batch);
+      session.run(y, { x: tensor(new Float32Array(batch * 784).fill(1), [batch, 784]) });
+      if (run >= 20) peakAfterWarmUp = Math.max(peakAfterWarmUp, kernels.stats().tensorBytes);
+    }
+    // One run at batch 512 needs about 3 MB of intermediates; the pool keeps a few runs' worth.
+    expect(new Set(sizes).size).toBeGreaterThan(100);
+    expect(peakAfterWarmUp).toBeLessThan(64 * 1024 * 1024);
+    session.dispose();
+  });
+
+  it('an allocation that cannot fit names the node and the shape that asked', () => {
+    const g = new Graph();
+    const a = g.placeholder('a', [-1, 1]);
+    const b = g.placeholder('b', [1, -1]);
+    const y = matmul(a, b, {}, 'outer');
+    const session = new Session(g);
+    // [30000, 1] · [1, 20000]: 600 million floats (2.4 GB), past the 2 GiB kernel memory.
+    const feeds = (m: number, n: number) => ({ a: wrap(new Float32Array(m).fill(1), [m, 1]), b: wrap(new Float32Array(n).fill(2), [1, n]) });
+    let error: unknown;
+    try {
+      session.run(y, feeds(30000, 20000));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MemoryError);
+    expect(String(error)).toMatch(/outer \(op matmul, inputs \[30000,1\] float32, \[1,20000\] float32\): cannot allocate \[30000,20000\] float32 \(2400000000 bytes\) on backend 'wasm'/);
+    // The session and the kernels still work after the failure.
+    expect(Array.from(session.run(y, feeds(2, 3)).data)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('blocks freed by one size serve requests of another (best fit, split, coalesced)', () => {
+    let end = 0;
+    const blocks = new BlockAllocator(100, (e) => (end = Math.max(end, e)));
+    const a = blocks.allocate(64);
+    const b = blocks.allocate(64);
+    const c = blocks.allocate(64);
+    expect([a, b, c]).toEqual([112, 176, 240]);
+    blocks.release(a);
+    blocks.release(b); // merges with a: 128 free bytes at 112
+    expect(blocks.allocate(100)).toBe(112); // one request larger than either freed block
+    expect(blocks.allocate(16)).toBe(224); // the rest of the merged block
+    blocks.release(c); // the top block: the region shrinks
+    expect(blocks.top).toBe(240);
+    expect(blocks.usedBytes).toBe(112 + 16);
+    expect(end).toBe(304);
+    expect(() => blocks.release(999)).toThrow(/no tensor block at address 999/);
   });
 
   it('runs every chunk of a chunked call exactly once, on one thread', () => {

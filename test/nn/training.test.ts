@@ -1,11 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { Graph, Session, zeros, toArray, ShapeError } from '@ndgraph/graph';
 import {
-  Trainer, lenet5, dense, conv2d, maxPool, avgPool, flatten, batchNorm, dropout, residual,
+  Trainer, lenet5, layers,
   encodeSafetensors, decodeSafetensors, subset, type TrainConfig,
 } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
-import { wasmKernels } from '@ndgraph/ops';
+import { wasmKernels } from '@ndgraph/ops/kernels';
+
+const { dense, conv2d, maxPool, avgPool, flatten, batchNorm, dropout, residual } = layers;
 
 describe('layers', () => {
   it('create scoped variables and give the expected shapes', () => {

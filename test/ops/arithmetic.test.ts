@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { add, sub, mul, div, neg, scale, square, broadcastTo, reduceToShapeOp } from '@ndgraph/ops';
+import { add, sub, mul, div, neg, scale, square, broadcastTo } from '@ndgraph/ops';
+import { reduceToShapeOp } from '@ndgraph/ops/kernels';
 import { ShapeError, Graph } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { conv2d, conv2dBackpropFilter, conv2dBackpropFilterOp, conv2dBackpropInput, conv2dBackpropInputOp, conv2dOp } from '@ndgraph/ops';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '@ndgraph/ops';
+import { conv2dBackpropFilterOp, conv2dBackpropInputOp, conv2dOp } from '@ndgraph/ops/kernels';
 import { DTypeError, Graph, GraphError, ShapeError, Session, gradients, onesLike, type Node, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor, toArray } from '../helpers.ts';
 

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { matmul, matmulOp } from '@ndgraph/ops';
+import { matmul } from '@ndgraph/ops';
+import { matmulOp } from '@ndgraph/ops/kernels';
 import { DTypeError, Graph, ShapeError, Session, gradients, onesLike, type Node, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor, toArray } from '../helpers.ts';
 

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { avgPool, avgPoolGrad, avgPoolGradOp, conv2dBiasRelu, maxPool, maxPoolGather, maxPoolGatherOp, maxPoolGrad, maxPoolGradOp, maxPoolOp, square, sum, type PoolOptions } from '@ndgraph/ops';
+import { avgPool, avgPoolGrad, biasAdd, conv2d, maxPool, maxPoolGather, maxPoolGrad, relu, square, sum } from '@ndgraph/ops';
+import { avgPoolGradOp, maxPoolGatherOp, maxPoolGradOp, maxPoolOp, type PoolOptions } from '@ndgraph/ops/kernels';
 import { Graph, GraphError, ShapeError, gradients, onesLike, type Node, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
@@ -164,9 +165,9 @@ describe('maxPoolGather (the transpose of maxPoolGrad)', () => {
     // d/dx of the gradient of sum(maxPool(x)²): through maxPoolGrad's own gradient.
     const gradOfSquaredPool = (p: Node) => gradients(sum(square(maxPool(p, { ksize: 3, strides: 2, padding: 'same' }))), [p])[0];
     expectGradcheck('second derivative through maxPool', gradOfSquaredPool, [distinctTensor([1, 5, 5, 2], 17)]);
-    // And through the fused conv layer followed by a pool (maxPoolGrad with positiveOnly).
-    const gradOfLayer = (p: Node, w: Node, b: Node) => gradients(sum(square(maxPool(conv2dBiasRelu(p, w, b, { padding: 'same' }), { ksize: 2 }))), [p])[0];
-    expectGradcheck('second derivative through maxPool(conv2dBiasRelu)', gradOfLayer, [randomTensor([1, 4, 4, 2], 19), randomTensor([3, 3, 2, 3], 23), randomTensor([3], 29, -0.5, 0.5)]);
+    // And through a conv layer followed by a pool (which sessions fuse into maxPoolGrad with positiveOnly).
+    const gradOfLayer = (p: Node, w: Node, b: Node) => gradients(sum(square(maxPool(relu(biasAdd(conv2d(p, w, { padding: 'same' }), b)), { ksize: 2 }))), [p])[0];
+    expectGradcheck('second derivative through maxPool(relu(conv2d + bias))', gradOfLayer, [randomTensor([1, 4, 4, 2], 19), randomTensor([3, 3, 2, 3], 23), randomTensor([3], 29, -0.5, 0.5)]);
   });
 
   it('rejects g of another shape than x', () => {

@@ -2,7 +2,7 @@ import { isFloatDType } from './dtype.ts';
 import { GradientError, GraphError } from './errors.ts';
 import { type GradContext, type Node } from './graph.ts';
 import { onesLike, sumAll, zerosLike } from './core-ops.ts';
-import { topologicalOrder } from './executor.ts';
+import { topologicalOrder } from './session/plan.ts';
 import { formatShape, shapeMatches, shapeSize } from './tensor.ts';
 
 export interface GradientOptions {

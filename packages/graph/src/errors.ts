@@ -23,3 +23,5 @@ export class AnomalyError extends NdgraphError {}
 export class DataError extends NdgraphError {}
 /** A graph used wrongly: nodes from two graphs, unknown names, bad arguments. */
 export class GraphError extends NdgraphError {}
+/** A buffer that does not fit in a backend's memory; says which node asked for what shape. */
+export class MemoryError extends NdgraphError {}

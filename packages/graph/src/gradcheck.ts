@@ -2,7 +2,7 @@ import { isFloatDType } from './dtype.ts';
 import { GraphError } from './errors.ts';
 import { Graph, type Node } from './graph.ts';
 import { gradients } from './autodiff.ts';
-import { Session } from './executor.ts';
+import { Session } from './session/session.ts';
 import { type Tensor, copyTensor, dtypeOf, formatShape, wrap } from './tensor.ts';
 
 export interface GradcheckOptions {

@@ -1,5 +1,6 @@
 import type { DType } from './dtype.ts';
 import { GraphError, ShapeError, NdgraphError } from './errors.ts';
+import { type Backend, resolveBackend } from './backend.ts';
 import { Rng } from './rng.ts';
 import { type Tensor, type TensorSpec, dtypeOf, formatShape, shapeMatches, copyTensor, isContiguous, tensor as makeTensor, wrap } from './tensor.ts';
 
@@ -40,11 +41,12 @@ export interface GradContext {
 export interface OpDef<A = any> {
   readonly name: string;
   inferShape(inputs: TensorSpec[], attrs: A): TensorSpec;
-  forward(inputs: Tensor[], attrs: A, ctx: RunContext): Tensor;
+  /** The JavaScript kernel, the reference every backend's kernel is tested against. Source ops have none. */
+  forward?(inputs: Tensor[], attrs: A, ctx: RunContext): Tensor;
   grad?(ctx: GradContext, dy: Node, node: Node<A>): (Node | null)[];
   /** Exact input count, checked when a node is built. */
   readonly arity?: number;
-  /** Source ops (placeholder, variable, constant) hold no kernel work; the executor treats them specially. */
+  /** Source ops (placeholder, variable, constant) hold no kernel work; the session takes their values from feeds or the graph. */
   readonly kind?: 'placeholder' | 'variable' | 'constant';
 }
 
@@ -97,12 +99,11 @@ export interface GraphOptions {
   /** Seed of the graph's generator (initializers). Default 0. */
   seed?: number;
   /**
-   * Where float32 variable values live. Default: ordinary Float32Arrays.
-   * Fast kernels can hand out arrays inside their WebAssembly memory (see
-   * `wasmTensorAllocator` in @ndgraph/ops), so weights are never copied in
-   * for a kernel call and an optimizer updates them in place there.
+   * The backend whose memory holds the variables (a Backend or its name).
+   * Default: `getBackend()`, the best one available. Sessions of this graph
+   * use it too unless told otherwise.
    */
-  allocateFloat32?: (length: number) => Float32Array;
+  backend?: Backend | string;
 }
 
 /**
@@ -146,12 +147,14 @@ export class Graph {
   /** Gradient nodes of each forward node, by forward node id, oldest walk first. */
   private readonly gradientsByForward = new Map<number, Node[]>();
 
-  private readonly allocateFloat32?: (length: number) => Float32Array;
+  /** Where variable values live, and the default backend of this graph's sessions. */
+  readonly backend: Backend;
 
   constructor(options: GraphOptions = {}) {
+    checkOptionKeys('Graph', options, ['seed', 'backend']);
     this.seed = options.seed ?? 0;
     this.rng = new Rng(this.seed);
-    this.allocateFloat32 = options.allocateFloat32;
+    this.backend = resolveBackend(options.backend);
   }
 
   /** Runs `build` inside a name scope. Scope names are made unique: a second `dense` becomes `dense_1`. */
@@ -231,7 +234,7 @@ export class Graph {
 
   /** A variable holding `initial` (copied). Its value persists across runs; optimizers update it. */
   variable(name: string, initial: Tensor, options: VariableOptions = {}): Node {
-    const value = dtypeOf(initial) === 'float32' && this.allocateFloat32 ? copyInto(initial, this.allocateFloat32) : copyTensor(initial);
+    const value = copyInto(initial, this.backend);
     const node = this.addNode(variableOp, [], { shape: value.shape.slice(), dtype: dtypeOf(value) }, name);
     this.values.set(node.id, value);
     if (options.trainable ?? true) this.trainable.add(node.id);
@@ -341,31 +344,10 @@ interface SourceAttrs {
 
 const sourceShape = (_: TensorSpec[], a: SourceAttrs): TensorSpec => ({ shape: a.shape.slice(), dtype: a.dtype });
 
-const placeholderOp: OpDef<SourceAttrs> = {
-  name: 'placeholder',
-  kind: 'placeholder',
-  arity: 0,
-  inferShape: sourceShape,
-  forward(_inputs, _attrs, ctx) {
-    throw new GraphError(`${ctx.node.describe()} was not fed`);
-  },
-};
-
-const variableOp: OpDef<SourceAttrs> = {
-  name: 'variable',
-  kind: 'variable',
-  arity: 0,
-  inferShape: sourceShape,
-  forward: (_inputs, _attrs, ctx) => ctx.node.graph.valueOf(ctx.node),
-};
-
-const constantOp: OpDef<SourceAttrs> = {
-  name: 'constant',
-  kind: 'constant',
-  arity: 0,
-  inferShape: sourceShape,
-  forward: (_inputs, _attrs, ctx) => ctx.node.graph.valueOf(ctx.node),
-};
+// Source ops have no kernel: the session takes their values from the feeds or the graph.
+const placeholderOp: OpDef<SourceAttrs> = { name: 'placeholder', kind: 'placeholder', arity: 0, inferShape: sourceShape };
+const variableOp: OpDef<SourceAttrs> = { name: 'variable', kind: 'variable', arity: 0, inferShape: sourceShape };
+const constantOp: OpDef<SourceAttrs> = { name: 'constant', kind: 'constant', arity: 0, inferShape: sourceShape };
 
 export type OpBuilder<A> = ((inputs: readonly Node[], attrs?: A, options?: BuildOptions) => Node<A>) & { readonly def: OpDef<A> };
 
@@ -378,6 +360,8 @@ export function defineOp<A = Record<string, never>>(def: OpDef<A>): OpBuilder<A>
   if (typeof def.inferShape !== 'function' || typeof def.forward !== 'function') {
     throw new GraphError(`defineOp(${def.name}): inferShape and forward must be functions`);
   }
+  definedOps.push(def);
+  if (!firstByName.has(def.name)) firstByName.set(def.name, def);
   const build = (inputs: readonly Node[], attrs?: A, options: BuildOptions = {}): Node<A> => {
     if (!Array.isArray(inputs)) throw new GraphError(`${def.name}: expected an array of input nodes, found ${inputs instanceof Node ? `the single node ${(inputs as Node).name} (wrap it in [ ])` : typeof inputs}`);
     const graph = options.graph ?? inputs[0]?.graph;
@@ -387,10 +371,37 @@ export function defineOp<A = Record<string, never>>(def: OpDef<A>): OpBuilder<A>
   return Object.assign(build, { def });
 }
 
-/** A float32 copy of `t` in a buffer from `allocate` (row-major). */
-function copyInto(t: Tensor, allocate: (length: number) => Float32Array): Tensor {
+const definedOps: OpDef[] = [];
+/** The first op defined under each name: kernels registered by name belong to it (a later op reusing the name gets none). */
+const firstByName = new Map<string, OpDef>();
+
+/** Every op made with `defineOp` so far, in definition order (for kernel tables and coverage tests). */
+export function registeredOps(): readonly OpDef[] {
+  return definedOps;
+}
+
+/** True when `op` is the op that kernels registered under its name belong to. */
+export function ownsOpName(op: OpDef): boolean {
+  return firstByName.get(op.name) === op;
+}
+
+/** A copy of `t` (row-major) in memory of `backend`. */
+function copyInto(t: Tensor, backend: Backend): Tensor {
   const compact = isContiguous(t) ? t : copyTensor(t);
-  const data = allocate(compact.size);
+  const data = backend.allocate(dtypeOf(compact), compact.size);
   data.set(compact.data.subarray(compact.offset, compact.offset + compact.size));
   return wrap(data, compact.shape.slice());
+}
+
+/**
+ * Throws a GraphError naming every key of `options` that is not in `known`:
+ * a misspelled or unsupported option is an error, never silently ignored.
+ */
+export function checkOptionKeys(where: string, options: object | undefined, known: readonly string[]): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object') throw new GraphError(`${where}: expected an options object, found ${typeof options}`);
+  const unknown = Object.keys(options).filter((k) => !known.includes(k) && (options as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) {
+    throw new GraphError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; expected ${known.map((k) => `'${k}'`).join(', ')}`);
+  }
 }

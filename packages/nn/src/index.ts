@@ -8,9 +8,10 @@ export * from './data/idx.ts';
 export * from './data/batches.ts';
 export * from './metrics.ts';
 export * from './plot.ts';
-export * from './layers.ts';
+// Layers are a namespace (layers.conv2d, layers.dense, ...): their names would clash with the ops'.
+export * as layers from './layers.ts';
+export { activations, activationByName, type Activation, type ActivationName } from './layers.ts';
 export * from './models/lenet.ts';
 export * from './losses.ts';
 export * from './training.ts';
 export * from './viz.ts';
-export * from './studies/index.ts';

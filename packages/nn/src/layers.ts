@@ -5,10 +5,7 @@
  * name such as `lenet/conv1/w`.
  */
 import { type Graph, type Node, GraphError, ShapeError, formatShape, zeros, full } from '@ndgraph/graph';
-import {
-  add, avgPool as avgPoolOp, batchNorm as batchNormOp, biasAdd, conv2d as conv2dOp, dropout as dropoutOp,
-  elu, flatten as flattenOp, leakyRelu, matmul, maxPool as maxPoolOp, relu, sigmoid, tanh, conv2dBiasRelu, matmulBiasRelu,
-} from '@ndgraph/ops';
+import { add, avgPool as avgPoolOp, batchNorm as batchNormOp, biasAdd, conv2d as conv2dOp, dropout as dropoutOp, elu, flatten as flattenOp, leakyRelu, matmul, maxPool as maxPoolOp, relu, sigmoid, tanh } from '@ndgraph/ops';
 import { type Initializer, heNormal, zeros as zerosInit } from './initializers.ts';
 
 export type Activation = (x: Node) => Node;
@@ -34,11 +31,6 @@ function resolveActivation(a: Activation | ActivationName | undefined): Activati
   return typeof a === 'string' ? activationByName(a) : a;
 }
 
-/** True when bias + relu can run inside the layer's kernel as one fused node. */
-function canFuseBiasRelu(options: { useBias?: boolean; activation?: Activation | ActivationName; fuse?: boolean }): boolean {
-  return (options.fuse ?? true) && (options.useBias ?? true) && resolveActivation(options.activation) === activations.relu;
-}
-
 function knownDim(x: Node, axis: number, layer: string): number {
   const d = x.shape[axis < 0 ? x.shape.length + axis : axis];
   if (d === undefined || d < 0) throw new ShapeError(`${layer}: input ${x.name} ${formatShape(x.shape)} needs a known size on axis ${axis}`);
@@ -50,12 +42,6 @@ export interface DenseOptions {
   init?: Initializer;
   useBias?: boolean;
   activation?: Activation | ActivationName;
-  /**
-   * With relu and a bias, compute matmul + bias + relu as one fused node
-   * (faster; the pre-activation is not kept as a node of its own). Default
-   * true; turn off to inspect every intermediate.
-   */
-  fuse?: boolean;
 }
 
 /** y = activation(x·W + b), x [N, in], W [in, units]. */
@@ -65,7 +51,6 @@ export function dense(x: Node, units: number, options: DenseOptions = {}): Node 
     if (x.rank !== 2) throw new ShapeError(`dense: expected a 2-D input [batch, features], found ${x.name} ${formatShape(x.shape)}; flatten it first`);
     const inputs = knownDim(x, 1, 'dense');
     const w = g.variable('w', (options.init ?? heNormal)([inputs, units], g.rng, floatOf(x)));
-    if (canFuseBiasRelu(options)) return matmulBiasRelu(x, w, g.variable('b', zerosInit([units], g.rng, floatOf(x))));
     let y = matmul(x, w);
     if (options.useBias ?? true) y = biasAdd(y, g.variable('b', zerosInit([units], g.rng, floatOf(x))));
     const act = resolveActivation(options.activation);
@@ -82,8 +67,6 @@ export interface Conv2dOptions {
   init?: Initializer;
   useBias?: boolean;
   activation?: Activation | ActivationName;
-  /** With relu and a bias, one fused conv + bias + relu node. Default true (see DenseOptions.fuse). */
-  fuse?: boolean;
 }
 
 /** y = activation(conv2d(x, W) + b), NHWC, W [kh, kw, cin, filters]. */
@@ -95,7 +78,6 @@ export function conv2d(x: Node, options: Conv2dOptions): Node {
     const cin = knownDim(x, 3, 'conv2d');
     const w = g.variable('w', (options.init ?? heNormal)([kh, kw, cin, options.filters], g.rng, floatOf(x)));
     const geometry = { strides: options.strides ?? 1, padding: options.padding ?? 'valid' } as const;
-    if (canFuseBiasRelu(options)) return conv2dBiasRelu(x, w, g.variable('b', zerosInit([options.filters], g.rng, floatOf(x))), geometry);
     let y = conv2dOp(x, w, geometry);
     if (options.useBias ?? true) y = biasAdd(y, g.variable('b', zerosInit([options.filters], g.rng, floatOf(x))));
     const act = resolveActivation(options.activation);

@@ -4,7 +4,6 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
-import { freeWasmTensor, wasmTensorAllocator } from '@ndgraph/ops';
 import { Graph, Session, Rng, gradients, type Node, type Tensor, type RngState, DataError } from '@ndgraph/graph';
 import { batches, batchCount } from './data/batches.ts';
 import { type Dataset, datasetSize } from './data/dataset.ts';
@@ -98,11 +97,7 @@ export class Trainer {
 
   constructor(readonly config: TrainConfig, readonly data: { train: Dataset; test: Dataset }) {
     checkConfig(config);
-    // Weights and optimizer slots live in the WebAssembly kernels' memory when it can hold them, so
-    // kernels read the weights in place and the optimizer updates them there (their blocks are given
-    // back once unreachable); intermediate buffers likewise, from the session's pool.
-    const kernelBlocks = wasmTensorAllocator({ freeWhenUnreachable: true }) ?? undefined;
-    this.graph = new Graph({ seed: config.seed, allocateFloat32: kernelBlocks });
+    this.graph = new Graph({ seed: config.seed });
     const g = this.graph;
     const [h, w, c] = data.train.images.shape.slice(1);
     this.images = g.placeholder('images', [-1, h, w, c]);
@@ -112,12 +107,12 @@ export class Trainer {
     this.loss = lossByName(config.loss ?? 'cross-entropy')(this.logits, this.labels);
     this.parameters = g.trainableVariables();
     this.gradients = gradients(this.loss, this.parameters);
-    this.session = new Session(g, { seed: config.seed + 1, allocateFloat32: wasmTensorAllocator() ?? undefined, freeFloat32: freeWasmTensor });
+    this.session = new Session(g, { seed: config.seed + 1 });
     this.dataRng = new Rng(config.seed + 2);
     const decay = config.learningRateDecay ?? 1;
     const stepsPerEpoch = batchCount(datasetSize(data.train), config.batchSize);
     const rate: LearningRate = decay === 1 ? config.learningRate : (s: number) => config.learningRate * Math.pow(decay, Math.floor(s / stepsPerEpoch));
-    this.optimizer = createOptimizer(config.optimizer, { learningRate: rate, weightDecay: config.weightDecay ?? 0, allocateFloat32: kernelBlocks });
+    this.optimizer = createOptimizer(config.optimizer, { learningRate: rate, weightDecay: config.weightDecay ?? 0 });
     this.metrics.meta = { config: JSON.stringify(config) };
   }
 

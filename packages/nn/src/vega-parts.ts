@@ -1,6 +1,6 @@
 /**
- * Pieces of vega-lite specs shared by the training plots (plot.ts) and the
- * study figures (studies/figures.ts). Not part of the package's exports.
+ * Pieces of vega-lite specs for the training plots (plot.ts). Not part of the
+ * package's exports (examples/studies/figures.ts keeps its own copies).
  */
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

@@ -13,7 +13,7 @@
  * @ndgraph/nn (Graphviz compiled to WebAssembly) or the `dot` program.
  */
 import type { Graph, Node } from '../graph.ts';
-import { topologicalOrder } from '../executor.ts';
+import { topologicalOrder } from '../session/plan.ts';
 import type { TensorStats } from '../stats.ts';
 import { type Report, type TensorStatsJSON, formatNumber, statsToJSON } from './report.ts';
 

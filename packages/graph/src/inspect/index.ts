@@ -4,5 +4,5 @@
  */
 export { inspectRun, formatReport, formatNumber, statsToJSON, Report, type NodeReport, type InspectOptions, type FormatReportOptions, type ReportJSON, type TensorStatsJSON } from './report.ts';
 export { toDot, toJSON, selectNodes, jsonSafe, type ExportOptions, type GraphJSON, type GraphJSONNode } from './export.ts';
-export type { NodeHooks } from '../executor.ts';
-export type { GradientInfo } from '../graph.ts';
+
+

@@ -17,7 +17,9 @@ import type { DType } from '../dtype.ts';
 import { GraphError } from '../errors.ts';
 import type { Node } from '../graph.ts';
 import { allGradients } from '../autodiff.ts';
-import { type Feeds, type Session, topologicalOrder } from '../executor.ts';
+import type { Feeds } from '../session/feeds.ts';
+import { topologicalOrder } from '../session/plan.ts';
+import type { Session } from '../session/session.ts';
 import { type TensorStats, tensorStats } from '../stats.ts';
 
 /** One forward node's line in the report. */

@@ -10,7 +10,7 @@
  * layers) or residual blocks (a 'same'-padded 3×3 conv block after each pooling).
  */
 import type { Node } from '@ndgraph/graph';
-import { type Activation, type ActivationName, activationByName, activations, batchNorm, conv2d, dense, dropout, flatten, maxPool, avgPool, residual } from '../layers.ts';
+import { type Activation, type ActivationName, activationByName, batchNorm, conv2d, dense, dropout, flatten, maxPool, avgPool, residual } from '../layers.ts';
 import { type Initializer, heNormal } from '../initializers.ts';
 
 export interface LeNetOptions {
@@ -25,8 +25,6 @@ export interface LeNetOptions {
   pooling?: 'max' | 'avg';
   /** Number of classes. Default 10. */
   classes?: number;
-  /** Fuse conv/dense + bias + relu into single nodes where possible (default true; off for full per-node inspection). */
-  fuse?: boolean;
 }
 
 export function lenet5(images: Node, options: LeNetOptions = {}): Node {
@@ -35,22 +33,20 @@ export function lenet5(images: Node, options: LeNetOptions = {}): Node {
   const init = options.init ?? heNormal;
   const pool = (x: Node, name: string) => (options.pooling === 'avg' ? avgPool(x, { name, ksize: 2 }) : maxPool(x, { name, ksize: 2 }));
   const normalized = (x: Node) => (options.batchNorm ? batchNorm(x) : x);
-  // relu without batchnorm goes inside the layer, which fuses bias + relu into one kernel
-  // node; otherwise the activation is a node of its own in the block's scope.
-  const fused = (options.fuse ?? true) && !options.batchNorm && act === activations.relu;
-  const inLayer = fused ? act : undefined;
-  const after = (x: Node) => (fused ? x : act(normalized(x)));
+  // The activation is a node of its own in the block's scope, after batchnorm when there is one.
+  // (A session fuses conv/dense + bias + relu into one kernel when nothing else needs the pre-activation.)
+  const after = (x: Node) => act(normalized(x));
   const convBlock = (x: Node, name: string, filters: number, padding: 'same' | 'valid') =>
-    g.scope(name, () => after(conv2d(x, { name: 'conv', filters, kernelSize: 5, padding, init, useBias: !options.batchNorm, activation: inLayer, fuse: options.fuse })));
+    g.scope(name, () => after(conv2d(x, { name: 'conv', filters, kernelSize: 5, padding, init, useBias: !options.batchNorm })));
   const resBlock = (x: Node, name: string) =>
     residual(x, (h) => {
       const c = h.shape[3];
-      const a = after(conv2d(h, { name: 'conv1', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm, activation: inLayer, fuse: options.fuse }));
+      const a = after(conv2d(h, { name: 'conv1', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
       return normalized(conv2d(a, { name: 'conv2', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
     }, { name, init });
   const denseBlock = (x: Node, name: string, units: number) =>
     g.scope(name, () => {
-      const h = after(dense(x, units, { name: 'dense', init, useBias: !options.batchNorm, activation: inLayer, fuse: options.fuse }));
+      const h = after(dense(x, units, { name: 'dense', init, useBias: !options.batchNorm }));
       return options.dropout ? dropout(h, options.dropout) : h;
     });
 

@@ -5,4 +5,3 @@ export * from './mnist-embedded.ts';
 export * from './progress.ts';
 export * from './png.ts';
 export * from './write-run-files.ts';
-export * from './compare.ts';

@@ -30,8 +30,6 @@ export interface OptimizerOptions {
   beta2?: number;
   epsilon?: number;
   decay?: number;
-  /** Where the slots of float32 parameters live (see CommonOptimizerOptions). */
-  allocateFloat32?: (length: number) => Float32Array;
 }
 
 const FACTORIES = {
@@ -57,7 +55,7 @@ export function createOptimizer(name: string, options: OptimizerOptions = {}): O
   const key = name.trim().toLowerCase();
   if (!Object.hasOwn(FACTORIES, key)) throw new GraphError(`unknown optimizer '${name}'; expected one of: ${OPTIMIZER_NAMES.join(', ')}`);
   const factory = FACTORIES[key as OptimizerName];
-  const allowed = new Set(['learningRate', 'weightDecay', 'allocateFloat32', ...factory.options]);
+  const allowed = new Set(['learningRate', 'weightDecay', ...factory.options]);
   for (const option of Object.keys(options)) {
     if (!allowed.has(option) && options[option as keyof OptimizerOptions] !== undefined) {
       throw new GraphError(`createOptimizer('${key}'): unknown option '${option}'; ${key} accepts ${[...allowed].join(', ')}`);

@@ -16,6 +16,7 @@
  *   correction uses t = n + 1.
  */
 import {
+  backendOwning,
   type FloatArray,
   type Tensor,
   DTypeError,
@@ -62,13 +63,6 @@ export interface CommonOptimizerOptions {
   learningRate: LearningRate;
   /** L2 coefficient added to the gradient (g + weightDecay·w). Default 0. */
   weightDecay?: number;
-  /**
-   * Where the slots of float32 parameters live. Default: ordinary
-   * Float32Arrays. With buffers in kernel memory (`wasmTensorAllocator` in
-   * @ndgraph/ops, like the parameters themselves), the update runs there
-   * without copies.
-   */
-  allocateFloat32?: (length: number) => Float32Array;
 }
 
 /** Checks a numeric option and returns it; throws a RangeError naming the optimizer and option. */
@@ -101,7 +95,6 @@ export abstract class BaseOptimizer implements Optimizer {
   abstract readonly name: string;
   protected readonly weightDecay: number;
   private readonly rate: LearningRate;
-  private readonly allocateFloat32?: (length: number) => Float32Array;
   private stepCount = 0;
   /** Slot tensors per parameter name, in `slotNames` order. */
   private slots = new Map<string, ParamSlots>();
@@ -116,7 +109,6 @@ export abstract class BaseOptimizer implements Optimizer {
     else if (typeof rate !== 'function') throw new RangeError(`${displayName}: expected learningRate to be a number or a schedule (step) => rate, found ${String(rate)}`);
     this.rate = rate;
     this.weightDecay = checkOption(displayName, 'weightDecay', options.weightDecay ?? 0, nonNegative, '≥ 0');
-    this.allocateFloat32 = options.allocateFloat32;
   }
 
   learningRate(): number {
@@ -168,8 +160,9 @@ export abstract class BaseOptimizer implements Optimizer {
     const valueType = dtypeOf(param.value);
     let slots = this.slots.get(param.name);
     if (slots === undefined) {
-      const allocate = valueType === 'float32' ? this.allocateFloat32 : undefined;
-      const tensors = this.slotNames.map(() => (allocate ? wrap(allocate(param.value.size).fill(0), param.value.shape.slice()) : zeros(param.value.shape, valueType)));
+      // Slots live where the parameter does (the backend's memory), so an update kernel reads both in place.
+      const backend = backendOwning(param.value.data);
+      const tensors = this.slotNames.map(() => wrap(backend.allocate(valueType, param.value.size), param.value.shape.slice()));
       slots = { tensors, arrays: tensors.map((t) => t.data as FloatArray) };
       this.slots.set(param.name, slots);
     }

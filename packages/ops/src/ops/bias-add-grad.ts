@@ -3,11 +3,10 @@
  * [C]: the gradient of biasAdd with respect to its bias. float32 sums are
  * accumulated in float64.
  * Gradient: ddb [C] broadcast back to dy's shape (broadcastTo).
- * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (both sum in float64).
+ * Kernels: js (here), wasm (both sum in float64).
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { biasAddGradReference } from '../kernels/bias-relu.ts';
-import { biasAddGradWasm } from '../kernels/wasm/elementwise-wasm.ts';
+import { biasAddGradKernel } from '../kernels/bias-relu.ts';
 import { expectFloat } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
 
@@ -21,9 +20,7 @@ export const biasAddGradOp = defineOp<Record<string, never>>({
   },
   forward([dy], _attrs, ctx) {
     const out = ctx.output();
-    const channels = out.size;
-    if (dy.data instanceof Float32Array && biasAddGradWasm(dy.data, dy.offset, dy.size, channels, out.data as Float32Array, out.offset)) return out;
-    biasAddGradReference(dy.data as FloatArray, dy.offset, dy.size, channels, out.data as FloatArray, out.offset);
+    biasAddGradKernel(dy.data as FloatArray, dy.offset, dy.size, out.size, out.data as FloatArray, out.offset);
     return out;
   },
   grad: (_ctx, ddb, node) => [broadcastTo(ddb, node.inputs[0])],

@@ -2,11 +2,10 @@
  * biasAdd(x, b): x [..., C] plus b [C] along the last (channel) axis, as in
  * dense (N, C) and NHWC conv (N, H, W, C) layers.
  * Gradient: dy for x; biasAddGrad(dy) (dy summed over every leading axis) for b.
- * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise.
+ * Kernels: js (here), wasm.
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { biasAddReference } from '../kernels/bias-relu.ts';
-import { biasAddWasm } from '../kernels/wasm/elementwise-wasm.ts';
+import { biasAddKernel } from '../kernels/bias-relu.ts';
 import { dimsAgree, expectSameFloat, mergeDim } from '../util.ts';
 import { biasAddGrad } from './bias-add-grad.ts';
 
@@ -26,11 +25,7 @@ export const biasAddOp = defineOp<Record<string, never>>({
   },
   forward([x, b], _attrs, ctx) {
     const out = ctx.output();
-    const channels = b.size;
-    if (x.data instanceof Float32Array && b.data instanceof Float32Array && biasAddWasm(x.data, x.offset, b.data, b.offset, false, out.data as Float32Array, out.offset, out.size, channels)) {
-      return out;
-    }
-    biasAddReference(x.data as FloatArray, x.offset, b.data as FloatArray, b.offset, false, out.data as FloatArray, out.offset, out.size, channels);
+    biasAddKernel(x.data as FloatArray, x.offset, b.data as FloatArray, b.offset, false, out.data as FloatArray, out.offset, out.size, b.size);
     return out;
   },
   grad: (ctx, dy) => [ctx.needsGrad(0) ? dy : null, ctx.needsGrad(1) ? biasAddGrad(dy) : null],

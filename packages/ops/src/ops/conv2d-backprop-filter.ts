@@ -2,10 +2,10 @@
  * conv2dBackpropFilter(x, dy, filter) — the gradient of conv2d with respect
  * to its filter: dfilter = im2col(x)ᵀ · dy, summed over the batch (read as
  * [kh·kw·Cin, Cout]). `filter` is read only for its shape.
- * Kernel: im2col then GEMM, a chunk of images at a time; float32 runs it as
- * one WebAssembly SIMD call, a GEMM that reads the windows straight from the
- * images, as the sum of partial sums over fixed parts of the batch (the same
- * bits with one thread or two).
+ * Kernels: js (here): im2col then GEMM, a chunk of images at a time; wasm: one
+ * SIMD call, a GEMM that reads the windows straight from the images, as the
+ * sum of partial sums over fixed parts of the batch (the same bits with one
+ * thread or two).
  * Shape: x [N, H, W, Cin], dy [N, Ho, Wo, Cout] (conv2d's output shape for x),
  * filter [kh, kw, Cin, Cout] → [kh, kw, Cin, Cout].
  * Gradient: the op is linear in x and in dy. For an upstream G shaped like the
@@ -14,9 +14,8 @@
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
-import { gemmFast as gemm } from '../kernels/gemm-fast.ts';
+import { gemm } from '../kernels/gemm.ts';
 import { im2col, im2colWidth, imagesPerChunk, isPointwise } from '../kernels/im2col.ts';
-import { conv2dBackpropFilterWasm } from '../kernels/wasm/conv-wasm.ts';
 import { expectSameFloat } from '../util.ts';
 import { conv2d } from './conv2d.ts';
 import { conv2dBackpropInput } from './conv2d-backprop-input.ts';
@@ -40,9 +39,6 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
     const dyData = dy.data as FloatArray;
     const out = ctx.output();
     const outData = out.data as FloatArray;
-    if (xData instanceof Float32Array && dyData instanceof Float32Array) {
-      if (conv2dBackpropFilterWasm(xData, x.offset, dyData, dy.offset, outData as Float32Array, out.offset, g, outChannels)) return out;
-    }
     if (g.batch === 0) {
       outData.fill(0, out.offset, out.offset + out.size);
       return out;

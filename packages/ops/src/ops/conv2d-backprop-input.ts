@@ -3,9 +3,9 @@
  * its input: dx = col2im(dy · filterᵀ), i.e. every output gradient is spread
  * back over the input cells of its window, weighted by the filter.
  * `x` is read only for its run-time shape.
- * Kernel: GEMM into a scratch im2col-shaped matrix, then col2im; float32 runs
- * it as one WebAssembly SIMD call that gathers each image row's gradient
- * from the windows reaching it and adds it on in place (no scratch matrix).
+ * Kernels: js (here): GEMM into a scratch im2col-shaped matrix, then col2im;
+ * wasm: one SIMD call that gathers each image row's gradient from the
+ * windows reaching it and adds it on in place (no scratch matrix).
  * Shape: dy [N, Ho, Wo, Cout] (conv2d's output shape for x), filter
  * [kh, kw, Cin, Cout], x [N, H, W, Cin] → [N, H, W, Cin].
  * Gradient: the op is linear in dy and in filter. For an upstream g shaped
@@ -14,9 +14,8 @@
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
-import { gemmFast as gemm } from '../kernels/gemm-fast.ts';
+import { gemm } from '../kernels/gemm.ts';
 import { col2im, im2colWidth, imagesPerChunk, isPointwise } from '../kernels/im2col.ts';
-import { conv2dBackpropInputWasm } from '../kernels/wasm/conv-wasm.ts';
 import { expectSameFloat } from '../util.ts';
 import { conv2d } from './conv2d.ts';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';
@@ -37,10 +36,6 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
     const rowsPerImage = g.outHeight * g.outWidth;
     const dyData = dy.data as FloatArray;
     const filterData = filter.data as FloatArray;
-    if (dyData instanceof Float32Array && filterData instanceof Float32Array) {
-      const dx = ctx.output(); // the WebAssembly kernel writes every element
-      if (conv2dBackpropInputWasm(dyData, dy.offset, filterData, filter.offset, dx.data as Float32Array, dx.offset, g, outChannels)) return dx;
-    }
     if (isPointwise(g)) {
       // 1×1, stride 1: dx [N·H·W, Cin] = dy [N·H·W, Cout] · filter[Cin, Cout]ᵀ.
       const dx = ctx.output();

@@ -8,9 +8,10 @@
  *   C = A·Bᵀ:   dA = dC·B     dB = dCᵀ·A
  *   C = Aᵀ·Bᵀ:  dA = Bᵀ·dCᵀ   dB = dCᵀ·Aᵀ
  * Every gradient is itself a matmul, so it differentiates again.
+ * Kernels: js (here), wasm (products below 512 multiply-adds stay in JavaScript).
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { gemmFast as gemm } from '../kernels/gemm-fast.ts';
+import { gemm } from '../kernels/gemm.ts';
 import { dimsAgree, expectRank, expectSameFloat } from '../util.ts';
 
 export interface MatmulAttrs {

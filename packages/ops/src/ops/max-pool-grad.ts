@@ -7,17 +7,16 @@
  * With the attribute `positiveOnly` (x is the output of a relu, and the
  * gradient is wanted on through that relu), cells where x ≤ 0 get 0: the
  * result is reluGrad(maxPoolGrad(dy, x), x) in one pass over memory
- * instead of two. The fused conv layer's gradient uses it (conv2d-bias-relu.ts).
+ * instead of two. A fusion rule (fusion-rules.ts) plans it for maxPoolGrad followed by reluGrad.
  * Gradient: it is linear in dy, so with respect to dy it is its transpose,
  * maxPoolGather(ddx, x) (each window takes ddx at its first maximum); with
  * respect to x it is zero (the chosen cells only jump at ties). So second
  * and higher derivatives flow through max pooling.
- * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
+ * Kernels: js (here), wasm (same results).
  */
 import { defineOp, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
 import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolBackward } from '../kernels/pool.ts';
-import { maxPoolBackwardWasm } from '../kernels/wasm/pool-wasm.ts';
 import { maxPoolGatherOp } from './max-pool-gather.ts';
 
 export interface MaxPoolGradAttrs extends PoolAttrs {
@@ -31,11 +30,7 @@ export const maxPoolGradOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGradAt
   inferShape: ([dy, x], attrs) => poolGradSpec(dy, x, attrs, 'maxPool'),
   forward([dy, x], attrs, ctx) {
     const g = convGeometry(x.shape, attrs.ksize, attrs);
-    if (dy.data instanceof Float32Array && x.data instanceof Float32Array) {
-      const dx = ctx.output(); // the WebAssembly kernel writes every element
-      if (maxPoolBackwardWasm(dy.data, dy.offset, x.data, x.offset, g, dx.data as Float32Array, dx.offset, attrs.positiveOnly)) return dx;
-    }
-    const dx = ctx.outputZeros(); // the TypeScript kernel accumulates
+    const dx = ctx.outputZeros(); // accumulates
     maxPoolBackward(dy.data as FloatArray, dy.offset, x.data as FloatArray, x.offset, g, dx.data as FloatArray, dx.offset, attrs.positiveOnly);
     return dx;
   },

@@ -7,12 +7,11 @@
  * Gradient: maxPoolGrad(dy, x) — each output's dy goes to the FIRST maximum of
  * its window in row-major scan order (the convention at ties, where max is
  * not differentiable); overlapping windows add up.
- * Kernel: WebAssembly SIMD for float32, plain TypeScript otherwise (same results).
+ * Kernels: js (here), wasm (same results).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { convGeometry, poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
 import { maxPoolForward } from '../kernels/pool.ts';
-import { maxPoolForwardWasm } from '../kernels/wasm/pool-wasm.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 
 export const maxPoolOp = defineOp<PoolAttrs>({
@@ -22,7 +21,6 @@ export const maxPoolOp = defineOp<PoolAttrs>({
   forward([x], attrs, ctx) {
     const out = ctx.output();
     const g = convGeometry(x.shape, attrs.ksize, attrs);
-    if (x.data instanceof Float32Array && maxPoolForwardWasm(x.data, x.offset, g, out.data as Float32Array, out.offset)) return out;
     maxPoolForward(x.data as FloatArray, x.offset, g, out.data as FloatArray, out.offset);
     return out;
   },

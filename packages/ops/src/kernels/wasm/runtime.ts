@@ -24,6 +24,8 @@
  * compiling fails, `wasmKernels()` returns null and callers use their plain
  * JavaScript kernels.
  */
+import { MemoryError } from '@ndgraph/graph';
+import { BlockAllocator } from './block-allocator.ts';
 import { WASM_KERNELS_BASE64, WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_MAXIMUM_PAGES } from './kernels.generated.ts';
 
 /**
@@ -187,11 +189,8 @@ export class WasmKernels {
   private heapInt: Int32Array;
   /** Every ArrayBuffer the memory has had (a shared memory hands out a new one after each grow, all valid). */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
-  /** End of the tensor blocks: the call frame starts here. */
-  private tensorTop: number;
-  /** Free tensor blocks by length in floats. */
-  private readonly freeBlocks = new Map<number, number[]>();
-  private readonly blockLength = new Map<number, number>();
+  /** The tensor blocks; the call frame starts at their top. */
+  private readonly blocks: BlockAllocator;
   /** Bump pointer of the current call frame. */
   private frameTop: number;
   private inCall = false;
@@ -216,8 +215,8 @@ export class WasmKernels {
       : new WebAssembly.Memory({ initial: 32 });
     this.exports = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.controlBlock = alignUp(this.exports.heapBase()); // its first i32 is the chunk counter
-    this.tensorTop = this.controlBlock + CONTROL_BLOCK_BYTES;
-    this.frameTop = this.tensorTop;
+    this.blocks = new BlockAllocator(this.controlBlock + CONTROL_BLOCK_BYTES, (end) => this.ensure(end));
+    this.frameTop = this.blocks.top;
     this.heap = new Float32Array(this.memory.buffer);
     this.heapInt = new Int32Array(this.memory.buffer);
     this.buffers.add(this.memory.buffer);
@@ -248,7 +247,7 @@ export class WasmKernels {
     try {
       this.memory.grow(Math.ceil((end - size) / PAGE_BYTES));
     } catch {
-      throw new RangeError(`WebAssembly kernels: cannot grow kernel memory to ${end} bytes`);
+      throw new MemoryError(`WebAssembly kernels: cannot grow kernel memory from ${size} to ${end} bytes`);
     }
     this.refreshViews();
   }
@@ -359,7 +358,7 @@ export class WasmKernels {
   beginCall(): void {
     if (this.inCall) throw new Error('WebAssembly kernels: a kernel call is already in progress');
     this.inCall = true;
-    this.frameTop = this.tensorTop;
+    this.frameTop = this.blocks.top;
     this.pendingOut.length = 0;
   }
 
@@ -373,7 +372,7 @@ export class WasmKernels {
       }
     }
     this.pendingOut.length = 0;
-    this.frameTop = this.tensorTop;
+    this.frameTop = this.blocks.top;
     this.inCall = false;
   }
 
@@ -443,17 +442,8 @@ export class WasmKernels {
   allocateFloat32(length: number): Float32Array {
     if (!this.shared) throw new Error('WebAssembly kernels: tensor blocks need a shared memory');
     if (this.inCall) throw new Error('WebAssembly kernels: cannot allocate a tensor block during a kernel call');
-    const reused = this.freeBlocks.get(length)?.pop();
-    let address: number;
-    if (reused !== undefined) {
-      address = reused;
-    } else {
-      address = alignUp(this.tensorTop);
-      this.ensure(address + length * 4);
-      this.tensorTop = address + length * 4;
-      this.frameTop = this.tensorTop;
-      this.blockLength.set(address, length);
-    }
+    const address = this.blocks.allocate(length * 4);
+    this.frameTop = this.blocks.top;
     const array = new Float32Array(this.memory.buffer, address, length);
     array.fill(0);
     return array;
@@ -461,23 +451,21 @@ export class WasmKernels {
 
   /** Returns a tensor block from `allocateFloat32` for reuse. */
   freeFloat32(array: Float32Array): void {
-    const length = this.blockLength.get(array.byteOffset);
-    if (!this.holds(array) || length !== array.length) throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
+    const bytes = this.blocks.sizeOf(array.byteOffset);
+    if (!this.holds(array) || bytes === undefined || bytes < array.byteLength) throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
     this.freeBlock(array.byteOffset);
   }
 
   /** Returns the tensor block at `address` for reuse (its array must no longer be used). */
   freeBlock(address: number): void {
-    const length = this.blockLength.get(address);
-    if (length === undefined) throw new Error(`WebAssembly kernels: no tensor block at address ${address}`);
-    let list = this.freeBlocks.get(length);
-    if (!list) this.freeBlocks.set(length, (list = []));
-    if (!list.includes(address)) list.push(address);
+    if (this.inCall) throw new Error('WebAssembly kernels: cannot free a tensor block during a kernel call');
+    this.blocks.release(address);
+    this.frameTop = this.blocks.top;
   }
 
   /** Bytes of kernel memory and of tensor blocks, and the calls helper threads took part in, for tests and benchmarks. */
   stats(): { memoryBytes: number; tensorBytes: number; callsWithHelpers: number } {
-    return { memoryBytes: this.memory.buffer.byteLength, tensorBytes: this.tensorTop - this.controlBlock - CONTROL_BLOCK_BYTES, callsWithHelpers: this.callsWithHelpers };
+    return { memoryBytes: this.memory.buffer.byteLength, tensorBytes: this.blocks.usedBytes, callsWithHelpers: this.callsWithHelpers };
   }
 }
 
@@ -512,43 +500,4 @@ export function kernelCall<T>(kernels: WasmKernels, body: () => T): T {
   } finally {
     kernels.endCall(ok);
   }
-}
-
-/**
- * Frees the blocks of `wasmTensorAllocator({ freeWhenUnreachable: true })`
- * once their arrays have been garbage-collected. The held value is the
- * block's address, so the registry does not keep the array alive.
- */
-const unreachableBlocks = new FinalizationRegistry<number>((address) => wasmKernels()?.freeBlock(address));
-
-/**
- * An allocator of float32 tensor buffers inside kernel memory: kernels then
- * read and write those tensors in place instead of copying them in and out
- * of kernel memory on every call. Null when the kernels are unavailable or
- * their memory is not shared (an ordinary memory may move when it grows).
- * Buffers are zero-filled.
- *
- * For an executor's buffer pool, give each buffer back with `freeWasmTensor`
- * when the pool drops it. With `freeWhenUnreachable`, for buffers that live
- * as long as their owner (variables, optimizer slots), a block is given back
- * by itself once its array has been garbage-collected — so never keep only a
- * `subarray` of such a buffer.
- */
-export function wasmTensorAllocator(options: { freeWhenUnreachable?: boolean } = {}): ((length: number) => Float32Array) | null {
-  const kernels = wasmKernels();
-  if (!kernels || !kernels.offersTensorBlocks) return null;
-  if (!options.freeWhenUnreachable) return (length) => kernels.allocateFloat32(length);
-  return (length) => {
-    const array = kernels.allocateFloat32(length);
-    unreachableBlocks.register(array, array.byteOffset);
-    return array;
-  };
-}
-
-/** Returns a buffer from `wasmTensorAllocator()` for reuse; false (doing nothing) for any other array. */
-export function freeWasmTensor(array: Float32Array): boolean {
-  const kernels = wasmKernels();
-  if (!kernels || !kernels.holds(array)) return false;
-  kernels.freeFloat32(array);
-  return true;
 }

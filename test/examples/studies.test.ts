@@ -3,11 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, tensor, type Tensor } from '@ndgraph/graph';
+import { Trainer, batches, subset, type Dataset } from '@ndgraph/nn';
+import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import {
-  STUDIES, STUDY_NAMES, Trainer, activationStats, oneStandardErrorChoice, batches, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
-  subset, variantTrainConfig, type Dataset, type Study, type StudyResult,
-} from '@ndgraph/nn';
-import { loadEmbeddedMnist, readStudyResult, writeStudyFiles } from '@ndgraph/nn/node';
+  STUDIES, STUDY_NAMES, activationStats, oneStandardErrorChoice, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
+  variantTrainConfig, type Study, type StudyResult,
+} from '../../examples/studies/index.ts';
+import { readStudyResult, writeStudyFiles } from '../../examples/studies/study-files.ts';
 
 // Tiny versions of every study: 128 training / 64 test images, 1 epoch, 2 seeds.
 const EPOCHS = 1;

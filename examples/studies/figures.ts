@@ -8,10 +8,11 @@
  *                      over training, one color per variant.
  * Browser-safe.
  */
-import type { TopLevelSpec } from 'vega-lite';
-import { movingAverage } from '../plot.ts';
-import { SCHEMA, accuracyY, epochX, trainingLossPanel } from '../vega-parts.ts';
+import { movingAverage, type renderSvg } from '@ndgraph/nn';
 import type { StudyResult } from './runner.ts';
+
+/** A vega-lite spec, as `renderSvg` takes it (vega-lite itself is a dependency of @ndgraph/nn, not of the examples). */
+type TopLevelSpec = Parameters<typeof renderSvg>[0];
 
 /** Tableau 10: distinct enough for the eight variants of the largest study. */
 const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -27,6 +28,35 @@ export interface StudyFigureOptions {
   height?: number;
   /** Moving-average window in steps for the loss curves (default: about 1/50 of the steps). */
   smoothingWindow?: number;
+}
+
+// Spec pieces in the same style as @ndgraph/nn's training plots (whose own copies are private to the package).
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The x encoding of per-epoch panels: whole epochs on the axis. */
+function epochX(): object {
+  return { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
+}
+
+/** The y encoding of an accuracy: shown as a percentage, on an axis that need not start at zero. */
+function accuracyY(field: string, title: string, scale: object = { zero: false }): object {
+  return { field, type: 'quantitative', title, scale, axis: { format: '.1%' } };
+}
+
+/** The "Training loss" panel: a line of `loss` against `step` per series of `color`. */
+function trainingLossPanel(width: number, height: number, values: object[], yTitle: string, color: object, yScale?: object): object {
+  return {
+    title: 'Training loss',
+    width,
+    height,
+    data: { values },
+    mark: { type: 'line', strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'loss', type: 'quantitative', title: yTitle, ...(yScale && { scale: yScale }) },
+      color,
+    },
+  };
 }
 
 const toNumber = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);

@@ -7,8 +7,7 @@
  * differs. Browser-safe.
  */
 import { GraphError } from '@ndgraph/graph';
-import type { TrainConfig } from '../training.ts';
-import type { ActivationName } from '../layers.ts';
+import type { ActivationName, TrainConfig } from '@ndgraph/nn';
 
 /** What a variant changes relative to its study's base configuration. */
 export type VariantConfig = Partial<Omit<TrainConfig, 'epochs' | 'seed' | 'model'>> & { model?: TrainConfig['model'] };

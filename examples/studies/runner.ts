@@ -5,9 +5,7 @@
  * Node entry writes the files.
  */
 import { DataError } from '@ndgraph/graph';
-import { type Dataset, datasetSize, subset } from '../data/dataset.ts';
-import type { ActivationName } from '../layers.ts';
-import { type EpochInfo, type StepInfo, type TrainConfig, Trainer } from '../training.ts';
+import { type ActivationName, type Dataset, type EpochInfo, type StepInfo, type TrainConfig, Trainer, datasetSize, subset } from '@ndgraph/nn';
 import { type Study, type StudyName, type StudyVariant, variantTrainConfig } from './definitions.ts';
 import { type GradientFlowPoint, GradientFlowMonitor, inactiveRule } from './gradient-flow.ts';
 import { type MeanEpoch, type RunRecord, type VariantSummary, meanEpochCurve, meanGradientFlow, meanStepLoss, summarizeVariant } from './summary.ts';

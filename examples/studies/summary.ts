@@ -2,7 +2,7 @@
  * Aggregation of a study's runs over seeds: means with sample standard
  * deviations, mean curves, best epochs. Browser-safe.
  */
-import type { EpochRecord } from '../metrics.ts';
+import type { EpochRecord } from '@ndgraph/nn';
 import type { GradientFlowPoint } from './gradient-flow.ts';
 
 /** Mean and sample standard deviation (n − 1 in the denominator) of n values; null where undefined (n = 0, or std with n = 1). */

@@ -22,8 +22,7 @@
  * Browser-safe.
  */
 import { type Node, type Tensor, copyTensor, isContiguous } from '@ndgraph/graph';
-import type { ActivationName } from '../layers.ts';
-import type { TrainingMonitor } from '../training.ts';
+import type { ActivationName, TrainingMonitor } from '@ndgraph/nn';
 
 export interface InactiveRule {
   activation: ActivationName;

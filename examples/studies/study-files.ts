@@ -6,12 +6,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { DataError } from '@ndgraph/graph';
 import { join } from 'node:path';
-import { renderSvg } from '../plot.ts';
-import { gradientFlowSpec, studyCurvesSpec } from '../studies/figures.ts';
-import { studyMarkdown, studyResultJson } from '../studies/report.ts';
-import type { StudyResult } from '../studies/runner.ts';
-import { writeFileAtomic } from './checkpoint-file.ts';
-import { svgToPng } from './png.ts';
+import { renderSvg } from '@ndgraph/nn';
+import { svgToPng, writeFileAtomic } from '@ndgraph/nn/node';
+import { gradientFlowSpec, studyCurvesSpec } from './figures.ts';
+import { studyMarkdown, studyResultJson } from './report.ts';
+import type { StudyResult } from './runner.ts';
 
 export interface StudyFiles {
   json: string;

@@ -1,0 +1,62 @@
+/**
+ * The fusion rules of the built-in ops: chains the planner runs as one kernel
+ * when nothing else needs the nodes inside them (not fetched, fed or hooked,
+ * no other consumer). Users build the plain chains; the graph they see keeps
+ * every node.
+ *
+ *   conv2d → biasAdd → relu          conv2dBiasRelu        (a conv layer's forward pass)
+ *   matmul → biasAdd → relu          matmulBiasRelu        (a dense layer's, no transposes)
+ *   maxPoolGrad(dy, y) → reluGrad(·, y)   maxPoolGrad with positiveOnly   (pooling after relu, backward)
+ */
+import { type FusionRule, type Node, registerFusionRule } from '@ndgraph/graph';
+import { biasAddOp } from './ops/bias-add.ts';
+import { conv2dOp } from './ops/conv2d.ts';
+import { conv2dBiasReluOp } from './ops/conv2d-bias-relu.ts';
+import { matmulOp, type MatmulAttrs } from './ops/matmul.ts';
+import { matmulBiasReluOp } from './ops/matmul-bias-relu.ts';
+import { type MaxPoolGradAttrs, maxPoolGradOp } from './ops/max-pool-grad.ts';
+
+/** relu(biasAdd(product(x, w), b)) with the biasAdd and the product absorbable, else null. */
+function productBiasRelu(relu: Node, product: { def: unknown }, canAbsorb: (n: Node) => boolean): { biasAdd: Node; product: Node } | null {
+  const biasAdd = relu.inputs[0];
+  if (biasAdd.op !== biasAddOp.def || !canAbsorb(biasAdd)) return null;
+  const inner = biasAdd.inputs[0];
+  if (inner.op !== product.def || !canAbsorb(inner)) return null;
+  return { biasAdd, product: inner };
+}
+
+export const FUSION_RULES: FusionRule[] = [
+  {
+    name: 'conv2d + biasAdd + relu',
+    root: 'relu',
+    match(relu, canAbsorb) {
+      const chain = productBiasRelu(relu, conv2dOp, canAbsorb);
+      if (!chain) return null;
+      const [x, filter] = chain.product.inputs;
+      return { op: conv2dBiasReluOp.def, attrs: chain.product.attrs, inputs: [x, filter, chain.biasAdd.inputs[1]], absorbs: [chain.biasAdd, chain.product] };
+    },
+  },
+  {
+    name: 'matmul + biasAdd + relu',
+    root: 'relu',
+    match(relu, canAbsorb) {
+      const chain = productBiasRelu(relu, matmulOp, canAbsorb);
+      const attrs = chain?.product.attrs as MatmulAttrs | undefined;
+      if (!chain || attrs?.transposeA || attrs?.transposeB) return null;
+      const [x, w] = chain.product.inputs;
+      return { op: matmulBiasReluOp.def, attrs: {}, inputs: [x, w, chain.biasAdd.inputs[1]], absorbs: [chain.biasAdd, chain.product] };
+    },
+  },
+  {
+    name: 'maxPoolGrad + reluGrad',
+    root: 'reluGrad',
+    match(reluGrad, canAbsorb) {
+      const [poolGrad, y] = reluGrad.inputs;
+      const attrs = poolGrad.attrs as MaxPoolGradAttrs;
+      if (poolGrad.op !== maxPoolGradOp.def || attrs.positiveOnly || poolGrad.inputs[1] !== y || !canAbsorb(poolGrad)) return null;
+      return { op: maxPoolGradOp.def, attrs: { ...attrs, positiveOnly: true }, inputs: [poolGrad.inputs[0], y], absorbs: [poolGrad] };
+    },
+  },
+];
+
+for (const rule of FUSION_RULES) registerFusionRule(rule);

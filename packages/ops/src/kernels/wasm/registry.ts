@@ -1,0 +1,106 @@
+/**
+ * The WebAssembly column of the kernel table: for each op with a SIMD kernel,
+ * the function that runs it on float32 values (registered for the 'wasm'
+ * backend; every other op, and float64 everywhere, runs the op's own
+ * JavaScript `forward`). Each entry unpacks the op's inputs and attributes
+ * for one kernel of conv-wasm.ts, gemm-wasm.ts, pool-wasm.ts or
+ * elementwise-wasm.ts, which stage operands in kernel memory and may split
+ * the work between threads.
+ */
+import { type Kernel, registerKernel, shapeSize, type Tensor } from '@ndgraph/graph';
+import { convGeometry, type PoolAttrs, type WindowAttrs } from '../conv-geometry.ts';
+import { gemm } from '../gemm.ts';
+import type { MatmulAttrs } from '../../ops/matmul.ts';
+import type { MaxPoolGradAttrs } from '../../ops/max-pool-grad.ts';
+import { reluGradOp } from '../../ops/relu-grad.ts';
+import { WASM_BACKEND } from './backend.ts';
+import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from './conv-wasm.ts';
+import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
+import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
+import { momentumStepWasm } from './optimizer-wasm.ts';
+import { maxPoolBackwardWasm, maxPoolForwardWasm } from './pool-wasm.ts';
+
+const f32 = (t: Tensor): Float32Array => t.data as Float32Array;
+
+/** Tiny products go to the JavaScript GEMM: a WebAssembly call costs more than they do. */
+const matmulGemm = createWasmGemm(gemm);
+
+/** The kernels return false only when the module is missing, which the backend rules out. */
+function ran(done: boolean, op: string): void {
+  if (!done) throw new Error(`WebAssembly kernels: the ${op} kernel is unavailable`);
+}
+
+function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tensor, relu: boolean): Tensor {
+  const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
+  ran(conv2dForwardWasm(f32(x), x.offset, f32(filter), filter.offset, bias ? f32(bias) : null, bias?.offset ?? 0, relu, f32(out), out.offset, g, filter.shape[3]), 'conv2d');
+  return out;
+}
+
+export const WASM_KERNELS: Record<string, Kernel> = {
+  matmul([a, b], attrs: MatmulAttrs, ctx) {
+    const out = ctx.output();
+    const [m, n] = out.shape;
+    const k = attrs.transposeA ? a.shape[0] : a.shape[1];
+    matmulGemm(attrs.transposeA ?? false, attrs.transposeB ?? false, m, n, k, 1, f32(a), a.offset, a.shape[1], f32(b), b.offset, b.shape[1], 0, f32(out), out.offset, n);
+    return out;
+  },
+  matmulBiasRelu([x, w, bias], _attrs, ctx) {
+    const out = ctx.output();
+    const [m, k] = x.shape;
+    const n = w.shape[1];
+    ran(gemmBiasReluWasm(false, false, m, n, k, f32(x), x.offset, k, f32(w), w.offset, n, f32(bias), bias.offset, true, f32(out), out.offset), 'matmulBiasRelu');
+    return out;
+  },
+  conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
+  conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
+  conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
+    const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
+    const dx = ctx.output(); // written whole
+    ran(conv2dBackpropInputWasm(f32(dy), dy.offset, f32(filter), filter.offset, f32(dx), dx.offset, g, filter.shape[3]), 'conv2dBackpropInput');
+    return dx;
+  },
+  conv2dBackpropFilter([x, dy, filter], attrs: WindowAttrs, ctx) {
+    const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
+    const out = ctx.output();
+    ran(conv2dBackpropFilterWasm(f32(x), x.offset, f32(dy), dy.offset, f32(out), out.offset, g, filter.shape[3]), 'conv2dBackpropFilter');
+    return out;
+  },
+  maxPool([x], attrs: PoolAttrs, ctx) {
+    const out = ctx.output();
+    ran(maxPoolForwardWasm(f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(out), out.offset), 'maxPool');
+    return out;
+  },
+  maxPoolGrad([dy, x], attrs: MaxPoolGradAttrs, ctx) {
+    const dx = ctx.output(); // written whole
+    ran(maxPoolBackwardWasm(f32(dy), dy.offset, f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(dx), dx.offset, attrs.positiveOnly), 'maxPoolGrad');
+    return dx;
+  },
+  relu([x], _attrs, ctx) {
+    const out = ctx.output();
+    ran(reluWasm(f32(x), x.offset, f32(out), out.offset, out.size), 'relu');
+    return out;
+  },
+  reluGrad(inputs, attrs, ctx) {
+    const [dy, x] = inputs;
+    // Broadcasting operands go to the JavaScript kernel.
+    if (dy.size !== x.size || dy.size !== shapeSize(ctx.outputSpec.shape)) return reluGradOp.def.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    ran(reluGradWasm(f32(dy), dy.offset, f32(x), x.offset, f32(out), out.offset, out.size), 'reluGrad');
+    return out;
+  },
+  biasAdd([x, b], _attrs, ctx) {
+    const out = ctx.output();
+    ran(biasAddWasm(f32(x), x.offset, f32(b), b.offset, false, f32(out), out.offset, out.size, b.size), 'biasAdd');
+    return out;
+  },
+  biasAddGrad([dy], _attrs, ctx) {
+    const out = ctx.output();
+    ran(biasAddGradWasm(f32(dy), dy.offset, dy.size, out.size, f32(out), out.offset), 'biasAddGrad');
+    return out;
+  },
+};
+
+for (const [op, kernel] of Object.entries(WASM_KERNELS)) registerKernel(op, WASM_BACKEND, kernel);
+
+/** Optimizer updates are kernels too, named rather than ops (see @ndgraph/nn's optimizers). */
+registerKernel('momentumStep', WASM_BACKEND, momentumStepWasm);

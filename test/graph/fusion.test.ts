@@ -1,0 +1,236 @@
+/**
+ * Fusion, the planner's rewrite pass: the plain chains conv2d → biasAdd →
+ * relu and matmul → biasAdd → relu run as one fused kernel, and maxPoolGrad
+ * followed by reluGrad as one pass, unless something needs a node inside
+ * (fetched, fed or hooked, or another consumer). Checked here: the fused
+ * kernels against naive loops (float64), fused plans against unfused ones
+ * (`fusion: false`) on the same graph, which steps run, and that hooks fire
+ * on every node of a training run with fusion on.
+ */
+import { describe, expect, it } from 'vitest';
+import { Graph, Session, ShapeError, gradients, allGradients, topologicalOrder, type Node, type Tensor } from '@ndgraph/graph';
+import { biasAdd, conv2d, matmul, maxPool, relu, softmaxCrossEntropy, sum } from '@ndgraph/ops';
+import { conv2dBiasReluOp, conv2dAttrs, matmulBiasReluOp } from '@ndgraph/ops/kernels';
+import { lenet5 } from '@ndgraph/nn';
+import { evaluate, expectClose, randomTensor, tensor, toArray } from '../helpers.ts';
+
+type Padding = 'same' | 'valid';
+
+/** Direct convolution plus bias, then relu; cells outside the image count as 0. */
+function naiveConvBiasRelu(x: Tensor, w: Tensor, b: Tensor, stride: number, padding: Padding): number[] {
+  const [N, H, W, C] = x.shape;
+  const [kh, kw, , F] = w.shape;
+  const [xv, wv, bv] = [toArray(x), toArray(w), toArray(b)];
+  const out = (n: number, k: number) => (padding === 'valid' ? Math.floor((n - k) / stride) + 1 : Math.ceil(n / stride));
+  const before = (n: number, k: number) => (padding === 'valid' ? 0 : Math.floor(Math.max((out(n, k) - 1) * stride + k - n, 0) / 2));
+  const values: number[] = [];
+  for (let n = 0; n < N; n++)
+    for (let oh = 0; oh < out(H, kh); oh++)
+      for (let ow = 0; ow < out(W, kw); ow++)
+        for (let f = 0; f < F; f++) {
+          let s = bv[f];
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++)
+              for (let c = 0; c < C; c++) {
+                const h = oh * stride - before(H, kh) + i;
+                const v = ow * stride - before(W, kw) + j;
+                if (h >= 0 && h < H && v >= 0 && v < W) s += xv[((n * H + h) * W + v) * C + c] * wv[((i * kw + j) * C + c) * F + f];
+              }
+          values.push(Math.max(0, s));
+        }
+  return values;
+}
+
+function naiveDenseRelu(x: Tensor, w: Tensor, b: Tensor): number[] {
+  const [N, K] = x.shape;
+  const M = w.shape[1];
+  const [xv, wv, bv] = [toArray(x), toArray(w), toArray(b)];
+  const values: number[] = [];
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      let s = bv[m];
+      for (let k = 0; k < K; k++) s += xv[n * K + k] * wv[k * M + m];
+      values.push(Math.max(0, s));
+    }
+  return values;
+}
+
+
+/** Runs the chain's value and the gradients of sum(chain) with fusion on and off; returns [fused, unfused] tensors and the ops each ran. */
+function withAndWithoutFusion(build: (x: Node, w: Node, b: Node) => Node, inputs: Tensor[]): { values: Tensor[][]; ran: string[][] } {
+  const g = new Graph();
+  const [x, w, b] = inputs.map((t, i) => g.placeholder(`in${i}`, t.shape, 'float32'));
+  const y = build(x, w, b);
+  const grads = gradients(sum(y), [x, w, b]);
+  const feeds = new Map([[x, inputs[0]], [w, inputs[1]], [b, inputs[2]]]);
+  const ran: string[][] = [];
+  const values = [true, false].map((fusion) => {
+    const ops: string[] = [];
+    const out = new Session(g, { fusion }).run([y, ...grads], feeds, { training: true, onTime: (_node, _ms, op) => ops.push(op.name) });
+    ran.push(ops);
+    return out;
+  });
+  return { values, ran };
+}
+
+const convLayer = (stride: number, padding: Padding) => (p: Node, q: Node, r: Node) => relu(biasAdd(conv2d(p, q, { strides: stride, padding }), r));
+
+describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
+  for (const [stride, padding, shape, filter] of [
+    [1, 'same', [2, 7, 6, 1], [5, 5, 1, 6]],
+    [1, 'valid', [3, 8, 8, 6], [5, 5, 6, 16]],
+    [2, 'same', [2, 5, 7, 3], [3, 3, 3, 5]],
+  ] as [number, Padding, number[], number[]][]) {
+    const label = `x [${shape}] filter [${filter}] stride ${stride} ${padding}`;
+    it(`the fused kernel matches naive loops in float64, and the fused plan the unfused one bit for bit: ${label}`, () => {
+      const x = randomTensor(shape, 1);
+      const w = randomTensor(filter, 2);
+      const b = randomTensor([filter[3]], 3, -0.5, 0.5);
+      const direct = evaluate((p, q, r) => conv2dBiasReluOp([p, q, r], conv2dAttrs({ strides: stride, padding })), [x, w, b]);
+      expectClose(direct, naiveConvBiasRelu(x, w, b, stride, padding), 1e-12);
+      expectClose(evaluate(convLayer(stride, padding), [x, w, b]), naiveConvBiasRelu(x, w, b, stride, padding), 1e-12);
+
+      const f32 = [randomTensor(shape, 4, -1, 1, 'float32'), randomTensor(filter, 5, -1, 1, 'float32'), randomTensor([filter[3]], 6, -0.5, 0.5, 'float32')];
+      const { values: [fused, unfused], ran } = withAndWithoutFusion(convLayer(stride, padding), f32);
+      for (let i = 0; i < 4; i++) expect(toArray(fused[i])).toEqual(toArray(unfused[i]));
+      expect(ran[0]).toContain('conv2dBiasRelu');
+      expect(ran[0]).not.toContain('biasAdd');
+      expect(ran[1]).not.toContain('conv2dBiasRelu');
+    });
+  }
+
+  it('followed by a max pool: the backward pass takes maxPoolGrad with the relu mask in the same pass, same bits', () => {
+    const f32 = [randomTensor([2, 8, 8, 3], 11, -1, 1, 'float32'), randomTensor([3, 3, 3, 6], 12, -1, 1, 'float32'), randomTensor([6], 13, -0.5, 0.5, 'float32')];
+    const { values: [fused, unfused], ran } = withAndWithoutFusion((p, q, r) => maxPool(convLayer(1, 'same')(p, q, r), { ksize: 2 }), f32);
+    for (let i = 0; i < 4; i++) expect(toArray(fused[i])).toEqual(toArray(unfused[i]));
+    expect(ran[0].filter((op) => op === 'maxPoolGrad')).toHaveLength(1);
+    expect(ran[0]).not.toContain('reluGrad');
+    expect(ran[1]).toContain('reluGrad');
+  });
+
+  it('the user\'s graph keeps every node: conv2d, biasAdd and relu, with gradients built on them', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 6, 6, 2]);
+    const w = g.placeholder('w', [3, 3, 2, 4]);
+    const b = g.placeholder('b', [4]);
+    const y = convLayer(1, 'same')(x, w, b);
+    expect(topologicalOrder([y]).map((n) => n.op.name)).toEqual(['placeholder', 'placeholder', 'conv2d', 'placeholder', 'biasAdd', 'relu']);
+    const [gx] = gradients(sum(y), [x]);
+    expect(gx.op.name).toBe('conv2dBackpropInput');
+    expect(gx.inputs[0].op.name).toBe('reluGrad');
+    expect(gx.inputs[0].inputs[1]).toBe(y); // relu's gradient reads its output, so the pre-activation can be fused away
+  });
+
+  it('a fetched, fed or hooked pre-activation stays a node of its own', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [1, 4, 4, 1]);
+    const w = g.variable('w', randomTensor([3, 3, 1, 2], 31, -1, 1, 'float32'));
+    const b = g.variable('b', tensor([0.1, -0.1]));
+    const pre = biasAdd(conv2d(x, w, { padding: 'same' }), b);
+    const y = relu(pre);
+    const feed = { x: randomTensor([1, 4, 4, 1], 32, -1, 1, 'float32') };
+    const opsRun = (session: Session, fetches: Node[], feeds: Record<string, Tensor> = feed) => {
+      const ops: string[] = [];
+      session.run(fetches, feeds, { onTime: (_node, _ms, op) => ops.push(op.name) });
+      return ops;
+    };
+    const session = new Session(g);
+    expect(opsRun(session, [y])).toEqual(['conv2dBiasRelu']);
+    expect(opsRun(session, [y, pre])).toEqual(['conv2d', 'biasAdd', 'relu']);
+    expect(opsRun(session, [y], { ...feed, [pre.name]: randomTensor([1, 4, 4, 2], 33, -1, 1, 'float32') })).toEqual(['relu']);
+    const seen: number[] = [];
+    const stop = session.hook(pre, { value: (v) => seen.push(v.size) });
+    expect(opsRun(session, [y])).toEqual(['conv2d', 'biasAdd', 'relu']);
+    expect(seen).toEqual([32]);
+    stop();
+    expect(opsRun(session, [y])).toEqual(['conv2dBiasRelu']);
+    // Anomaly mode and onValue see every node, so they run unfused.
+    const values: string[] = [];
+    session.run(y, feed, { onValue: (node) => values.push(node.op.name) });
+    expect(values).toContain('biasAdd');
+  });
+
+  it('the fused kernel checks its bias like biasAdd does', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 6, 6, 2]);
+    const w = g.placeholder('w', [3, 3, 2, 4]);
+    expect(() => conv2dBiasReluOp([x, w, g.placeholder('b', [3])], conv2dAttrs({ padding: 'same' }))).toThrow(ShapeError);
+    expect(() => conv2dBiasReluOp([x, w, g.placeholder('b2', [3])], conv2dAttrs({ padding: 'same' }))).toThrow(/bias must have shape \[4\] \(the filter's output channels\), found \[3\]/);
+  });
+});
+
+describe('matmul → biasAdd → relu runs as matmulBiasRelu', () => {
+  const denseLayer = (p: Node, q: Node, r: Node) => relu(biasAdd(matmul(p, q), r));
+  for (const [n, k, m] of [[1, 1, 1], [5, 7, 3], [64, 400, 120], [13, 84, 10]]) {
+    const label = `[${n},${k}]·[${k},${m}]`;
+    it(`matches naive loops in float64 and the unfused plan in float32: ${label}`, () => {
+      const x = randomTensor([n, k], 11);
+      const w = randomTensor([k, m], 12);
+      const b = randomTensor([m], 13, -0.5, 0.5);
+      expectClose(evaluate((p, q, r) => matmulBiasReluOp([p, q, r]), [x, w, b]), naiveDenseRelu(x, w, b), 1e-12);
+      expectClose(evaluate(denseLayer, [x, w, b]), naiveDenseRelu(x, w, b), 1e-12);
+
+      const f32 = [randomTensor([n, k], 14, -1, 1, 'float32'), randomTensor([k, m], 15, -1, 1, 'float32'), randomTensor([m], 16, -0.5, 0.5, 'float32')];
+      const { values: [fused, unfused], ran } = withAndWithoutFusion(denseLayer, f32);
+      // Equal up to float32 rounding: the bias joins the sum at a different point when K is split
+      // into blocks, and tiny unfused products run in JavaScript, which sums in another order.
+      for (let i = 0; i < 4; i++) expectClose(fused[i], toArray(unfused[i]), 1e-5);
+      expect(ran[0]).toContain('matmulBiasRelu');
+    });
+  }
+
+  it('a transposed product is left alone (the fused kernel has no transposes)', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [3, 4]);
+    const w = g.variable('w', randomTensor([5, 4], 41, -1, 1, 'float32'));
+    const b = g.variable('b', tensor([0, 0, 0, 0, 0]));
+    const y = relu(biasAdd(matmul(x, w, { transposeB: true }), b));
+    const ops: string[] = [];
+    new Session(g).run(y, { x: randomTensor([3, 4], 42, -1, 1, 'float32') }, { onTime: (_node, _ms, op) => ops.push(op.name) });
+    expect(ops).toEqual(['matmul', 'biasAdd', 'relu']);
+  });
+});
+
+describe('hooks in a training run with fusion on', () => {
+  it('fire for every node: the value of each forward node and the gradient of each, fused layers included', () => {
+    const g = new Graph({ seed: 3 });
+    const images = g.placeholder('images', [-1, 28, 28, 1]);
+    const labels = g.placeholder('labels', [-1], 'int32');
+    const loss = softmaxCrossEntropy(lenet5(images), labels);
+    const params = g.trainableVariables();
+    const grads = gradients(loss, params);
+    const feeds = { images: randomTensor([4, 28, 28, 1], 51, 0, 1, 'float32'), labels: tensor([1, 7, 3, 0], [4], 'int32') };
+    const plain = new Session(g, { seed: 1 }).run([loss, ...grads], feeds, { training: true });
+
+    const session = new Session(g, { seed: 1 });
+    const forward = topologicalOrder([loss]).filter((n) => n.op.kind !== 'placeholder');
+    const withGradient = forward.filter((n) => g.gradientNodesOf(n).length > 0);
+    const valueSeen = new Set<string>();
+    const gradientSeen = new Set<string>();
+    for (const node of forward) session.hook(node, { value: () => valueSeen.add(node.name) });
+    for (const node of withGradient) session.hook(node, { gradient: () => gradientSeen.add(node.name) });
+    const hooked = session.run([loss, ...grads], feeds, { training: true });
+
+    expect([...valueSeen].sort()).toEqual(forward.map((n) => n.name).sort());
+    expect([...gradientSeen].sort()).toEqual(withGradient.map((n) => n.name).sort());
+    // Every pre-activation of the conv and dense layers is among them, and hooking changes no number.
+    expect(withGradient.filter((n) => n.op.name === 'biasAdd').length).toBe(5);
+    hooked.forEach((t, i) => expect(toArray(t)).toEqual(toArray(plain[i])));
+  });
+
+  it('and without hooks the same training run fuses the relu layers', () => {
+    const g = new Graph({ seed: 3 });
+    const images = g.placeholder('images', [-1, 28, 28, 1]);
+    const labels = g.placeholder('labels', [-1], 'int32');
+    const loss = softmaxCrossEntropy(lenet5(images), labels);
+    const grads = allGradients(loss);
+    const fetches = [loss, ...g.trainableVariables().map((v) => grads.get(v)!)];
+    const ops: string[] = [];
+    new Session(g).run(fetches, { images: randomTensor([2, 28, 28, 1], 52, 0, 1, 'float32'), labels: tensor([1, 2], [2], 'int32') }, { training: true, onTime: (_node, _ms, op) => ops.push(op.name) });
+    expect(ops.filter((op) => op === 'conv2dBiasRelu')).toHaveLength(2);
+    expect(ops.filter((op) => op === 'matmulBiasRelu')).toHaveLength(2);
+    // Both pools take the relu mask into their gradient; the two hidden dense layers keep theirs.
+    expect(ops.filter((op) => op === 'maxPoolGrad')).toHaveLength(2);
+    expect(ops.filter((op) => op === 'reluGrad')).toHaveLength(2);
+  });
+});
