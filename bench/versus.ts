@@ -118,6 +118,10 @@ async function main(): Promise<void> {
     for (const name of order) times[name].infer.push(timeBurst(models[name].inferStep, inferBurst));
   }
   const cpu = process.cpuUsage(cpuBefore);
+  // Both sides trained the same steps on the same batches: count the losses that are the very same bits.
+  const stepsCompared = Math.min(models.base.losses.length, models.current.losses.length);
+  let identicalLosses = 0;
+  while (identicalLosses < stepsCompared && Object.is(models.base.losses[identicalLosses], models.current.losses[identicalLosses])) identicalLosses++;
   const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore);
 
   const ratio = (kind: 'train' | 'infer') => spread(times.base[kind].map((b, i) => b / times.current[kind][i]));
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
     loadAverage: { start: loadAtStart, end: loadAverage() },
     cpuShare,
     firstLossesDifference: lossDifference,
+    losses: { stepsCompared, identicalFromTheStart: identicalLosses },
     train: {
       baseImagesPerSecond: imagesPerSecond(times.base.train, TRAIN_BATCH),
       currentImagesPerSecond: imagesPerSecond(times.current.train, TRAIN_BATCH),
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
   console.log(`ndgraph ${base} against this checkout, ${threads} thread(s), ${rounds} rounds (load ${loadAtStart.join(' ')}, CPU share ${(100 * cpuShare).toFixed(0)}%)`);
   console.log(`  train:     ${result.train.baseImagesPerSecond.toFixed(0)} → ${result.train.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.train.baseOverCurrent)}`);
   console.log(`  inference: ${result.inference.baseImagesPerSecond.toFixed(0)} → ${result.inference.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.inference.baseOverCurrent)}`);
+  console.log(`  losses:    ${identicalLosses} of ${stepsCompared} training steps bit-identical from the first`);
   const file = join(RESULTS_DIR, `versus-${base}${threads > 1 ? `-${threads}t` : ''}.json`);
   writeJson(file, result);
   console.log(`wrote ${relative(process.cwd(), file)}`);

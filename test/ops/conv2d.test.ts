@@ -121,7 +121,7 @@ describe('conv2d', () => {
       const opts = { strides: c.strides, padding: c.padding };
       const expected = naiveConv2dGrads(x, w, dy, c.strides, c.padding);
       expectClose(evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]), expected.dx, 1e-12);
-      expectClose(evaluate((p, d, q) => conv2dBackpropFilter(p, d, q, opts), [x, dy, w]), expected.dw, 1e-12);
+      expectClose(evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]), expected.dw, 1e-12);
     });
   }
 
@@ -135,7 +135,7 @@ describe('conv2d', () => {
     expectClose(evaluate((p, q) => conv2d(p, q, opts), [x, w]), naiveConv2d(x, w, c.strides, c.padding).values, 1e-4);
     const expected = naiveConv2dGrads(x, w, dy, c.strides, c.padding);
     expectClose(evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]), expected.dx, 1e-4);
-    expectClose(evaluate((p, d, q) => conv2dBackpropFilter(p, d, q, opts), [x, dy, w]), expected.dw, 1e-4);
+    expectClose(evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]), expected.dw, 1e-4);
   });
 
   it('shape rule: unknown batch, output size, channel check', () => {
@@ -172,9 +172,9 @@ describe('conv2d', () => {
     const w = g.placeholder('w', [3, 3, 2, 4]);
     const dy = g.placeholder('dy', [-1, 4, 4, 4]);
     expect(conv2dBackpropInput(dy, w, x, { strides: 2, padding: 'same' }).shape).toEqual([-1, 8, 8, 2]);
-    expect(conv2dBackpropFilter(x, dy, w, { strides: 2, padding: 'same' }).shape).toEqual([3, 3, 2, 4]);
+    expect(conv2dBackpropFilter(dy, x, w, { strides: 2, padding: 'same' }).shape).toEqual([3, 3, 2, 4]);
     expect(() => conv2dBackpropInput(dy, w, x, { padding: 'same' })).toThrow(/dy must have the conv2d output shape \[\?,8,8,4\], found \[\?,4,4,4\]/);
-    expect(() => conv2dBackpropFilter(x, dy, w, { padding: 'valid' })).toThrow(ShapeError);
+    expect(() => conv2dBackpropFilter(dy, x, w, { padding: 'valid' })).toThrow(ShapeError);
   });
 
   it('the 1×1 stride-1 path (no im2col) runs in float32 with the engine', () => {
@@ -204,7 +204,7 @@ describe('conv2d', () => {
       const w = randomTensor(c.w, 14);
       const dy = randomTensor(naiveConv2d(x, w, c.strides, c.padding).shape, 15);
       expectGradcheck(`conv2dBackpropInput ${describeConfig(c)}`, (d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x], { wrt: [0, 1] });
-      expectGradcheck(`conv2dBackpropFilter ${describeConfig(c)}`, (p, d, q) => conv2dBackpropFilter(p, d, q, opts), [x, dy, w], { wrt: [0, 1] });
+      expectGradcheck(`conv2dBackpropFilter ${describeConfig(c)}`, (d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w], { wrt: [0, 1] });
     });
   }
 
@@ -220,7 +220,7 @@ describe('conv2d', () => {
   });
 
   it('second order: the gradient of ½‖conv2d(x, w)‖² w.r.t. w differentiates again', () => {
-    // With dy = y, gradients(y, [w]) is conv2dBackpropFilter(x, conv2d(x, w)), which depends on x and w twice.
+    // With dy = y, gradients(y, [w]) is conv2dBackpropFilter(conv2d(x, w), x), which depends on x and w twice.
     const build = (x: Node, w: Node) => {
       const y = conv2d(x, w, { strides: 2, padding: 'same' });
       return gradients(y, [w], { dy: y })[0];

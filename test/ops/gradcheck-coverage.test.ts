@@ -209,10 +209,10 @@ const table: Record<string, Entry> = {
     inputs: [logits, floatLabels],
   },
   softmaxCrossEntropyGrad: {
-    build: (x, l, dy) => add(softmaxCrossEntropyGrad(x, l, dy), softmaxCrossEntropyGrad(x, labelsOf(x, intLabels), dy)),
+    build: (x, l, dy) => add(softmaxCrossEntropyGrad(dy, x, l), softmaxCrossEntropyGrad(dy, x, labelsOf(x, intLabels))),
     inputs: [logits, floatLabels, scalar(0.7)],
   },
-  softmaxCrossEntropyGradLabels: { build: (x, dy) => softmaxCrossEntropyGradLabels(x, dy), inputs: [logits, scalar(0.7)] },
+  softmaxCrossEntropyGradLabels: { build: (x, dy) => softmaxCrossEntropyGradLabels(dy, x), inputs: [logits, scalar(0.7)] },
 
   // Batch norm in training mode (batch statistics, the harder gradient); its gradient ops have no rules of their own.
   batchNorm: {
@@ -238,7 +238,7 @@ const table: Record<string, Entry> = {
   matmul: { build: (a, b) => matmul(a, b), inputs: [rand([3, 4], 5), rand([4, 2], 6)] },
   conv2d: { build: (x, w) => conv2d(x, w, conv), inputs: [rand([1, 6, 7, 2], 11), rand([3, 3, 2, 2], 12)] },
   conv2dBackpropInput: { build: (dy, w, x) => conv2dBackpropInput(dy, w, x, conv), inputs: [convDy, convW, convX] },
-  conv2dBackpropFilter: { build: (x, dy, w) => conv2dBackpropFilter(x, dy, w, conv), inputs: [convX, convDy, convW] },
+  conv2dBackpropFilter: { build: (dy, x, w) => conv2dBackpropFilter(dy, x, w, conv), inputs: [convDy, convX, convW] },
 
   // Fused layers: kernels the planner substitutes for conv2d/matmul → biasAdd → relu (fusion-rules.ts). They have
   // no builder (so they are built from their registered defs) and no gradient rule: gradients use the plain chain.

@@ -178,14 +178,14 @@ describe('softmaxCrossEntropy', () => {
     it('the gradient ops want a scalar dy', () => {
       const g = new Graph();
       const x = g.placeholder('x', [2, 3]);
-      expect(() => softmaxCrossEntropyGrad(x, g.placeholder('l', [2], 'int32'), g.placeholder('d', [2]))).toThrow(/dy must be the scalar \[\] gradient of the loss, found \[2\]/);
-      expect(() => softmaxCrossEntropyGradLabels(x, g.placeholder('d2', [1]))).toThrow(/dy must be the scalar \[\] gradient of the loss, found \[1\]/);
+      expect(() => softmaxCrossEntropyGrad(g.placeholder('d', [2]), x, g.placeholder('l', [2], 'int32'))).toThrow(/dy must be the scalar \[\] gradient of the loss, found \[2\]/);
+      expect(() => softmaxCrossEntropyGradLabels(g.placeholder('d2', [1]), x)).toThrow(/dy must be the scalar \[\] gradient of the loss, found \[1\]/);
     });
   });
 
   it('scales the gradient by the incoming dy', () => {
     // dy = 3: three times the golden gradient.
-    const dx = evaluate((x, l, d) => softmaxCrossEntropyGrad(x, l, d), [tensor(logitValues, undefined, 'float64'), tensor([2, 0], undefined, 'int32'), tensor(3, [], 'float64')]);
+    const dx = evaluate((x, l, d) => softmaxCrossEntropyGrad(d, x, l), [tensor(logitValues, undefined, 'float64'), tensor([2, 0], undefined, 'int32'), tensor(3, [], 'float64')]);
     expectClose(dx, expectedDLogits.map((v) => 3 * v), 1e-12);
   });
 });

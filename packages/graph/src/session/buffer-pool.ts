@@ -5,9 +5,11 @@
  * count reaches zero; later steps and runs reuse it. Buffers not from the pool
  * (variables, constants, feeds) are never tracked.
  *
- * Free buffers that no run has taken for `IDLE_RUNS` runs go back to the
- * backend, so a session whose shapes change (random batch sizes, train and
- * eval) holds only what its recent runs need.
+ * When a run had to allocate (its shapes were new), free buffers that no run
+ * has taken for `IDLE_RUNS` runs go back to the backend, so a session whose
+ * shapes keep changing (random batch sizes) holds only what its recent runs
+ * need, while one that alternates between a few shapes (training and
+ * evaluation) keeps its buffers.
  */
 import type { Backend } from '../backend.ts';
 import { type DType, dtypeOfArray, type TypedArray } from '../dtype.ts';
@@ -21,11 +23,17 @@ export class BufferPool {
   /** The run in which each free buffer was last released. */
   private readonly releasedIn = new Map<TypedArray, number>();
   private runs = 0;
+  /** True when this run allocated a buffer (the steady state allocates none). */
+  private grew = false;
 
   constructor(readonly backend: Backend) {}
 
   acquire(dtype: DType, size: number): TypedArray {
-    const buf = this.free.get(`${dtype}:${size}`)?.pop() ?? this.backend.allocate(dtype, size);
+    let buf = this.free.get(`${dtype}:${size}`)?.pop();
+    if (buf === undefined) {
+      buf = this.backend.allocate(dtype, size);
+      this.grew = true;
+    }
     this.releasedIn.delete(buf);
     this.refs.set(buf, 0);
     return buf;
@@ -66,9 +74,11 @@ export class BufferPool {
     this.refs.delete(buf);
   }
 
-  /** Ends a run: free buffers idle for IDLE_RUNS runs go back to the backend. */
+  /** Ends a run: after a run that allocated, free buffers idle for IDLE_RUNS runs go back to the backend. */
   endRun(): void {
     this.runs++;
+    if (!this.grew) return;
+    this.grew = false;
     const idle = (buf: TypedArray) => this.runs - (this.releasedIn.get(buf) ?? this.runs) >= IDLE_RUNS;
     for (const [key, list] of this.free) {
       if (!list.some(idle)) continue;

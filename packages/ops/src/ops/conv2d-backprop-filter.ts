@@ -1,15 +1,15 @@
 /**
- * conv2dBackpropFilter(x, dy, filter) — the gradient of conv2d with respect
+ * conv2dBackpropFilter(dy, x, filter) — the gradient of conv2d with respect
  * to its filter: dfilter = im2col(x)ᵀ · dy, summed over the batch (read as
  * [kh·kw·Cin, Cout]). `filter` is read only for its shape.
  * Kernels: js (here): im2col then GEMM, a chunk of images at a time; wasm: one
  * SIMD call, a GEMM that reads the windows straight from the images, as the
  * sum of partial sums over fixed parts of the batch (the same bits with one
  * thread or two).
- * Shape: x [N, H, W, Cin], dy [N, Ho, Wo, Cout] (conv2d's output shape for x),
+ * Shape: dy [N, Ho, Wo, Cout] (conv2d's output shape for x), x [N, H, W, Cin],
  * filter [kh, kw, Cin, Cout] → [kh, kw, Cin, Cout].
- * Gradient: the op is linear in x and in dy. For an upstream G shaped like the
- * filter: d/dx = conv2dBackpropInput(dy, G, x), d/d dy = conv2d(x, G); none for
+ * Gradient: the op is linear in dy and in x. For an upstream G shaped like the
+ * filter: d/d dy = conv2d(x, G), d/dx = conv2dBackpropInput(dy, G, x); none for
  * filter (only its shape is used).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
@@ -23,14 +23,14 @@ import { conv2dBackpropInput } from './conv2d-backprop-input.ts';
 export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
   name: 'conv2dBackpropFilter',
   arity: 3,
-  inferShape([x, dy, filter], attrs) {
+  inferShape([dy, x, filter], attrs) {
     checkWindowAttrs(attrs);
-    const dtype = expectSameFloat([x, dy, filter], ['x', 'dy', 'filter']);
+    const dtype = expectSameFloat([dy, x, filter], ['dy', 'x', 'filter']);
     const expected = conv2dOutputShape(x.shape, filter.shape, attrs);
     checkWindowGradientShape(dy.shape, expected, x.shape, 'conv2d');
     return { shape: filter.shape.slice(), dtype };
   },
-  forward([x, dy, filter], attrs, ctx) {
+  forward([dy, x, filter], attrs, ctx) {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     const outChannels = filter.shape[3];
     const width = im2colWidth(g);
@@ -61,15 +61,15 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
     return out;
   },
   grad(ctx, g, node) {
-    const [x, dy] = node.inputs;
+    const [dy, x] = node.inputs;
     return [
-      ctx.needsGrad(0) ? conv2dBackpropInput(dy, g, x, node.attrs) : null,
-      ctx.needsGrad(1) ? conv2d(x, g, node.attrs) : null,
+      ctx.needsGrad(0) ? conv2d(x, g, node.attrs) : null,
+      ctx.needsGrad(1) ? conv2dBackpropInput(dy, g, x, node.attrs) : null,
       null,
     ];
   },
 });
 
 /** The filter gradient of conv2d(x, filter, options) for output gradient `dy`. */
-export const conv2dBackpropFilter = (x: Node, dy: Node, filter: Node, options: Conv2dOptions, name?: string): Node =>
-  conv2dBackpropFilterOp([x, dy, filter], conv2dAttrs(options), { name });
+export const conv2dBackpropFilter = (dy: Node, x: Node, filter: Node, options: Conv2dOptions, name?: string): Node =>
+  conv2dBackpropFilterOp([dy, x, filter], conv2dAttrs(options), { name });

@@ -9,7 +9,7 @@
  * Shape: dy [N, Ho, Wo, Cout] (conv2d's output shape for x), filter
  * [kh, kw, Cin, Cout], x [N, H, W, Cin] → [N, H, W, Cin].
  * Gradient: the op is linear in dy and in filter. For an upstream g shaped
- * like x: d/d dy = conv2d(g, filter), d/d filter = conv2dBackpropFilter(g, dy, filter);
+ * like x: d/d dy = conv2d(g, filter), d/d filter = conv2dBackpropFilter(dy, g, filter);
  * none for x (only its shape is used).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
@@ -58,7 +58,7 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
     const [dy, filter] = node.inputs;
     return [
       ctx.needsGrad(0) ? conv2d(g, filter, node.attrs) : null,
-      ctx.needsGrad(1) ? conv2dBackpropFilter(g, dy, filter, node.attrs) : null,
+      ctx.needsGrad(1) ? conv2dBackpropFilter(dy, g, filter, node.attrs) : null,
       null,
     ];
   },

@@ -9,7 +9,7 @@
  * [kh·kw·Cin, Cout]; large batches go in chunks of images. float32 runs it
  * as one WebAssembly SIMD call, a GEMM that reads the windows straight from
  * the image (no im2col matrix).
- * Gradient: dx = conv2dBackpropInput(dy, filter, x), dfilter = conv2dBackpropFilter(x, dy, filter).
+ * Gradient: dx = conv2dBackpropInput(dy, filter, x), dfilter = conv2dBackpropFilter(dy, x, filter).
  */
 import { defineOp, type Node } from '@ndgraph/graph';
 import { checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
@@ -35,7 +35,7 @@ export const conv2dOp = defineOp<WindowAttrs>({
     const [x, filter] = node.inputs;
     return [
       ctx.needsGrad(0) ? conv2dBackpropInput(dy, filter, x, node.attrs) : null,
-      ctx.needsGrad(1) ? conv2dBackpropFilter(x, dy, filter, node.attrs) : null,
+      ctx.needsGrad(1) ? conv2dBackpropFilter(dy, x, filter, node.attrs) : null,
     ];
   },
 });

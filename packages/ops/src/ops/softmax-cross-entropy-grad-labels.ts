@@ -1,5 +1,5 @@
 /**
- * softmaxCrossEntropyGradLabels(logits, dy): the gradient of
+ * softmaxCrossEntropyGradLabels(dy, logits): the gradient of
  * softmaxCrossEntropy with respect to float labels,
  *
  *   dlabels[n, c] = dy/N · (−log softmax(logits[n, :])[c]) = dy/N · (logsumexp(logits[n, :]) − logits[n, c])
@@ -10,7 +10,7 @@
  *
  * Gradient, for an upstream gradient V and f = dy/N:
  *   logits: f · (p · Σ_row V − V),  p = softmax(logits)
- *   dy:     Σ V ⊙ softmaxCrossEntropyGradLabels(logits, 1)
+ *   dy:     Σ V ⊙ softmaxCrossEntropyGradLabels(1, logits)
  */
 import { defineOp, ShapeError, formatShape, onesLike, type Node, type OpBuilder } from '@ndgraph/graph';
 import { expectFloat } from '../util.ts';
@@ -24,13 +24,13 @@ import { expectScalarGrad, logSumExp } from './softmax-cross-entropy-shared.ts';
 export const softmaxCrossEntropyGradLabelsOp: OpBuilder<Record<string, never>> = defineOp<Record<string, never>>({
   name: 'softmaxCrossEntropyGradLabels',
   arity: 2,
-  inferShape([logits, dy]) {
+  inferShape([dy, logits]) {
     expectFloat(logits, 'logits');
     if (logits.shape.length !== 2) throw new ShapeError(`logits must be [N, C] (rank 2), found ${formatShape(logits.shape)}`);
     expectScalarGrad(dy, logits);
     return { shape: logits.shape.slice(), dtype: logits.dtype };
   },
-  forward([logits, dy], _attrs, ctx) {
+  forward([dy, logits], _attrs, ctx) {
     const out = ctx.output();
     const grad = out.data;
     const x = logits.data;
@@ -44,13 +44,13 @@ export const softmaxCrossEntropyGradLabelsOp: OpBuilder<Record<string, never>> =
     return out;
   },
   grad(ctx, v, node): (Node | null)[] {
-    const [logits, dy] = node.inputs;
+    const [dy, logits] = node.inputs;
     const rowSumOfV = sum(v, { axes: [-1], keepDims: true });
     return [
-      ctx.needsGrad(0) ? divByCount(mul(sub(mul(softmax(logits), rowSumOfV), v), dy), logits, [0]) : null,
-      ctx.needsGrad(1) ? sum(mul(v, softmaxCrossEntropyGradLabelsOp([logits, onesLike([dy])]))) : null,
+      ctx.needsGrad(0) ? sum(mul(v, softmaxCrossEntropyGradLabelsOp([onesLike([dy]), logits]))) : null,
+      ctx.needsGrad(1) ? divByCount(mul(sub(mul(softmax(logits), rowSumOfV), v), dy), logits, [0]) : null,
     ];
   },
 });
 
-export const softmaxCrossEntropyGradLabels = (logits: Node, dy: Node, name?: string): Node => softmaxCrossEntropyGradLabelsOp([logits, dy], {}, { name });
+export const softmaxCrossEntropyGradLabels = (dy: Node, logits: Node, name?: string): Node => softmaxCrossEntropyGradLabelsOp([dy, logits], {}, { name });

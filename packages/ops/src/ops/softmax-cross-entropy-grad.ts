@@ -1,5 +1,5 @@
 /**
- * softmaxCrossEntropyGrad(logits, labels, dy): the gradient of
+ * softmaxCrossEntropyGrad(dy, logits, labels): the gradient of
  * softmaxCrossEntropy with respect to the logits,
  *
  *   dlogits[n, c] = dy/N · (p[n, c] · Σ_k labels[n, k] − labels[n, c]),   p = softmax(logits[n, :])
@@ -16,7 +16,7 @@
  * an upstream gradient V shaped like the result, with f = dy/N and S the
  * label row sums (1 for int labels):
  *   logits: f · S · softmaxGrad(V, p)   (the softmax Jacobian is symmetric)
- *   dy:     Σ V ⊙ softmaxCrossEntropyGrad(logits, labels, 1)
+ *   dy:     Σ V ⊙ softmaxCrossEntropyGrad(1, logits, labels)
  *   float labels: f · (Σ_row V ⊙ p − V);  int labels: none.
  * The 1/N is divByCount over the batch, read at run time.
  */
@@ -32,12 +32,12 @@ import { classIndex, crossEntropyShape, expectScalarGrad, logSumExp } from './so
 export const softmaxCrossEntropyGradOp: OpBuilder<Record<string, never>> = defineOp<Record<string, never>>({
   name: 'softmaxCrossEntropyGrad',
   arity: 3,
-  inferShape([logits, labels, dy]) {
+  inferShape([dy, logits, labels]) {
     const shape = crossEntropyShape(logits, labels);
     expectScalarGrad(dy, logits);
     return { shape, dtype: logits.dtype };
   },
-  forward([logits, labels, dy], _attrs, ctx) {
+  forward([dy, logits, labels], _attrs, ctx) {
     const out = ctx.output();
     const grad = out.data;
     const x = logits.data;
@@ -63,7 +63,7 @@ export const softmaxCrossEntropyGradOp: OpBuilder<Record<string, never>> = defin
     return out;
   },
   grad(ctx, v, node): (Node | null)[] {
-    const [logits, labels, dy] = node.inputs;
+    const [dy, logits, labels] = node.inputs;
     const intLabels = labels.dtype === 'int32';
     const p = softmax(logits);
     // f · X: times dy, then divided by the batch size at run time.
@@ -71,12 +71,12 @@ export const softmaxCrossEntropyGradOp: OpBuilder<Record<string, never>> = defin
     const rowSum = (x: Node) => sum(x, { axes: [-1], keepDims: true });
     const vp = softmaxGrad(v, p);
     return [
-      ctx.needsGrad(0) ? timesF(intLabels ? vp : mul(vp, rowSum(labels))) : null,
-      !intLabels && ctx.needsGrad(1) ? timesF(sub(rowSum(mul(v, p)), v)) : null,
-      ctx.needsGrad(2) ? sum(mul(v, softmaxCrossEntropyGradOp([logits, labels, onesLike([dy])]))) : null,
+      ctx.needsGrad(0) ? sum(mul(v, softmaxCrossEntropyGradOp([onesLike([dy]), logits, labels]))) : null,
+      ctx.needsGrad(1) ? timesF(intLabels ? vp : mul(vp, rowSum(labels))) : null,
+      !intLabels && ctx.needsGrad(2) ? timesF(sub(rowSum(mul(v, p)), v)) : null,
     ];
   },
 });
 
-export const softmaxCrossEntropyGrad = (logits: Node, labels: Node, dy: Node, name?: string): Node =>
-  softmaxCrossEntropyGradOp([logits, labels, dy], {}, { name });
+export const softmaxCrossEntropyGrad = (dy: Node, logits: Node, labels: Node, name?: string): Node =>
+  softmaxCrossEntropyGradOp([dy, logits, labels], {}, { name });

@@ -54,8 +54,8 @@ export const softmaxCrossEntropyOp = defineOp<Record<string, never>>({
     const [logits, labels] = node.inputs;
     const floatLabels = labels.dtype !== 'int32';
     return [
-      ctx.needsGrad(0) ? softmaxCrossEntropyGrad(logits, labels, dy) : null,
-      floatLabels && ctx.needsGrad(1) ? softmaxCrossEntropyGradLabels(logits, dy) : null,
+      ctx.needsGrad(0) ? softmaxCrossEntropyGrad(dy, logits, labels) : null,
+      floatLabels && ctx.needsGrad(1) ? softmaxCrossEntropyGradLabels(dy, logits) : null,
     ];
   },
 });

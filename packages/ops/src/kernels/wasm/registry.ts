@@ -59,7 +59,7 @@ export const WASM_KERNELS: Record<string, Kernel> = {
     ran(conv2dBackpropInputWasm(f32(dy), dy.offset, f32(filter), filter.offset, f32(dx), dx.offset, g, filter.shape[3]), 'conv2dBackpropInput');
     return dx;
   },
-  conv2dBackpropFilter([x, dy, filter], attrs: WindowAttrs, ctx) {
+  conv2dBackpropFilter([dy, x, filter], attrs: WindowAttrs, ctx) {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     const out = ctx.output();
     ran(conv2dBackpropFilterWasm(f32(x), x.offset, f32(dy), dy.offset, f32(out), out.offset, g, filter.shape[3]), 'conv2dBackpropFilter');
