@@ -23,6 +23,7 @@ const sampler = new RssSampler();
 
 const { ndgraphLenet } = await import('./ndgraph-lenet.ts');
 const { enableWasmThreads } = await import('@ndgraph/ops/node');
+const { sessionMemory } = await import('@ndgraph/graph/debug');
 const requestedThreads = numberArg('threads', 1);
 // --spin N: how long threads spin waiting for work before they sleep (default: the kernels' own).
 const spin = numberArg('spin', Number.NaN);
@@ -35,7 +36,7 @@ const inferWindows = timeWindows(model.inferStep, counts.inferWarmup, counts.inf
 const details = {
   training: "the Trainer's LeNet-5 graph, loss and gradients; session.run with borrowed fetches; momentum optimizer",
   ops: model.opCounts,
-  bufferPoolMB: model.trainer.session.poolStats().bytes / MB,
+  bufferPoolMB: sessionMemory(model.trainer.session).bytes / MB,
   threads,
   spin: Number.isNaN(spin) ? 'default' : spin,
 };

@@ -110,3 +110,29 @@ describe('AnomalyError', () => {
     );
   });
 });
+
+describe('unknown option keys are errors, never ignored', () => {
+  it('op builders name the key and list the ones they take', async () => {
+    const { conv2d, maxPool, matmul: mm, sum: total, batchNorm } = await import('@ndgraph/ops');
+    const g = new Graph();
+    const x = g.placeholder('x', [1, 8, 8, 2]);
+    const w = g.variable('w', tensor(new Array(3 * 3 * 2 * 4).fill(0.1), [3, 3, 2, 4]));
+    // A dilation the op does not have would silently compute another convolution.
+    expect(() => conv2d(x, w, { padding: 'same', dilations: [2, 2] } as never)).toThrow("conv2d: unknown option 'dilations'; expected 'strides', 'padding'");
+    expect(() => maxPool(x, { ksize: 2, stride: 2 } as never)).toThrow("maxPool: unknown option 'stride'; expected 'ksize', 'strides', 'padding'");
+    const m = g.placeholder('m', [2, 2]);
+    expect(() => mm(m, m, { transpose: true } as never)).toThrow("matmul: unknown option 'transpose'; expected 'transposeA', 'transposeB'");
+    expect(() => total(m, { axis: 0 } as never)).toThrow("sum: unknown option 'axis'; expected 'axes', 'keepDims'");
+    const c = g.variable('c', tensor([1, 1]));
+    expect(() => batchNorm(m, c, c, c, c, { name: 'bn' } as never)).toThrow("batchNorm: unknown option 'name'; expected 'momentum', 'epsilon'");
+  });
+
+  it('layers and models do too', async () => {
+    const { layers, lenet5 } = await import('@ndgraph/nn');
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 28, 28, 1]);
+    expect(() => layers.conv2d(x, { filters: 4, kernelSize: 3, dilation: 2 } as never)).toThrow(/conv2d: unknown option 'dilation'; expected 'name', 'filters'/);
+    expect(() => layers.dense(g.placeholder('f', [-1, 4]), 3, { activation: 'relu', fuse: false } as never)).toThrow(/dense: unknown option 'fuse'/);
+    expect(() => lenet5(x, { fuse: false } as never)).toThrow(/lenet5: unknown option 'fuse'/);
+  });
+});

@@ -4,6 +4,7 @@ import {
   FeedError, GradientError, GraphError, ShapeError, DTypeError, Rng, type Node,
 } from '@ndgraph/graph';
 import { add, mul, square, scale } from '@ndgraph/ops';
+import { sessionMemory } from '@ndgraph/graph/debug';
 
 /** A tiny op that counts its kernel calls, to see what the executor runs. */
 function counted(name: string) {
@@ -192,9 +193,9 @@ describe('executor', () => {
     const s = new Session(g);
     const feed = { x: zeros([32, 64]) };
     s.run(h, feed);
-    const first = s.poolStats();
+    const first = sessionMemory(s);
     for (let i = 0; i < 5; i++) s.run(h, feed);
-    expect(s.poolStats().buffers).toBe(first.buffers);
+    expect(sessionMemory(s).buffers).toBe(first.buffers);
     // Liveness: a chain of 40 nodes needs only a few live buffers at once (not 40).
     expect(first.buffers).toBeLessThanOrEqual(3);
   });
@@ -364,9 +365,9 @@ describe('borrowed fetches and timing', () => {
     const y = square(scale(x, 2));
     const s = new Session(g);
     s.run(y, { x: zeros([4, 8]) }, { borrow: true });
-    const buffers = s.poolStats().buffers;
+    const buffers = sessionMemory(s).buffers;
     const second = s.run(y, { x: tensor(new Array(32).fill(1), [4, 8]) }, { borrow: true });
-    expect(s.poolStats().buffers).toBe(buffers);
+    expect(sessionMemory(s).buffers).toBe(buffers);
     expect(toArray(second)).toEqual(new Array(32).fill(4));
   });
   it('onTime reports every computed node once', () => {

@@ -4,7 +4,7 @@
  * function composition, and every variable and intermediate keeps a readable
  * name such as `lenet/conv1/w`.
  */
-import { type Graph, type Node, GraphError, ShapeError, formatShape, zeros, full } from '@ndgraph/graph';
+import { checkOptionKeys, type Graph, type Node, GraphError, ShapeError, formatShape, zeros, full } from '@ndgraph/graph';
 import { add, avgPool as avgPoolOp, batchNorm as batchNormOp, biasAdd, conv2d as conv2dOp, dropout as dropoutOp, elu, flatten as flattenOp, leakyRelu, matmul, maxPool as maxPoolOp, relu, sigmoid, tanh } from '@ndgraph/ops';
 import { type Initializer, heNormal, zeros as zerosInit } from './initializers.ts';
 
@@ -46,6 +46,7 @@ export interface DenseOptions {
 
 /** y = activation(x·W + b), x [N, in], W [in, units]. */
 export function dense(x: Node, units: number, options: DenseOptions = {}): Node {
+  checkOptionKeys('dense', options, ['name', 'init', 'useBias', 'activation']);
   const g = x.graph;
   return g.scope(options.name ?? 'dense', () => {
     if (x.rank !== 2) throw new ShapeError(`dense: expected a 2-D input [batch, features], found ${x.name} ${formatShape(x.shape)}; flatten it first`);
@@ -71,6 +72,7 @@ export interface Conv2dOptions {
 
 /** y = activation(conv2d(x, W) + b), NHWC, W [kh, kw, cin, filters]. */
 export function conv2d(x: Node, options: Conv2dOptions): Node {
+  checkOptionKeys('conv2d', options, ['name', 'filters', 'kernelSize', 'strides', 'padding', 'init', 'useBias', 'activation']);
   const g = x.graph;
   return g.scope(options.name ?? 'conv', () => {
     if (x.rank !== 4) throw new ShapeError(`conv2d: expected an NHWC input, found ${x.name} ${formatShape(x.shape)}`);
@@ -92,11 +94,15 @@ export interface PoolOptions {
   padding?: 'same' | 'valid';
 }
 
+const POOL_KEYS = ['name', 'ksize', 'strides', 'padding'];
+
 export function maxPool(x: Node, options: PoolOptions = {}): Node {
+  checkOptionKeys('maxPool', options, POOL_KEYS);
   return x.graph.scope(options.name ?? 'maxPool', () => maxPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }));
 }
 
 export function avgPool(x: Node, options: PoolOptions = {}): Node {
+  checkOptionKeys('avgPool', options, POOL_KEYS);
   return x.graph.scope(options.name ?? 'avgPool', () => avgPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }));
 }
 
@@ -113,6 +119,7 @@ export interface BatchNormOptions {
 
 /** Batch normalization over every axis but the last, with learned scale γ and shift β. */
 export function batchNorm(x: Node, options: BatchNormOptions = {}): Node {
+  checkOptionKeys('batchNorm', options, ['name', 'momentum', 'epsilon']);
   const g = x.graph;
   return g.scope(options.name ?? 'batchNorm', () => {
     const c = knownDim(x, -1, 'batchNorm');
@@ -142,6 +149,7 @@ export interface ResidualOptions {
  * He et al. (2016). Spatial size must be kept by f (use 'same' padding).
  */
 export function residual(x: Node, f: (x: Node) => Node, options: ResidualOptions = {}): Node {
+  checkOptionKeys('residual', options, ['name', 'init']);
   const g = x.graph;
   return g.scope(options.name ?? 'residual', () => {
     const fx = g.scope('branch', () => f(x));

@@ -50,6 +50,9 @@ export interface SessionOptions {
   fusion?: boolean;
 }
 
+/** Each session's pool, for the debug entry's statistics (not part of the Session API). */
+export const poolOf = new WeakMap<Session, BufferPool>();
+
 export class Session {
   readonly rng: Rng;
   readonly backend: Backend;
@@ -68,6 +71,7 @@ export class Session {
     checkOptionKeys('Session', options, ['seed', 'backend', 'fusion']);
     this.backend = options.backend === undefined ? graph.backend : resolveBackend(options.backend);
     this.pool = new BufferPool(this.backend);
+    poolOf.set(this, this.pool);
     this.fusion = options.fusion ?? true;
     this.rng = new Rng(options.seed ?? (graph.seed * 2654435761 + 1013904223) % 4294967296);
   }
@@ -114,11 +118,6 @@ export class Session {
       remove();
       this.plans.clear();
     };
-  }
-
-  /** How many buffers the pool holds and how many bytes they take. */
-  poolStats(): { buffers: number; bytes: number } {
-    return this.pool.stats();
   }
 
   private runList(fetches: Node[], feeds: Feeds | undefined, options: RunOptions): Tensor[] {

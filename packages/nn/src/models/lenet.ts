@@ -9,7 +9,7 @@
  * each conv/dense, before the activation), dropout (after the hidden dense
  * layers) or residual blocks (a 'same'-padded 3×3 conv block after each pooling).
  */
-import type { Node } from '@ndgraph/graph';
+import { checkOptionKeys, type Node } from '@ndgraph/graph';
 import { type Activation, type ActivationName, activationByName, batchNorm, conv2d, dense, dropout, flatten, maxPool, avgPool, residual } from '../layers.ts';
 import { type Initializer, heNormal } from '../initializers.ts';
 
@@ -28,6 +28,7 @@ export interface LeNetOptions {
 }
 
 export function lenet5(images: Node, options: LeNetOptions = {}): Node {
+  checkOptionKeys('lenet5', options, ['activation', 'init', 'batchNorm', 'dropout', 'residual', 'pooling', 'classes']);
   const g = images.graph;
   const act: Activation = typeof options.activation === 'string' ? activationByName(options.activation) : (options.activation ?? activationByName('relu'));
   const init = options.init ?? heNormal;

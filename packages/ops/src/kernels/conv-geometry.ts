@@ -10,7 +10,7 @@
  * Also here: the attribute normalizers and shape rules that conv2d, pooling
  * and their backward ops share, so each op checks shapes the same way.
  */
-import { GraphError, ShapeError, formatShape, type TensorSpec } from '@ndgraph/graph';
+import { checkOptionKeys, GraphError, ShapeError, formatShape, type TensorSpec } from '@ndgraph/graph';
 import { expectFloat, expectSameFloat } from '../util.ts';
 
 export type Padding = 'same' | 'valid';
@@ -71,15 +71,17 @@ export function checkPadding(padding: unknown): Padding {
   return padding;
 }
 
-/** Conv2d options → the attributes stored on the node. */
-export function conv2dAttrs(options: Conv2dOptions): WindowAttrs {
-  if (!options || typeof options !== 'object') throw new GraphError(`conv2d options must be an object { strides?, padding }, found ${JSON.stringify(options)}`);
+/** Conv2d options → the attributes stored on the node. Unknown keys are an error, never ignored. */
+export function conv2dAttrs(options: Conv2dOptions, op = 'conv2d'): WindowAttrs {
+  if (!options || typeof options !== 'object') throw new GraphError(`${op} options must be an object { strides?, padding }, found ${JSON.stringify(options)}`);
+  checkOptionKeys(op, options, ['strides', 'padding']);
   return { strides: toWindowPair(options.strides, 'strides', [1, 1]), padding: checkPadding(options.padding) };
 }
 
-/** Pool options → the attributes stored on the node. */
-export function poolAttrs(options: PoolOptions): PoolAttrs {
-  if (!options || typeof options !== 'object') throw new GraphError(`pool options must be an object { ksize, strides?, padding? }, found ${JSON.stringify(options)}`);
+/** Pool options → the attributes stored on the node. Unknown keys (beyond `extraKeys`) are an error. */
+export function poolAttrs(options: PoolOptions, op = 'pool', extraKeys: readonly string[] = []): PoolAttrs {
+  if (!options || typeof options !== 'object') throw new GraphError(`${op} options must be an object { ksize, strides?, padding? }, found ${JSON.stringify(options)}`);
+  checkOptionKeys(op, options, ['ksize', 'strides', 'padding', ...extraKeys]);
   const ksize = toWindowPair(options.ksize, 'ksize');
   return { ksize, strides: toWindowPair(options.strides, 'strides', ksize), padding: checkPadding(options.padding ?? 'valid') };
 }

@@ -25,4 +25,4 @@ export const avgPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Average pooling of NHWC `x` over `ksize` windows. */
-export const avgPool = (x: Node, options: PoolOptions, name?: string): Node => avgPoolOp([x], poolAttrs(options), { name });
+export const avgPool = (x: Node, options: PoolOptions, name?: string): Node => avgPoolOp([x], poolAttrs(options, 'avgPool'), { name });

@@ -72,4 +72,4 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
 
 /** The filter gradient of conv2d(x, filter, options) for output gradient `dy`. */
 export const conv2dBackpropFilter = (dy: Node, x: Node, filter: Node, options: Conv2dOptions, name?: string): Node =>
-  conv2dBackpropFilterOp([dy, x, filter], conv2dAttrs(options), { name });
+  conv2dBackpropFilterOp([dy, x, filter], conv2dAttrs(options, 'conv2dBackpropFilter'), { name });

@@ -66,4 +66,4 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
 
 /** The input gradient of conv2d(x, filter, options) for output gradient `dy`. */
 export const conv2dBackpropInput = (dy: Node, filter: Node, x: Node, options: Conv2dOptions, name?: string): Node =>
-  conv2dBackpropInputOp([dy, filter, x], conv2dAttrs(options), { name });
+  conv2dBackpropInputOp([dy, filter, x], conv2dAttrs(options, 'conv2dBackpropInput'), { name });

@@ -39,4 +39,4 @@ export const maxPoolGradOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGradAt
 
 /** The input gradient of maxPool(x, options) for output gradient `dy` (with `positiveOnly`, on through the relu that made x). */
 export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
-  maxPoolGradOp([dy, x], { ...poolAttrs(options), positiveOnly: options.positiveOnly ?? false }, { name });
+  maxPoolGradOp([dy, x], { ...poolAttrs(options, 'maxPoolGrad', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name });

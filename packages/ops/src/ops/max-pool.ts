@@ -28,4 +28,4 @@ export const maxPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Max pooling of NHWC `x` over `ksize` windows. */
-export const maxPool = (x: Node, options: PoolOptions, name?: string): Node => maxPoolOp([x], poolAttrs(options), { name });
+export const maxPool = (x: Node, options: PoolOptions, name?: string): Node => maxPoolOp([x], poolAttrs(options, 'maxPool'), { name });

@@ -32,4 +32,4 @@ export const meanOp = defineOp<ReduceAttrs>({
   },
 });
 
-export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node => meanOp([x], reduceAttrs(options), { name });
+export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node => meanOp([x], reduceAttrs(options, 'mean'), { name });

@@ -6,7 +6,7 @@
  * dropped dims (its shape comes from dy at run time, so unknown batch dims
  * work), then broadcastTo x.
  */
-import { defineOp, ShapeError, wrap, type Node, type RunContext, type Tensor, type TensorSpec } from '@ndgraph/graph';
+import { checkOptionKeys, defineOp, ShapeError, wrap, type Node, type RunContext, type Tensor, type TensorSpec } from '@ndgraph/graph';
 import { reduceToShape as reduceKernel } from '../kernels/broadcast.ts';
 import { expectFloat } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
@@ -99,7 +99,8 @@ export const sumOp = defineOp<ReduceAttrs>({
 });
 
 /** Attrs as stored on the node: only what was given, so exported graphs stay small. */
-export function reduceAttrs(options: ReduceOptions): ReduceAttrs {
+export function reduceAttrs(options: ReduceOptions, op = 'sum'): ReduceAttrs {
+  checkOptionKeys(op, options, ['axes', 'keepDims']);
   const attrs: ReduceAttrs = {};
   if (options.axes !== undefined) attrs.axes = [...options.axes];
   if (options.keepDims !== undefined) attrs.keepDims = options.keepDims;
