@@ -24,7 +24,7 @@
  * Prints a table and writes bench/results/conv2.json.
  */
 import { join } from 'node:path';
-import type { ConvGeometry } from '../packages/ops/src/kernels/conv-geometry.ts';
+import type { ConvGeometry } from '../packages/ops/src/kernels/geometry.ts';
 import { RESULTS_DIR } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';
 import { Layout, TIMING_HEADER, convShapeGeometry, generatedSource, instantiate, outputs, printSummary, randomArray, timeCases, timingCells, watchLoad, writeResults, type ConvShape, type Instance, type KernelCase, type Rounds } from './kernel-versus.ts';

@@ -19,7 +19,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gemm, type GemmFn } from '../packages/ops/src/kernels/gemm.ts';
+import { gemm, type GemmFn } from '../packages/ops/src/kernels/js/gemm.ts';
 import { gemmWasm, wasmSimdSupported } from '../packages/ops/src/kernels/wasm/gemm-wasm.ts';
 import { codeVersion, loadAverage, machineInfo } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';

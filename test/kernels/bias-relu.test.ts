@@ -7,7 +7,7 @@
  * remainder modulo 4, so each kernel's vector loop and scalar tail are used.
  */
 import { describe, expect, it } from 'vitest';
-import { biasAddGradKernel, biasAddKernel, reluGradKernel, reluKernel } from '../../packages/ops/src/kernels/bias-relu.ts';
+import { biasAddGradKernel, biasAddKernel, reluGradKernel, reluKernel } from '../../packages/ops/src/kernels/js/bias-relu.ts';
 import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from '../../packages/ops/src/kernels/wasm/elementwise-wasm.ts';
 import { uniformRandom } from '../helpers.ts';
 

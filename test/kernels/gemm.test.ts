@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { gemm, gemmReference } from '@ndgraph/ops/kernels';
+import { gemm } from '@ndgraph/ops/kernels';
 import type { FloatArray } from '@ndgraph/graph';
 import { randomArray } from '../helpers.ts';
+import { gemmReference } from '../oracles/gemm.ts';
 
 function expectArraysClose(actual: FloatArray, expected: FloatArray, tol: number, label: string): void {
   expect(actual.length, label).toBe(expected.length);

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { col2im, col2imReference, convGeometry, convOutputSize, convPadBefore, im2col, im2colReference, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops/kernels';
+import { col2im, convGeometry, convOutputSize, convPadBefore, im2col, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops/kernels';
 import { randomArray } from '../helpers.ts';
+import { col2imReference, im2colReference } from '../oracles/im2col.ts';
 
 interface Case {
   shape: [number, number, number, number];

@@ -10,12 +10,14 @@
  * threads too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { convGeometry, type ConvGeometry, type Padding } from '../../packages/ops/src/kernels/conv-geometry.ts';
-import { maxPoolBackward, maxPoolBackwardReference, maxPoolForwardReference } from '../../packages/ops/src/kernels/pool.ts';
+import { type Padding } from '../../packages/ops/src/window.ts';
+import { convGeometry, type ConvGeometry } from '../../packages/ops/src/kernels/geometry.ts';
+import { maxPoolBackward } from '../../packages/ops/src/kernels/js/pool.ts';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm, POOL_PARALLEL_MIN_WORK } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
 import { uniformRandom } from '../helpers.ts';
+import { maxPoolBackwardReference, maxPoolForwardReference } from '../oracles/pool.ts';
 
 type Kind = 'uniform' | 'ties' | 'zeros' | 'specials';
 

@@ -6,7 +6,7 @@
  * place (no copies) by kernels on both threads.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { convGeometry } from '../../packages/ops/src/kernels/conv-geometry.ts';
+import { convGeometry } from '../../packages/ops/src/kernels/geometry.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from '../../packages/ops/src/kernels/wasm/conv-wasm.ts';
 import { biasAddWasm, reluGradWasm, reluWasm } from '../../packages/ops/src/kernels/wasm/elementwise-wasm.ts';
 import { gemmBiasReluWasm, gemmWasm } from '../../packages/ops/src/kernels/wasm/gemm-wasm.ts';

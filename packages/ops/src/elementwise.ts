@@ -3,7 +3,7 @@
  * its gradient. Binary ops broadcast (NumPy rules).
  */
 import { defineOp, type GradContext, type Node, type OpBuilder } from '@ndgraph/graph';
-import { broadcastBinary, type BinaryFn } from './kernels/broadcast.ts';
+import { broadcastBinary, type BinaryFn } from './kernels/js/broadcast.ts';
 import { broadcastShapes, expectFloat, expectSameFloat, sameAs } from './util.ts';
 
 export interface BinaryDef {

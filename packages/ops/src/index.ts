@@ -11,7 +11,7 @@ import './fusion-rules.ts';
 
 export * from './util.ts';
 export { defineBinary, defineUnary, type BinaryDef, type UnaryDef } from './elementwise.ts';
-export type { Conv2dOptions, PoolOptions, Padding, WindowAttrs, PoolAttrs } from './kernels/conv-geometry.ts';
+export type { Conv2dOptions, PoolOptions, Padding, WindowAttrs, PoolAttrs } from './window.ts';
 export type { BatchNormAttrs } from './ops/batch-norm-stats.ts';
 export { add } from './ops/add.ts';
 export { avgPoolGrad } from './ops/avg-pool-grad.ts';

@@ -7,13 +7,14 @@
  */
 import '../index.ts';
 
-export * from './gemm.ts';
-export * from './conv-geometry.ts';
-export * from './im2col.ts';
-export * from './pool.ts';
-export * from './bias-relu.ts';
-export * from './broadcast.ts';
-export { conv2dForward } from './conv2d-forward.ts';
+export * from './js/gemm.ts';
+export * from '../window.ts';
+export { type ConvGeometry, convGeometry } from './geometry.ts';
+export * from './js/im2col.ts';
+export * from './js/pool.ts';
+export * from './js/bias-relu.ts';
+export * from './js/broadcast.ts';
+export { conv2dForward } from './js/conv2d-forward.ts';
 export { wasmSimdSupported, wasmKernels, WasmKernels, kernelCall, type HelperThreads, type ChunkedCall } from './wasm/runtime.ts';
 export { BlockAllocator } from './wasm/block-allocator.ts';
 export { WASM_BACKEND } from './wasm/backend.ts';

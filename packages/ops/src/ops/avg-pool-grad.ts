@@ -7,8 +7,9 @@
  * for an upstream g shaped like x: d/d dy = avgPool(g); none for x.
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
-import { avgPoolBackward } from '../kernels/pool.ts';
+import { poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { avgPoolBackward } from '../kernels/js/pool.ts';
 import { avgPool } from './avg-pool.ts';
 
 export const avgPoolGradOp = defineOp<PoolAttrs>({

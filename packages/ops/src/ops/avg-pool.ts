@@ -8,8 +8,9 @@
  * cell of its window.
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { convGeometry, poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
-import { avgPoolForward } from '../kernels/pool.ts';
+import { poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { avgPoolForward } from '../kernels/js/pool.ts';
 import { avgPoolGrad } from './avg-pool-grad.ts';
 
 export const avgPoolOp = defineOp<PoolAttrs>({

@@ -6,7 +6,7 @@
  * Kernels: js (here), wasm (both sum in float64).
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { biasAddGradKernel } from '../kernels/bias-relu.ts';
+import { biasAddGradKernel } from '../kernels/js/bias-relu.ts';
 import { expectFloat } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
 

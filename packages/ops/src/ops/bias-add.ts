@@ -5,7 +5,7 @@
  * Kernels: js (here), wasm.
  */
 import { defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { biasAddKernel } from '../kernels/bias-relu.ts';
+import { biasAddKernel } from '../kernels/js/bias-relu.ts';
 import { dimsAgree, expectSameFloat, mergeDim } from '../util.ts';
 import { biasAddGrad } from './bias-add-grad.ts';
 

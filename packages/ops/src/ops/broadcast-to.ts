@@ -1,6 +1,6 @@
 /** broadcastTo(x, like): repeats x along broadcast dims to `like`'s shape. Gradient: reduceToShape. */
 import { defineOp, ShapeError, formatShape, shapeMatches, type Node } from '@ndgraph/graph';
-import { broadcastBinary } from '../kernels/broadcast.ts';
+import { broadcastBinary } from '../kernels/js/broadcast.ts';
 import { broadcastShapes } from '../util.ts';
 import { reduceToShapeOp } from './reduce-to-shape.ts';
 

@@ -13,9 +13,10 @@
  * filter (only its shape is used).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
-import { gemm } from '../kernels/gemm.ts';
-import { im2col, im2colWidth, imagesPerChunk, isPointwise } from '../kernels/im2col.ts';
+import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, type Conv2dOptions, type WindowAttrs } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { gemm } from '../kernels/js/gemm.ts';
+import { im2col, im2colWidth, imagesPerChunk, isPointwise } from '../kernels/js/im2col.ts';
 import { expectSameFloat } from '../util.ts';
 import { conv2d } from './conv2d.ts';
 import { conv2dBackpropInput } from './conv2d-backprop-input.ts';

@@ -12,8 +12,9 @@
  * Kernels: js (here), wasm.
  */
 import { defineOp, formatShape, ShapeError } from '@ndgraph/graph';
-import { checkWindowAttrs, conv2dOutputShape, convGeometry, type WindowAttrs } from '../kernels/conv-geometry.ts';
-import { conv2dForward } from '../kernels/conv2d-forward.ts';
+import { checkWindowAttrs, conv2dOutputShape, type WindowAttrs } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { conv2dForward } from '../kernels/js/conv2d-forward.ts';
 import { dimsAgree, expectSameFloat } from '../util.ts';
 
 export const conv2dBiasReluOp = defineOp<WindowAttrs>({

@@ -12,8 +12,9 @@
  * Gradient: dx = conv2dBackpropInput(dy, filter, x), dfilter = conv2dBackpropFilter(dy, x, filter).
  */
 import { defineOp, type Node } from '@ndgraph/graph';
-import { checkWindowAttrs, conv2dAttrs, conv2dOutputShape, convGeometry, type Conv2dOptions, type WindowAttrs } from '../kernels/conv-geometry.ts';
-import { conv2dForward } from '../kernels/conv2d-forward.ts';
+import { checkWindowAttrs, conv2dAttrs, conv2dOutputShape, type Conv2dOptions, type WindowAttrs } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { conv2dForward } from '../kernels/js/conv2d-forward.ts';
 import { expectSameFloat } from '../util.ts';
 import { conv2dBackpropInput } from './conv2d-backprop-input.ts';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter.ts';

@@ -8,8 +8,8 @@
  * Kernels: js (here), wasm.
  */
 import { defineOp, formatShape, ShapeError, type FloatArray } from '@ndgraph/graph';
-import { biasAddKernel } from '../kernels/bias-relu.ts';
-import { gemm } from '../kernels/gemm.ts';
+import { biasAddKernel } from '../kernels/js/bias-relu.ts';
+import { gemm } from '../kernels/js/gemm.ts';
 import { dimsAgree, expectRank, expectSameFloat, mergeDim } from '../util.ts';
 
 export const matmulBiasReluOp = defineOp<Record<string, never>>({

@@ -11,7 +11,7 @@
  * Kernels: js (here), wasm (products below 512 multiply-adds stay in JavaScript).
  */
 import { checkOptionKeys, defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
-import { gemm } from '../kernels/gemm.ts';
+import { gemm } from '../kernels/js/gemm.ts';
 import { dimsAgree, expectRank, expectSameFloat } from '../util.ts';
 
 export interface MatmulAttrs {

@@ -14,8 +14,9 @@
  * Kernel: plain TypeScript (it only appears in second and higher derivatives).
  */
 import { ShapeError, defineOp, formatShape, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
-import { convGeometry, poolAttrs, poolSpec, type PoolOptions } from '../kernels/conv-geometry.ts';
-import { gatherAtFirstMaxima } from '../kernels/pool.ts';
+import { poolAttrs, poolSpec, type PoolOptions } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { gatherAtFirstMaxima } from '../kernels/js/pool.ts';
 import { dimsAgree, expectSameFloat } from '../util.ts';
 import { maxPoolGradOp, type MaxPoolGradAttrs } from './max-pool-grad.ts';
 

@@ -15,8 +15,9 @@
  * Kernels: js (here), wasm (same results).
  */
 import { defineOp, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
-import { convGeometry, poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
-import { maxPoolBackward } from '../kernels/pool.ts';
+import { poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { maxPoolBackward } from '../kernels/js/pool.ts';
 import { maxPoolGatherOp } from './max-pool-gather.ts';
 
 export interface MaxPoolGradAttrs extends PoolAttrs {

@@ -10,8 +10,9 @@
  * Kernels: js (here), wasm (same results).
  */
 import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
-import { convGeometry, poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../kernels/conv-geometry.ts';
-import { maxPoolForward } from '../kernels/pool.ts';
+import { poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
+import { convGeometry } from '../kernels/geometry.ts';
+import { maxPoolForward } from '../kernels/js/pool.ts';
 import { maxPoolGrad } from './max-pool-grad.ts';
 
 export const maxPoolOp = defineOp<PoolAttrs>({

@@ -4,7 +4,7 @@
  * gradients; its own gradient broadcasts back (broadcastTo).
  */
 import { defineOp, ShapeError, formatShape, shapeMatches, type Node } from '@ndgraph/graph';
-import { reduceToShape as reduceKernel } from '../kernels/broadcast.ts';
+import { sumToShapeKernel } from '../kernels/js/broadcast.ts';
 import { broadcastShapes } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
 
@@ -20,7 +20,7 @@ export const reduceToShapeOp = defineOp<Record<string, never>>({
   },
   forward([x], _attrs, ctx) {
     const out = ctx.output();
-    reduceKernel(x, out);
+    sumToShapeKernel(x, out);
     return out;
   },
   grad: (_ctx, dy, node) => [broadcastTo(dy, node.inputs[0]), null],

@@ -7,7 +7,7 @@
  */
 import type { FloatArray, Node } from '@ndgraph/graph';
 import { defineUnary } from '../elementwise.ts';
-import { reluKernel } from '../kernels/bias-relu.ts';
+import { reluKernel } from '../kernels/js/bias-relu.ts';
 import { reluGrad } from './relu-grad.ts';
 
 export const reluOp = defineUnary({

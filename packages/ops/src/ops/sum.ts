@@ -7,7 +7,7 @@
  * work), then broadcastTo x.
  */
 import { checkOptionKeys, defineOp, ShapeError, wrap, type Node, type RunContext, type Tensor, type TensorSpec } from '@ndgraph/graph';
-import { reduceToShape as reduceKernel } from '../kernels/broadcast.ts';
+import { sumToShapeKernel } from '../kernels/js/broadcast.ts';
 import { expectFloat } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
 import { expandDims } from './expand-dims.ts';
@@ -66,7 +66,7 @@ export function sumOverAxes(x: Tensor, axes: readonly number[], out: Tensor, ctx
     for (let i = 0; i < x.size; i++) s += x.data[x.offset + i];
     accumulator.data[accumulator.offset] = s;
   } else {
-    reduceKernel(x, accumulator); // sums x over the dims where keptShape is 1
+    sumToShapeKernel(x, accumulator); // sums x over the dims where keptShape is 1
   }
   for (let i = 0; i < out.size; i++) out.data[out.offset + i] = accumulator.data[accumulator.offset + i] / divisor;
 }

@@ -17,7 +17,7 @@
  * Each function returns false, doing nothing, when the kernels are not
  * available; callers then use the JavaScript kernels.
  */
-import type { ConvGeometry } from '../conv-geometry.ts';
+import type { ConvGeometry } from '../geometry.ts';
 import { type WasmKernels, kernelCall, wasmKernels } from './runtime.ts';
 
 /** Convolutions with fewer multiply-adds than this run on one thread. */
@@ -43,7 +43,7 @@ function multiplyAdds(g: ConvGeometry, outChannels: number): number {
 }
 
 /** Images per chunk for a convolution of this size: the whole batch on one thread. */
-function imagesPerChunk(kernels: WasmKernels, g: ConvGeometry, outChannels: number): number {
+function imagesPerThreadChunk(kernels: WasmKernels, g: ConvGeometry, outChannels: number): number {
   const threads = multiplyAdds(g, outChannels) >= CONV_PARALLEL_MIN_WORK ? kernels.threads : 1;
   return threads > 1 ? Math.max(1, Math.ceil(g.batch / (threads * CHUNKS_PER_THREAD))) : Math.max(1, g.batch);
 }
@@ -70,7 +70,7 @@ export function conv2dForwardWasm(
     const yAt = kernels.output(y, yOffset, g.batch * outputSize(g, outChannels));
     const geometry = kernels.geometry(geometryFields(g, outChannels));
     const workspaceBytes = kernels.exports.convForwardWorkspaceBytes(geometry);
-    kernels.parallel('convForward', [xAt, filterAt, biasAt, relu ? 1 : 0, yAt, geometry], g.batch, imagesPerChunk(kernels, g, outChannels), workspaceBytes);
+    kernels.parallel('convForward', [xAt, filterAt, biasAt, relu ? 1 : 0, yAt, geometry], g.batch, imagesPerThreadChunk(kernels, g, outChannels), workspaceBytes);
   });
   return true;
 }
@@ -121,7 +121,7 @@ export function conv2dBackpropInputWasm(
     const dxAt = kernels.output(dx, dxOffset, g.batch * imageSize(g));
     const geometry = kernels.geometry(geometryFields(g, outChannels));
     const workspaceBytes = kernels.exports.convBackpropInputWorkspaceBytes(geometry);
-    kernels.parallel('convBackpropInput', [dyAt, filterAt, dxAt, geometry], g.batch, imagesPerChunk(kernels, g, outChannels), workspaceBytes);
+    kernels.parallel('convBackpropInput', [dyAt, filterAt, dxAt, geometry], g.batch, imagesPerThreadChunk(kernels, g, outChannels), workspaceBytes);
   });
   return true;
 }

@@ -18,7 +18,7 @@
  * - `gemmBiasReluWasm(...)` is C = relu?(op(A)·op(B) + bias).
  */
 import type { FloatArray } from '@ndgraph/graph';
-import type { GemmFn } from '../gemm.ts';
+import type { GemmFn } from '../js/gemm.ts';
 import { type WasmKernels, kernelCall, wasmKernels, wasmSimdSupported } from './runtime.ts';
 
 export { wasmSimdSupported };

@@ -8,7 +8,7 @@
  * Each function returns false, doing nothing, when the kernels are not
  * available; callers then use the JavaScript kernels.
  */
-import type { ConvGeometry } from '../conv-geometry.ts';
+import type { ConvGeometry } from '../geometry.ts';
 import { type WasmKernels, kernelCall, wasmKernels } from './runtime.ts';
 import { geometryFields } from './conv-wasm.ts';
 
@@ -18,7 +18,7 @@ export const POOL_PARALLEL_MIN_WORK = 1 << 17;
 const CHUNKS_PER_THREAD = 4;
 
 /** Images per chunk: the whole batch on one thread. */
-function imagesPerChunk(kernels: WasmKernels, g: ConvGeometry): number {
+function imagesPerThreadChunk(kernels: WasmKernels, g: ConvGeometry): number {
   const reads = g.batch * g.outHeight * g.outWidth * g.kernelHeight * g.kernelWidth * g.channels;
   const threads = reads >= POOL_PARALLEL_MIN_WORK ? kernels.threads : 1;
   return threads > 1 ? Math.max(1, Math.ceil(g.batch / (threads * CHUNKS_PER_THREAD))) : Math.max(1, g.batch);
@@ -34,7 +34,7 @@ export function maxPoolForwardWasm(x: Float32Array, xOffset: number, g: ConvGeom
     const xAt = kernels.input(x, xOffset, g.batch * g.inHeight * g.inWidth * g.channels);
     const yAt = kernels.output(y, yOffset, outSize);
     const geometry = kernels.geometry(geometryFields(g, g.channels));
-    kernels.parallel('maxPoolForward', [xAt, geometry, yAt], g.batch, imagesPerChunk(kernels, g));
+    kernels.parallel('maxPoolForward', [xAt, geometry, yAt], g.batch, imagesPerThreadChunk(kernels, g));
   });
   return true;
 }
@@ -54,7 +54,7 @@ export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float
     const xAt = kernels.input(x, xOffset, inSize);
     const dxAt = kernels.output(dx, dxOffset, inSize);
     const geometry = kernels.geometry(geometryFields(g, g.channels));
-    kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt, positiveOnly ? 1 : 0], g.batch, imagesPerChunk(kernels, g));
+    kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt, positiveOnly ? 1 : 0], g.batch, imagesPerThreadChunk(kernels, g));
   });
   return true;
 }

@@ -8,8 +8,9 @@
  * the work between threads.
  */
 import { type Kernel, registerKernel, shapeSize, type Tensor } from '@ndgraph/graph';
-import { convGeometry, type PoolAttrs, type WindowAttrs } from '../conv-geometry.ts';
-import { gemm } from '../gemm.ts';
+import { type PoolAttrs, type WindowAttrs } from '../../window.ts';
+import { convGeometry } from '../geometry.ts';
+import { gemm } from '../js/gemm.ts';
 import type { MatmulAttrs } from '../../ops/matmul.ts';
 import type { MaxPoolGradAttrs } from '../../ops/max-pool-grad.ts';
 import { reluGradOp } from '../../ops/relu-grad.ts';

@@ -9,7 +9,7 @@
  * wasm/registry.ts.)
  */
 import type { FloatArray, RunContext, Tensor } from '@ndgraph/graph';
-import type { ConvGeometry } from './conv-geometry.ts';
+import type { ConvGeometry } from '../geometry.ts';
 import { gemm } from './gemm.ts';
 import { im2col, im2colWidth, imagesPerChunk, isPointwise } from './im2col.ts';
 import { biasAddKernel } from './bias-relu.ts';

@@ -1,5 +1,8 @@
 /**
- * Geometry shared by conv2d and pooling (NHWC): output sizes and padding.
+ * The window rules of conv2d and pooling (NHWC), at the op level: their
+ * attributes and options, output sizes and padding, and the shape rules
+ * their forward and backward ops share, so each op checks shapes the same
+ * way. (The geometry a kernel walks is kernels/geometry.ts.)
  *
  * 'valid': only windows that fit inside the input, out = floor((in − k) / stride) + 1.
  * 'same' (TensorFlow's rule): out = ceil(in / stride), padded with
@@ -7,11 +10,9 @@
  *   padBefore = floor(padTotal / 2)   (the extra cell, if any, goes after)
  * With 'same' every window holds at least one real input cell.
  *
- * Also here: the attribute normalizers and shape rules that conv2d, pooling
- * and their backward ops share, so each op checks shapes the same way.
  */
 import { checkOptionKeys, GraphError, ShapeError, formatShape, type TensorSpec } from '@ndgraph/graph';
-import { expectFloat, expectSameFloat } from '../util.ts';
+import { expectFloat, expectSameFloat } from './util.ts';
 
 export type Padding = 'same' | 'valid';
 
@@ -19,23 +20,6 @@ export type Padding = 'same' | 'valid';
 export interface WindowAttrs {
   strides: [number, number];
   padding: Padding;
-}
-
-/** Everything a conv or pool kernel needs to walk its windows. */
-export interface ConvGeometry {
-  batch: number;
-  inHeight: number;
-  inWidth: number;
-  channels: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  /** Padding rows above the image and columns left of it. */
-  padTop: number;
-  padLeft: number;
-  outHeight: number;
-  outWidth: number;
 }
 
 /** Attributes of a pooling window. */
@@ -122,27 +106,6 @@ export function windowOutputSize(inShape: readonly number[], kernel: readonly [n
     if (w >= 0 && w < kw) throw new ShapeError(`${what} width ${w} is smaller than the window width ${kw} with 'valid' padding (input ${formatShape(inShape)})`);
   }
   return [convOutputSize(h, kh, attrs.strides[0], attrs.padding), convOutputSize(w, kw, attrs.strides[1], attrs.padding)];
-}
-
-/** The full geometry for a concrete NHWC input shape. */
-export function convGeometry(inShape: readonly number[], kernel: readonly [number, number], attrs: WindowAttrs): ConvGeometry {
-  const [batch, inHeight, inWidth, channels] = inShape;
-  const [kernelHeight, kernelWidth] = kernel;
-  const [strideHeight, strideWidth] = attrs.strides;
-  return {
-    batch,
-    inHeight,
-    inWidth,
-    channels,
-    kernelHeight,
-    kernelWidth,
-    strideHeight,
-    strideWidth,
-    padTop: convPadBefore(inHeight, kernelHeight, strideHeight, attrs.padding),
-    padLeft: convPadBefore(inWidth, kernelWidth, strideWidth, attrs.padding),
-    outHeight: convOutputSize(inHeight, kernelHeight, strideHeight, attrs.padding),
-    outWidth: convOutputSize(inWidth, kernelWidth, strideWidth, attrs.padding),
-  };
 }
 
 /**

@@ -79,7 +79,7 @@ function isTrailingBlock(inner: readonly number[], outer: readonly number[]): bo
  * Sums `src` (of the broadcast output shape) down to `target`'s shape: the
  * reduction that the gradient of a broadcasting op needs.
  */
-export function reduceToShape(src: Tensor, out: Tensor): void {
+export function sumToShapeKernel(src: Tensor, out: Tensor): void {
   const o = out.data;
   o.fill(0);
   const shape = src.shape;

@@ -9,8 +9,8 @@
  * in), and alpha = 0 does not read A or B.
  *
  * Every op calls `gemm`; a faster backend (for example WebAssembly SIMD) can
- * replace the implementation behind this same signature. `gemmReference` is
- * the plain triple loop that tests compare against.
+ * replace the implementation behind this same signature. The plain triple
+ * loop that tests compare against is test/oracles/gemm.ts.
  */
 import type { FloatArray } from '@ndgraph/graph';
 
@@ -32,41 +32,6 @@ export type GemmFn = (
   cOffset: number,
   ldc: number,
 ) => void;
-
-/** The plain definition: one dot product per output element. */
-export function gemmReference(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: FloatArray,
-  aOffset: number,
-  lda: number,
-  B: FloatArray,
-  bOffset: number,
-  ldb: number,
-  beta: number,
-  C: FloatArray,
-  cOffset: number,
-  ldc: number,
-): void {
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let sum = 0;
-      if (alpha !== 0) {
-        for (let p = 0; p < K; p++) {
-          const a = transA ? A[aOffset + p * lda + i] : A[aOffset + i * lda + p];
-          const b = transB ? B[bOffset + j * ldb + p] : B[bOffset + p * ldb + j];
-          sum += a * b;
-        }
-      }
-      const c = cOffset + i * ldc + j;
-      C[c] = beta === 0 ? alpha * sum : alpha * sum + beta * C[c];
-    }
-  }
-}
 
 /** Block sizes: a KC×NC block of B (float64) is 256 KB, which stays in a typical L2 cache. */
 const KC = 128;
