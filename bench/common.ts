@@ -140,7 +140,7 @@ export function fileStamp(date = new Date()): string {
 
 export function writeJson(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Rows as an aligned text table: the first `leftColumns` columns left-aligned, the others right-aligned. */

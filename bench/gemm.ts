@@ -200,7 +200,7 @@ const outFile = join(dirname(fileURLToPath(import.meta.url)), 'results', QUICK ?
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(
   outFile,
-  JSON.stringify({
+  `${JSON.stringify({
     date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', samples: SAMPLES, warmupCalls: WARMUP_CALLS, quick: QUICK,
     machine: machineInfo(), code: codeVersion(argValue('note')), loadAverage: { start: loadAtStart, end: loadAtEnd }, cpuShare,
     tfjs: { backend: 'wasm', version: tfjs.backendVersion, simd: tfjs.wasmSimd, threads: tfjs.wasmThreads },
@@ -212,6 +212,6 @@ writeFileSync(
       wasmOverTfjs: 'wasmGflops / tfjsWasmGflops',
     },
     results,
-  }, null, 2) + '\n',
+  }, null, 2)}\n`,
 );
 console.log(`wrote ${outFile}`);

@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Padding } from '../packages/ops/src/window.ts';
+import type { Padding } from '../packages/ops/src/window.ts';
 import { convGeometry, type ConvGeometry } from '../packages/ops/src/kernels/geometry.ts';
 import { BENCH_DIR, codeVersion, formatTable, loadAverage, machineInfo, writeJson } from './common.ts';
 import { argValue, median } from './engine-common.ts';

@@ -71,7 +71,7 @@ export async function initTfjs(backend: TfjsBackendName): Promise<TfjsInfo> {
   if (backend === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const distDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-    wasm.setWasmPaths(distDir + '/');
+    wasm.setWasmPaths(`${distDir}/`);
     if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: could not initialize the wasm backend');
     info.backendVersion = wasm.version_wasm;
     info.wasmSimd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));

@@ -76,8 +76,8 @@ async function main(): Promise<void> {
   const svg = await renderDotToSvg(dot);
   writeFileSync(join(out, 'lenet.dot'), dot);
   writeFileSync(join(out, 'lenet.svg'), svg);
-  writeFileSync(join(out, 'lenet.json'), JSON.stringify(toJSON([loss], options), null, 2) + '\n');
-  writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(out, 'lenet.json'), `${JSON.stringify(toJSON([loss], options), null, 2)}\n`);
+  writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   const written = ['lenet.svg', 'lenet.dot', 'lenet.json', 'report.json'];
   try {
     writeFileSync(join(out, 'lenet.png'), svgToPng(svg, { width: 1600 }));

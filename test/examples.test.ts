@@ -31,7 +31,7 @@ describe('examples', () => {
     expect(stdout).toMatch(/after 3 steps: test loss \d+\.\d+, test accuracy \d+\.\d%/);
     // 3. a row for each of LeNet's four swish activations, with value and gradient statistics
     for (const name of ['lenet/conv1/swish', 'lenet/conv2/swish', 'lenet/fc1/swish', 'lenet/fc2/swish']) {
-      const row = stdout.split('\n').find((l) => l.startsWith(name + ' '));
+      const row = stdout.split('\n').find((l) => l.startsWith(`${name} `));
       expect(row, name).toBeDefined();
       expect(row!).toMatch(/ swish +\[16,[\d,]+\] +float32 \|(\s+\S+){7} \|(\s+\S+){7}$/);
       expect(row!).not.toMatch(/\| +- /); // both statistic blocks filled

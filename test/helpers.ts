@@ -71,7 +71,7 @@ export function expectGradcheck(label: string, build: (...xs: Node[]) => Node, i
   const file = process.env.GRADCHECK_REPORT;
   if (file) {
     mkdirSync(dirname(file), { recursive: true });
-    appendFileSync(file, JSON.stringify({ label, maxAbsError: report.maxAbsError, maxRelError: report.maxRelError, ok: report.ok }) + '\n');
+    appendFileSync(file, `${JSON.stringify({ label, maxAbsError: report.maxAbsError, maxRelError: report.maxRelError, ok: report.ok })}\n`);
   }
   if (!report.ok) expect.fail(`gradcheck ${label} failed:\n${report.summary}`);
   expect(report.ok).toBe(true);

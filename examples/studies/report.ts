@@ -108,7 +108,7 @@ export function gradientFlowTablesMarkdown(result: StudyResult): string | null {
         }),
       ];
     });
-    parts.push(`Inactive outputs per layer, epoch ${epoch} (dead units: inactive for the whole batch):\n\n` + table(['activation', 'inactive means', ...activationLayers], inactiveRows));
+    parts.push(`Inactive outputs per layer, epoch ${epoch} (dead units: inactive for the whole batch):\n\n${table(['activation', 'inactive means', ...activationLayers], inactiveRows)}`);
     const normRows = flows.map((v) => {
       const norms = flowMeans(v, epoch, 'gradientNorm');
       const first = norms.get(layers[0]);
@@ -122,7 +122,7 @@ export function gradientFlowTablesMarkdown(result: StudyResult): string | null {
         first && last ? (first / last).toPrecision(3) : '—',
       ];
     });
-    parts.push(`Weight-gradient norm ‖∂loss/∂W‖ per layer, epoch ${epoch}:\n\n` + table(['activation', ...layers, `${layers[0]} ÷ ${layers[layers.length - 1]}`], normRows));
+    parts.push(`Weight-gradient norm ‖∂loss/∂W‖ per layer, epoch ${epoch}:\n\n${table(['activation', ...layers, `${layers[0]} ÷ ${layers[layers.length - 1]}`], normRows)}`);
   }
   return parts.join('\n\n');
 }
@@ -161,7 +161,7 @@ export function studyMarkdown(result: StudyResult, options: StudyMarkdownOptions
     if (options.gradientFlowFigure) lines.push('', `![${result.title}: gradient flow](${options.gradientFlowFigure})`);
     lines.push('', flow);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -170,12 +170,12 @@ export function studyMarkdown(result: StudyResult, options: StudyMarkdownOptions
  * points) on one line each, so the files stay small and diff well.
  */
 export function studyResultJson(result: StudyResult, significant = 6): string {
-  return compactJson(result, '', significant) + '\n';
+  return `${compactJson(result, '', significant)}\n`;
 }
 
 function compactJson(value: unknown, indent: string, significant: number): string {
   if (value === null || value === undefined || typeof value !== 'object') return plainJson(value, significant);
-  const inner = indent + '  ';
+  const inner = `${indent}  `;
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     if (value.every(isPlain)) return `[${value.map((v) => plainJson(v, significant)).join(', ')}]`;

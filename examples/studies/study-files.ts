@@ -78,7 +78,7 @@ export function readStudyResult(path: string): StudyResult {
     throw new DataError(`${path}: could not read study results (${(error as Error).message})`);
   }
   const result = parsed as Partial<StudyResult> | null;
-  if (!result || result.format !== 'ndgraph-study/1' || !Array.isArray(result.variants)) {
+  if (result?.format !== 'ndgraph-study/1' || !Array.isArray(result.variants)) {
     throw new DataError(`${path}: expected study results with format 'ndgraph-study/1', found ${JSON.stringify(result?.format)}`);
   }
   return result as StudyResult;

@@ -21,7 +21,7 @@
  * (u = 2⁻²⁴), plus the bias's own rounding.
  */
 import { describe, expect, it } from 'vitest';
-import { type Padding } from '../../packages/ops/src/window.ts';
+import type { Padding } from '../../packages/ops/src/window.ts';
 import { convGeometry, type ConvGeometry } from '../../packages/ops/src/kernels/geometry.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from '../../packages/ops/src/kernels/wasm/conv-wasm.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';

@@ -10,7 +10,7 @@
  * threads too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Padding } from '../../packages/ops/src/window.ts';
+import type { Padding } from '../../packages/ops/src/window.ts';
 import { convGeometry, type ConvGeometry } from '../../packages/ops/src/kernels/geometry.ts';
 import { maxPoolBackward } from '../../packages/ops/src/kernels/js/pool.ts';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';

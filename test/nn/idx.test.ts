@@ -127,7 +127,7 @@ describe('loadMnistIdx', () => {
       ['t10k-labels-idx1-ubyte', idxLabels(Array.from({ length: counts.test[1] }, (_, i) => 9 - i))],
     ];
     for (const [name, bytes] of files) {
-      const path = join(d, gz[name] ? name + '.gz' : name);
+      const path = join(d, gz[name] ? `${name}.gz` : name);
       writeFileSync(path, gz[name] ? gzipSync(bytes) : bytes);
     }
     return d;

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { dropout, dropoutMask } from '@ndgraph/ops';
 import { Graph, GraphError, Session, gradients, toArray, type Tensor } from '@ndgraph/graph';
-import { expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
+import { expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 /** A graph computing dropout(x, rate), its mask, and dx for dy = 1. */
 function setup(x: Tensor, rate: number, seed = 0) {

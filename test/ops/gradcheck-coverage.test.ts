@@ -14,13 +14,11 @@
  *   inputs (then building it on a float input must throw a DTypeError).
  *
  * Shapes, attributes and value ranges follow the op's own test file in test/ops
- * (and test/kernels/fused-ops.test.ts); inputs stay away from the points where
+ * (and test/graph/fusion.test.ts); inputs stay away from the points where
  * an op is not differentiable (relu at 0, max-pool ties, log and sqrt at 0).
  */
 import { describe, expect, it } from 'vitest';
-import * as graphApi from '@ndgraph/graph';
-import { DTypeError, GradientError, Graph, addN, gradients, onesLike, zerosLike, type DType, type GradcheckOptions, type Node, type OpDef, type Tensor } from '@ndgraph/graph';
-import * as ops from '@ndgraph/ops';
+import { DTypeError, GradientError, Graph, addN, registeredOps, gradients, onesLike, zerosLike, type DType, type GradcheckOptions, type Node, type OpDef, type Tensor } from '@ndgraph/graph';
 import { add, avgPool, avgPoolGrad, batchNorm, batchNormGradGamma, batchNormGradInput, biasAdd, biasAddGrad, broadcastTo, conv2d, conv2dBackpropFilter, conv2dBackpropInput, div, divByCount, dropoutMask, elu, eluGrad, exp, expandDims, flatten, leakyRelu, log, matmul, maxPool, maxPoolGather, maxPoolGrad, mean, mul, neg, oneHot, relu, reluGrad, reshape, reshapeLike, scale, sigmoid, sigmoidGrad, softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyGradLabels, softmaxGrad, softmaxGradBackpropY, softplus, sqrt, square, sub, sum, tanh, tanhGrad } from '@ndgraph/ops';
 import { reduceToShapeOp } from '@ndgraph/ops/kernels';
 import { expectGradcheck, randomTensor, tensor } from '../helpers.ts';
@@ -29,22 +27,14 @@ import { expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 // The ops that exist.
 
 type OpDefLike = { name: string; grad?: unknown; kind?: string };
-const listOps = (graphApi as any).registeredOps as undefined | (() => readonly OpDefLike[]);
-
 /**
  * Every op def, read now: right after '@ndgraph/ops' is imported, before this
  * file defines anything (it defines no ops; vitest gives each test file its own
- * module registry, so no other test file's ops are in it either).
- * From the engine's registry: every def passed to defineOp, which includes the
- * engine's own core ops (addN, onesLike, zerosLike) and ops without a builder.
- * Fallback for an engine without it: the defs of the op builders the two
- * packages export (defineOp gives each builder a `.def`).
+ * module registry, so no other test file's ops are in it either). The engine's
+ * registry holds every def passed to defineOp, which includes the engine's own
+ * core ops (addN, onesLike, zerosLike) and the plan-only fused ops.
  */
-const allDefs: OpDefLike[] = listOps
-  ? [...listOps()]
-  : ([...Object.values(graphApi), ...Object.values(ops)] as unknown[])
-      .filter((v): v is { def: OpDefLike } => typeof v === 'function' && 'def' in v)
-      .map((v) => v.def);
+const allDefs: OpDefLike[] = [...registeredOps()];
 
 /** Source ops (placeholder, variable, constant) hold no kernel work: nothing to check. */
 const opDefs = allDefs.filter((d) => d.kind === undefined);

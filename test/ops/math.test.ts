@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { exp, log, sqrt } from '@ndgraph/ops';
-import { type DType, type Node } from '@ndgraph/graph';
+import type { DType, Node } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor, toArray } from '../helpers.ts';
 
 // Golden values: e^x, ln x and √x at simple points, written out to 16 digits.

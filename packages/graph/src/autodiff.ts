@@ -1,6 +1,6 @@
 import { isFloatDType } from './dtype.ts';
 import { GradientError, GraphError } from './errors.ts';
-import { type GradContext, type Node } from './graph.ts';
+import type { GradContext, Node } from './graph.ts';
 import { onesLike, sumAll, zerosLike } from './core-ops.ts';
 import { topologicalOrder } from './session/plan.ts';
 import { formatShape, shapeMatches, shapeSize } from './tensor.ts';

@@ -19,6 +19,7 @@ import type { RunContext } from './graph.ts';
 import type { Tensor } from './tensor.ts';
 
 /** Computes a node's value from its inputs: the signature of `OpDef.forward`. */
+// biome-ignore lint/suspicious/noExplicitAny: kernels of every op live in one table, whatever their attributes
 export type Kernel<A = any> = (inputs: Tensor[], attrs: A, ctx: RunContext) => Tensor;
 
 /** Where tensors live and which kernels run on them. */
@@ -71,7 +72,7 @@ export function registerKernel<F = Kernel>(op: string | { readonly name: string 
 /** The kernel registered for `op` on `backend` for `dtype` values, if any. */
 export function lookupKernel<F = Kernel>(op: string, backend: string, dtype: DType): F | undefined {
   const entry = kernelTable.get(op)?.get(backend);
-  return entry && entry.dtypes.includes(dtype) ? (entry.kernel as F) : undefined;
+  return entry?.dtypes.includes(dtype) ? (entry.kernel as F) : undefined;
 }
 
 /** The backends with a kernel of their own for `op` (the JavaScript kernel, `forward`, is always there). */
@@ -181,7 +182,7 @@ export function backendNames(): string[] {
 
 /** The started backend whose memory holds `array`, or the JavaScript backend for an ordinary array. */
 export function backendOwning(array: TypedArray): Backend {
-  for (const backend of started.values()) if (backend && backend.owns(array)) return backend;
+  for (const backend of started.values()) if (backend?.owns(array)) return backend;
   return jsBackend;
 }
 

@@ -38,6 +38,7 @@ export interface GradContext {
  * - `grad` builds the vector-Jacobian product out of other nodes: one entry
  *   per input (null where there is no gradient).
  */
+// biome-ignore lint/suspicious/noExplicitAny: a graph holds ops of every attribute type
 export interface OpDef<A = any> {
   readonly name: string;
   inferShape(inputs: TensorSpec[], attrs: A): TensorSpec;
@@ -51,6 +52,7 @@ export interface OpDef<A = any> {
 }
 
 /** One op application in a graph. Immutable once built. */
+// biome-ignore lint/suspicious/noExplicitAny: a graph holds nodes of every attribute type
 export class Node<A = any> {
   constructor(
     readonly graph: Graph,

@@ -1,4 +1,4 @@
-import { type Tensor } from './tensor.ts';
+import type { Tensor } from './tensor.ts';
 
 /** Summary statistics of a tensor, NaN/Inf counted apart (mean and std are over finite values). */
 export interface TensorStats {

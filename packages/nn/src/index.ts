@@ -1,4 +1,4 @@
-export {};
+
 export * from './initializers.ts';
 export * from './schedules.ts';
 export * from './optimizers/index.ts';

@@ -52,7 +52,7 @@ function csvCell(value: number | undefined): string {
 function toCSV<T extends object>(columns: readonly (keyof T & string)[], rows: readonly T[]): string {
   const lines = [columns.join(',')];
   for (const row of rows) lines.push(columns.map((c) => csvCell(row[c] as number | undefined)).join(','));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /**

@@ -44,7 +44,7 @@ export interface PoolOptions {
 export function toWindowPair(value: number | readonly number[] | undefined, what: string, fallback?: [number, number]): [number, number] {
   if (value === undefined && fallback) return [fallback[0], fallback[1]];
   const pair = typeof value === 'number' ? [value, value] : Array.isArray(value) && value.length === 2 ? [value[0], value[1]] : undefined;
-  if (!pair || !pair.every((v) => Number.isInteger(v) && v > 0)) {
+  if (!pair?.every((v) => Number.isInteger(v) && v > 0)) {
     throw new GraphError(`${what} must be a positive integer or a pair of them, found ${JSON.stringify(value)}`);
   }
   return [pair[0], pair[1]];

@@ -124,7 +124,7 @@ export function toDot(target: Graph | readonly Node[], options: ExportOptions = 
     const value = report?.statsOf(n);
     // The run's concrete shape when a report has it (the batch filled in), else the built one.
     lines.push(`${shapeText(report?.shapeOf(n) ?? n.shape)}${n.dtype === 'float32' ? '' : ` ${n.dtype}`}`);
-    if (info && info.of.length) lines.push(`gradient of ${info.of.map((f) => leaf(f.name)).join(', ')}`);
+    if (info?.of.length) lines.push(`gradient of ${info.of.map((f) => leaf(f.name)).join(', ')}`);
     else if (info) lines.push(`in backward of ${leaf(info.builtFor.name)}`);
     if (value) lines.push(statsLine('v', value));
     const gradNode = report && !isBackward ? report.gradientNodeOf(n) : undefined;
@@ -157,7 +157,7 @@ export function toDot(target: Graph | readonly Node[], options: ExportOptions = 
       out.push(`${indent}subgraph ${id} {`);
       out.push(`${indent}  label=${quote(name)}; tooltip=${quote(child.path)};`);
       out.push(`${indent}  style="rounded${isGradientScope ? ',dashed' : ''}"; color=${quote(isGradientScope ? '#fb923c' : '#94a3b8')};`);
-      emit(child, indent + '  ');
+      emit(child, `${indent}  `);
       out.push(`${indent}}`);
     }
   };
@@ -178,7 +178,7 @@ export function toDot(target: Graph | readonly Node[], options: ExportOptions = 
     }
   }
   out.push('}');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------- JSON

@@ -187,7 +187,7 @@ export class Session {
     const node = step.node;
     if (node.op.kind !== 'placeholder') return node.graph.valueOf(node);
     const consumer = plan.steps.find((s) => s.inputs.includes(plan.position.get(node.id)!))?.node;
-    throw new FeedError(`placeholder ${node.name} ${formatShape(node.shape)} ${node.dtype} was not fed` + (consumer ? ` (needed by ${consumer.name})` : ''));
+    throw new FeedError(`placeholder ${node.name} ${formatShape(node.shape)} ${node.dtype} was not fed${consumer ? ` (needed by ${consumer.name})` : ''}`);
   }
 
   private compute(step: Step, inputs: Tensor[], context: StepContext): Tensor {

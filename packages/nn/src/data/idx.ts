@@ -22,7 +22,7 @@ const ELEMENT_TYPES: Record<number, string> = {
   0x0e: 'float64',
 };
 
-const hex32 = (n: number) => '0x' + (n >>> 0).toString(16).padStart(8, '0');
+const hex32 = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
 function describeMagic(magic: number): string {
   const zeroBytes = magic >>> 16;

@@ -1,4 +1,4 @@
-export {};
+
 export * from './checkpoint-file.ts';
 export * from './mnist-files.ts';
 export * from './mnist-embedded.ts';

@@ -17,7 +17,7 @@ export const MNIST_FILE_NAMES = {
 
 /** The path of `name` or `name.gz` in `dir`, or null when neither exists. */
 function findFile(dir: string, name: string): string | null {
-  for (const candidate of [join(dir, name), join(dir, name + '.gz')]) {
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) {
     if (existsSync(candidate)) return candidate;
   }
   return null;

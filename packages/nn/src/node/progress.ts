@@ -94,12 +94,12 @@ export class ProgressReporter {
     // Plain mode: one line when the step reaches the next tenth (or whichever fraction), skipping tenths passed at once.
     if (u.step < this.threshold(this.nextLine)) return;
     while (this.nextLine <= this.linesPerEpoch && u.step >= this.threshold(this.nextLine)) this.nextLine++;
-    this.stream.write(this.plainLine(u, now) + '\n');
+    this.stream.write(`${this.plainLine(u, now)}\n`);
   }
 
   /** Ends the epoch's progress with a summary line (replacing the live bar on a TTY). */
   done(summaryLine: string): void {
-    this.stream.write((this.tty ? CLEAR_LINE : '') + summaryLine + '\n');
+    this.stream.write(`${(this.tty ? CLEAR_LINE : '') + summaryLine}\n`);
   }
 
   /** The step at which plain line k (1-based) is due. */

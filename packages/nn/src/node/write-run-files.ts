@@ -41,7 +41,7 @@ export async function writeRunFiles(dir: string, metrics: MetricsLog, options: R
   };
   const svg = await renderSvg(trainingCurveSpec(metrics, options));
   const csv = metrics.toCSV();
-  writeFileAtomic(files.metricsJson, utf8(JSON.stringify(metrics.toJSON(), null, 2) + '\n'));
+  writeFileAtomic(files.metricsJson, utf8(`${JSON.stringify(metrics.toJSON(), null, 2)}\n`));
   writeFileAtomic(files.stepsCsv, utf8(csv.steps));
   writeFileAtomic(files.epochsCsv, utf8(csv.epochs));
   writeFileAtomic(files.curveSvg, utf8(svg));

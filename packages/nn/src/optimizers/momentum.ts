@@ -38,7 +38,7 @@ class Momentum extends BaseOptimizer {
     // The backend's kernel, where it has one, computes exactly this loop (the same bits).
     const kernel = value instanceof Float32Array && grad instanceof Float32Array && velocity instanceof Float32Array
       ? backendOwning(value).kernel<MomentumStepKernel>('momentumStep', 'float32') : undefined;
-    if (kernel && kernel(value, valueOffset, grad, gradOffset, velocity, size, mu, lr, decay)) return;
+    if (kernel?.(value, valueOffset, grad, gradOffset, velocity, size, mu, lr, decay)) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + decay * w;

@@ -29,7 +29,6 @@ import {
   isFloatDType,
   shapesEqual,
   wrap,
-  zeros,
 } from '@ndgraph/graph';
 import type { LearningRate } from '../schedules.ts';
 

@@ -30,7 +30,7 @@ export interface BrowserThreadOptions {
  */
 export async function enableWasmThreadsInBrowser(threads = globalThis.navigator?.hardwareConcurrency ?? 1, options: BrowserThreadOptions = {}): Promise<number> {
   const kernels = wasmKernels();
-  if (!kernels || !kernels.shared) return 1;
+  if (!kernels?.shared) return 1;
   kernels.setHelpers(null);
   const helpers = Math.max(0, Math.min(MAX_HELPERS, Math.floor(threads) - 1));
   if (helpers === 0) return 1;

@@ -8,7 +8,7 @@
  * the work between threads.
  */
 import { type Kernel, registerKernel, shapeSize, type Tensor } from '@ndgraph/graph';
-import { type PoolAttrs, type WindowAttrs } from '../../window.ts';
+import type { PoolAttrs, WindowAttrs } from '../../window.ts';
 import { convGeometry } from '../geometry.ts';
 import { gemm } from '../js/gemm.ts';
 import type { MatmulAttrs } from '../../ops/matmul.ts';
