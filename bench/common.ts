@@ -12,7 +12,16 @@ import { Rng, wrap, type Tensor } from '@ndgraph/graph';
 import { Trainer, batches } from '@ndgraph/nn';
 import { loadEmbeddedMnist, saveSafetensors } from '@ndgraph/nn/node';
 import {
-  DATA_ORDER_SEED, LENET_PARAMETERS, MB, NDGRAPH_TRAIN_CONFIG, SPLIT_SEED, STORED_EPOCHS, TRAIN_BATCH, WEIGHT_SEED, type BenchData, type RawTensor,
+  DATA_ORDER_SEED,
+  LENET_PARAMETERS,
+  MB,
+  NDGRAPH_TRAIN_CONFIG,
+  SPLIT_SEED,
+  STORED_EPOCHS,
+  TRAIN_BATCH,
+  WEIGHT_SEED,
+  type BenchData,
+  type RawTensor,
 } from './engine-common.ts';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -107,7 +116,13 @@ export function machineInfo(): MachineInfo {
  * `--note TEXT` on the command line adds a free-form note.
  */
 export function codeVersion(note?: string): { commit: string; changedPackageFiles: string[] | 'unknown'; note?: string } {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: BENCH_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: BENCH_DIR,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' },
+    }).trim();
   let commit = 'unknown';
   let changedPackageFiles: string[] | 'unknown' = 'unknown';
   try {
@@ -146,6 +161,10 @@ export function writeJson(path: string, value: unknown): void {
 /** Rows as an aligned text table: the first `leftColumns` columns left-aligned, the others right-aligned. */
 export function formatTable(header: string[], rows: string[][], leftColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }

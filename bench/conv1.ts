@@ -24,7 +24,20 @@ import { FILTER_GRADIENT_PARTS, geometryFields } from '../packages/ops/src/kerne
 import type { KernelExports } from '../packages/ops/src/kernels/wasm/runtime.ts';
 import { RESULTS_DIR, codeVersion, formatTable, machineInfo, round2, writeJson } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';
-import { Layout, alternate, convShapeGeometry, floatsAt, generatedSource, instantiate, loadLine, randomArray, timeCalls, watchLoad, type ConvShape, type Timing } from './kernel-versus.ts';
+import {
+  Layout,
+  alternate,
+  convShapeGeometry,
+  floatsAt,
+  generatedSource,
+  instantiate,
+  loadLine,
+  randomArray,
+  timeCalls,
+  watchLoad,
+  type ConvShape,
+  type Timing,
+} from './kernel-versus.ts';
 
 /** The commit before the current kernels (16 pixels × 2 channels forward, 4 taps × 2 channels for the filter gradient). */
 const DEFAULT_BASELINE = '761c44a8fb5d05c134975dfc5f2945ce53c8712b';
@@ -38,12 +51,14 @@ type Case = ConvShape;
 
 const LENET: Case = { name: 'LeNet conv1', shape: [64, 28, 28, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 6 };
 // Variants of LeNet's layer; the spread keeps the fields in LENET's order, as in conv1.json.
-const cases: Case[] = QUICK ? [LENET] : [
-  LENET,
-  ...[1, 4, 8, 12, 16].map((outChannels): Case => ({ ...LENET, name: `Cout ${outChannels}`, outChannels })),
-  { ...LENET, name: '3×3, width 30', shape: [64, 30, 30, 1], kernel: [3, 3] },
-  { ...LENET, name: 'stride 2 vertically', strides: [2, 1] },
-];
+const cases: Case[] = QUICK
+  ? [LENET]
+  : [
+      LENET,
+      ...[1, 4, 8, 12, 16].map((outChannels): Case => ({ ...LENET, name: `Cout ${outChannels}`, outChannels })),
+      { ...LENET, name: '3×3, width 30', shape: [64, 30, 30, 1], kernel: [3, 3] },
+      { ...LENET, name: 'stride 2 vertically', strides: [2, 1] },
+    ];
 
 /** This benchmark's inputs are in [-0.5, 0.5), as when conv1.json was taken. */
 const AMPLITUDE = 0.5;
@@ -80,10 +95,14 @@ function prepare(layout: Layout<KernelExports>, c: Case): Calls {
   return {
     forward: (k) => k.convForward(x, filter, bias, 1, y, geometry, 0, N, forwardWorkspace),
     filterGradient: (k) => {
-      for (let first = 0; first < N; first += perPart) k.convBackpropFilter(x, dy, partials, perPart, geometry, first, Math.min(perPart, N - first), filterWorkspace);
+      for (let first = 0; first < N; first += perPart)
+        k.convBackpropFilter(x, dy, partials, perPart, geometry, first, Math.min(perPart, N - first), filterWorkspace);
       k.sumPartials(partials, parts, filterSize, dfilter);
     },
-    y, outSize, dfilter, filterSize,
+    y,
+    outSize,
+    dfilter,
+    filterSize,
   };
 }
 
@@ -95,7 +114,10 @@ interface Comparison extends Omit<Timing, 'ratioQuartiles'> {
 /** Old against new, alternating, ROUNDS rounds. */
 function compare(oldCall: () => void, newCall: () => void, multiplyAdds: number): Comparison {
   // Unlike pool.ts and conv2.ts, the bursts are sized from the new kernel (after a few calls of each), as for conv1.json.
-  for (let i = 0; i < 5; i++) { oldCall(); newCall(); }
+  for (let i = 0; i < 5; i++) {
+    oldCall();
+    newCall();
+  }
   const calls = Math.max(1, Math.round(SAMPLE_MS / Math.max(timeCalls(newCall, 5), 1e-3)));
   const { oldMs, newMs, ratio } = alternate(oldCall, newCall, ROUNDS, calls);
   return { oldMs, newMs, ratio, multiplyAddsPerSecondNew: multiplyAdds / (newMs / 1000) };
@@ -103,7 +125,8 @@ function compare(oldCall: () => void, newCall: () => void, multiplyAdds: number)
 
 /** Largest |a − b| over the elements, and the largest |a|. */
 function difference(a: Float32Array, b: Float32Array): { maxAbsDifference: number; maxAbs: number } {
-  let maxAbsDifference = 0, maxAbs = 0;
+  let maxAbsDifference = 0,
+    maxAbs = 0;
   for (let i = 0; i < a.length; i++) {
     maxAbsDifference = Math.max(maxAbsDifference, Math.abs(a[i] - b[i]));
     maxAbs = Math.max(maxAbs, Math.abs(a[i]));
@@ -123,8 +146,16 @@ function main(): void {
     const oldI = instantiate<KernelExports>(oldSource, 1);
     const newI = instantiate<KernelExports>(newSource, 1);
     const calls = prepare(new Layout([oldI, newI]), c);
-    const forward = compare(() => calls.forward(oldI.kernels), () => calls.forward(newI.kernels), multiplyAdds);
-    const filterGradient = compare(() => calls.filterGradient(oldI.kernels), () => calls.filterGradient(newI.kernels), multiplyAdds);
+    const forward = compare(
+      () => calls.forward(oldI.kernels),
+      () => calls.forward(newI.kernels),
+      multiplyAdds,
+    );
+    const filterGradient = compare(
+      () => calls.filterGradient(oldI.kernels),
+      () => calls.filterGradient(newI.kernels),
+      multiplyAdds,
+    );
     const forwardDifference = difference(floatsAt(newI, calls.y, calls.outSize), floatsAt(oldI, calls.y, calls.outSize));
     return {
       ...c,
@@ -138,13 +169,23 @@ function main(): void {
   const f3 = (v: number) => v.toFixed(3);
   const header = ['case', 'fwd old ms', 'fwd new ms', 'fwd ratio', 'fwd G/s', 'dW old ms', 'dW new ms', 'dW ratio', 'dW G/s', 'dW max diff'];
   const rows = results.map((r) => [
-    r.name, f3(r.forward.oldMs), f3(r.forward.newMs), r.forward.ratio.toFixed(2), (r.forward.multiplyAddsPerSecondNew / 1e9).toFixed(1),
-    f3(r.filterGradient.oldMs), f3(r.filterGradient.newMs), r.filterGradient.ratio.toFixed(2), (r.filterGradient.multiplyAddsPerSecondNew / 1e9).toFixed(1),
+    r.name,
+    f3(r.forward.oldMs),
+    f3(r.forward.newMs),
+    r.forward.ratio.toFixed(2),
+    (r.forward.multiplyAddsPerSecondNew / 1e9).toFixed(1),
+    f3(r.filterGradient.oldMs),
+    f3(r.filterGradient.newMs),
+    r.filterGradient.ratio.toFixed(2),
+    (r.filterGradient.multiplyAddsPerSecondNew / 1e9).toFixed(1),
     r.filterGradient.maxAbsDifference.toExponential(1),
   ]);
-  console.log(`single-channel conv kernels, one thread: this checkout against ${baseline.slice(0, 10)} (ratio: median of old / new over ${ROUNDS} rounds; G/s: multiply-adds of the new kernel)`);
+  console.log(
+    `single-channel conv kernels, one thread: this checkout against ${baseline.slice(0, 10)} (ratio: median of old / new over ${ROUNDS} rounds; G/s: multiply-adds of the new kernel)`,
+  );
   console.log(formatTable(header, rows));
-  for (const r of results) if (!r.forward.sameBits) console.log(`${r.name}: forward outputs differ from the old kernel's (max |diff| ${r.forward.maxAbsDifference})`);
+  for (const r of results)
+    if (!r.forward.sameBits) console.log(`${r.name}: forward outputs differ from the old kernel's (max |diff| ${r.forward.maxAbsDifference})`);
   console.log(loadLine(load));
 
   const file = join(RESULTS_DIR, QUICK ? 'conv1-quick.json' : 'conv1.json');

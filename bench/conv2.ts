@@ -27,7 +27,24 @@ import { join } from 'node:path';
 import type { ConvGeometry } from '../packages/ops/src/kernels/geometry.ts';
 import { RESULTS_DIR } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';
-import { Layout, TIMING_HEADER, convShapeGeometry, generatedSource, instantiate, outputs, printSummary, randomArray, timeCases, timingCells, watchLoad, writeResults, type ConvShape, type Instance, type KernelCase, type Rounds } from './kernel-versus.ts';
+import {
+  Layout,
+  TIMING_HEADER,
+  convShapeGeometry,
+  generatedSource,
+  instantiate,
+  outputs,
+  printSummary,
+  randomArray,
+  timeCases,
+  timingCells,
+  watchLoad,
+  writeResults,
+  type ConvShape,
+  type Instance,
+  type KernelCase,
+  type Rounds,
+} from './kernel-versus.ts';
 
 /** The commit the implicit-GEMM convolution kernels started from. */
 const BASE_COMMIT = 'b25cfb9';
@@ -43,9 +60,28 @@ const FILTER_GRADIENT_PARTS = 4;
 interface Kernels {
   heapBase(): number;
   convForwardWorkspaceBytes(geometry: number): number;
-  convForward(x: number, filter: number, bias: number, relu: number, y: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  convForward(
+    x: number,
+    filter: number,
+    bias: number,
+    relu: number,
+    y: number,
+    geometry: number,
+    firstImage: number,
+    imageCount: number,
+    workspace: number,
+  ): void;
   convBackpropFilterWorkspaceBytes(geometry: number): number;
-  convBackpropFilter(x: number, dy: number, partials: number, imagesPerPartial: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  convBackpropFilter(
+    x: number,
+    dy: number,
+    partials: number,
+    imagesPerPartial: number,
+    geometry: number,
+    firstImage: number,
+    imageCount: number,
+    workspace: number,
+  ): void;
   sumPartials(partials: number, count: number, size: number, out: number): void;
   convBackpropInputWorkspaceBytes(geometry: number): number;
   convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
@@ -64,7 +100,21 @@ const SHAPES: ConvShape[] = [
 ];
 
 function geometryFields(g: ConvGeometry, outChannels: number): number[] {
-  return [g.batch, g.inHeight, g.inWidth, g.channels, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft, g.outHeight, g.outWidth, outChannels];
+  return [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.channels,
+    g.kernelHeight,
+    g.kernelWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+    g.outHeight,
+    g.outWidth,
+    outChannels,
+  ];
 }
 
 function buildCases(layout: Layout<Kernels>): Case[] {
@@ -134,7 +184,13 @@ function main(): void {
   // The new output has the same bits as the old, or not.
   const results = timeCases(cases, oldI, newI, TIMING, (c) => ({ sameBits: checkOutputs(c, oldI, newI) }));
   const load = watch();
-  printSummary(base, ROUNDS, ['kernel', 'same bits', ...TIMING_HEADER], results.map((r) => [r.name, r.sameBits ? 'yes' : 'no', ...timingCells(r)]), load);
+  printSummary(
+    base,
+    ROUNDS,
+    ['kernel', 'same bits', ...TIMING_HEADER],
+    results.map((r) => [r.name, r.sameBits ? 'yes' : 'no', ...timingCells(r)]),
+    load,
+  );
   if (only) return;
   writeResults(join(RESULTS_DIR, QUICK ? 'conv2-quick.json' : 'conv2.json'), { base, rounds: ROUNDS, burstMs: BURST_MS, quick: QUICK }, load, results);
 }

@@ -81,7 +81,10 @@ export interface BenchData {
 export function readBenchDataFile(path: string): BenchData {
   const bytes = readFileSync(path);
   const headerLength = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const dataStart = 8 + headerLength;
   const read = (name: string): RawTensor => {
     const entry = header[name];
@@ -99,7 +102,8 @@ export function readBenchDataFile(path: string): BenchData {
   const initialWeights: Record<string, RawTensor<Float32Array>> = {};
   for (const { name, shape } of LENET_PARAMETERS) {
     const w = read(`init/${name}`);
-    if (!(w.data instanceof Float32Array) || w.shape.join(',') !== shape.join(',')) throw new Error(`${path}: init/${name} should be float32 [${shape}], found [${w.shape}]`);
+    if (!(w.data instanceof Float32Array) || w.shape.join(',') !== shape.join(','))
+      throw new Error(`${path}: init/${name} should be float32 [${shape}], found [${w.shape}]`);
     initialWeights[name] = w as RawTensor<Float32Array>;
   }
   return {
@@ -132,7 +136,8 @@ export class TrainingBatches {
   private position = 0;
 
   constructor(private readonly data: BenchData) {
-    if (data.order.length % TRAIN_BATCH !== 0) throw new Error(`batch order of ${data.order.length} examples is not a whole number of ${TRAIN_BATCH}-example batches`);
+    if (data.order.length % TRAIN_BATCH !== 0)
+      throw new Error(`batch order of ${data.order.length} examples is not a whole number of ${TRAIN_BATCH}-example batches`);
   }
 
   /** Copies the next batch into `images` and `labels`; returns its size. */

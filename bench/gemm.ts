@@ -177,16 +177,29 @@ function formatRow(cells: string[]): string {
 
 function printRow(r: Result): void {
   const ops = `${r.transA ? 'Aᵀ' : 'A'}·${r.transB ? 'Bᵀ' : 'B'}`;
-  console.log(formatRow([
-    r.name, ops, `${r.M}×${r.N}×${r.K}`, r.wasmGflops.toFixed(2), r.jsGflops.toFixed(2), `${r.speedup.toFixed(1)}×`, r.maxAbsDifference.toExponential(1),
-    r.tfjsWasmGflops.toFixed(2), r.tfjsWasmWithCopiesGflops.toFixed(2), `${r.wasmOverTfjs.toFixed(2)}×`, r.tfjsMaxAbsDifference.toExponential(1),
-  ]));
+  console.log(
+    formatRow([
+      r.name,
+      ops,
+      `${r.M}×${r.N}×${r.K}`,
+      r.wasmGflops.toFixed(2),
+      r.jsGflops.toFixed(2),
+      `${r.speedup.toFixed(1)}×`,
+      r.maxAbsDifference.toExponential(1),
+      r.tfjsWasmGflops.toFixed(2),
+      r.tfjsWasmWithCopiesGflops.toFixed(2),
+      `${r.wasmOverTfjs.toFixed(2)}×`,
+      r.tfjsMaxAbsDifference.toExponential(1),
+    ]),
+  );
 }
 
 const tfjs = await initTfjs('wasm');
 const loadAtStart = loadAverage();
-console.log(`GEMM float32${QUICK ? ' (quick)' : ''}, median of ${SAMPLES} samples after ${WARMUP_CALLS} warm-up calls (node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
-  `tfjs-wasm ${tfjs.backendVersion}, SIMD ${tfjs.wasmSimd ? 'on' : 'off'}, ${tfjs.wasmThreads ? 'threads' : '1 thread'}); GFLOP/s, higher is better`);
+console.log(
+  `GEMM float32${QUICK ? ' (quick)' : ''}, median of ${SAMPLES} samples after ${WARMUP_CALLS} warm-up calls (node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
+    `tfjs-wasm ${tfjs.backendVersion}, SIMD ${tfjs.wasmSimd ? 'on' : 'off'}, ${tfjs.wasmThreads ? 'threads' : '1 thread'}); GFLOP/s, higher is better`,
+);
 console.log(formatRow(columns));
 const cpuBefore = process.cpuUsage();
 const wallBefore = performance.now();
@@ -200,18 +213,30 @@ const outFile = join(dirname(fileURLToPath(import.meta.url)), 'results', QUICK ?
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(
   outFile,
-  `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', samples: SAMPLES, warmupCalls: WARMUP_CALLS, quick: QUICK,
-    machine: machineInfo(), code: codeVersion(argValue('note')), loadAverage: { start: loadAtStart, end: loadAtEnd }, cpuShare,
-    tfjs: { backend: 'wasm', version: tfjs.backendVersion, simd: tfjs.wasmSimd, threads: tfjs.wasmThreads },
-    columns: {
-      wasmGflops: 'ndgraph gemmWasm, including copies in and out of its memory',
-      jsGflops: 'ndgraph gemm (plain JavaScript)',
-      tfjsWasmGflops: 'tf.matMul on the wasm backend, tensors already in its memory (per-op overhead and freeing the result included)',
-      tfjsWasmWithCopiesGflops: 'tf.matMul on the wasm backend including uploading A and B and reading C back',
-      wasmOverTfjs: 'wasmGflops / tfjsWasmGflops',
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      samples: SAMPLES,
+      warmupCalls: WARMUP_CALLS,
+      quick: QUICK,
+      machine: machineInfo(),
+      code: codeVersion(argValue('note')),
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+      cpuShare,
+      tfjs: { backend: 'wasm', version: tfjs.backendVersion, simd: tfjs.wasmSimd, threads: tfjs.wasmThreads },
+      columns: {
+        wasmGflops: 'ndgraph gemmWasm, including copies in and out of its memory',
+        jsGflops: 'ndgraph gemm (plain JavaScript)',
+        tfjsWasmGflops: 'tf.matMul on the wasm backend, tensors already in its memory (per-op overhead and freeing the result included)',
+        tfjsWasmWithCopiesGflops: 'tf.matMul on the wasm backend including uploading A and B and reading C back',
+        wasmOverTfjs: 'wasmGflops / tfjsWasmGflops',
+      },
+      results,
     },
-    results,
-  }, null, 2)}\n`,
+    null,
+    2,
+  )}\n`,
 );
 console.log(`wrote ${outFile}`);

@@ -55,9 +55,11 @@ export function randomArray(length: number, seed: number, amplitude = 1): Float3
   const out = new Float32Array(length);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     // s / 2^31 - 1 is exact in float64, so amplitude 0.5 gives the same floats as s / 2^32 - 0.5.
     out[i] = amplitude * (s / 2147483648 - 1);
   }
@@ -205,7 +207,11 @@ function timeOldNew<K>(call: (kernels: K) => void, oldI: Instance<K>, newI: Inst
  * is timed, and a line printed.
  */
 export function timeCases<K, C extends KernelCase<K>, X extends object>(
-  cases: readonly C[], oldI: Instance<K>, newI: Instance<K>, r: Rounds, check: (c: C) => X,
+  cases: readonly C[],
+  oldI: Instance<K>,
+  newI: Instance<K>,
+  r: Rounds,
+  check: (c: C) => X,
 ): Array<{ name: string } & X & Timing> {
   return cases.map((c) => {
     const result = { name: c.name, ...check(c), ...timeOldNew(c.call, oldI, newI, r) };
@@ -255,8 +261,11 @@ export function timingCells(t: Timing): string[] {
 /** Writes the result file of pool.ts and conv2.ts (`--note TEXT` goes into `code`). */
 export function writeResults(file: string, run: { base: string; rounds: number; burstMs: number; quick: boolean }, load: Load, results: unknown[]): void {
   writeJson(file, {
-    date: new Date().toISOString(), ...run,
-    machine: machineInfo(), code: codeVersion(argValue('note')), ...load,
+    date: new Date().toISOString(),
+    ...run,
+    machine: machineInfo(),
+    code: codeVersion(argValue('note')),
+    ...load,
     results,
   });
   console.log(`wrote ${file}`);

@@ -14,8 +14,22 @@
  */
 import type * as Tf from '@tensorflow/tfjs-core';
 import {
-  INFERENCE_BATCH, LEARNING_RATE, LENET_PARAMETERS, MB, MOMENTUM, RssSampler, TRAIN_BATCH, TrainingBatches, type StepCounts,
-  engineResult, hasFlag, inferenceBatches, loadBenchData, reportEngineResult, stepCountsFromArgs, timeWindows,
+  INFERENCE_BATCH,
+  LEARNING_RATE,
+  LENET_PARAMETERS,
+  MB,
+  MOMENTUM,
+  RssSampler,
+  TRAIN_BATCH,
+  TrainingBatches,
+  type StepCounts,
+  engineResult,
+  hasFlag,
+  inferenceBatches,
+  loadBenchData,
+  reportEngineResult,
+  stepCountsFromArgs,
+  timeWindows,
 } from './engine-common.ts';
 import type { TfjsBackendName } from './tfjs-setup.ts';
 

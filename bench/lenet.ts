@@ -25,10 +25,33 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleEngine } from './bundle.ts';
-import { BENCH_DIR, RESULTS_DIR, TMP_DIR, buildBenchData, codeVersion, fileStamp, formatTable, loadAverage, machineInfo, round2, writeBenchData, writeJson } from './common.ts';
 import {
-  DATA_ORDER_SEED, INFERENCE_BATCH, LEARNING_RATE, MOMENTUM, SPLIT_SEED, TRAIN_BATCH, WEIGHT_SEED,
-  type EngineResult, argValue, hasFlag, median, numberArg,
+  BENCH_DIR,
+  RESULTS_DIR,
+  TMP_DIR,
+  buildBenchData,
+  codeVersion,
+  fileStamp,
+  formatTable,
+  loadAverage,
+  machineInfo,
+  round2,
+  writeBenchData,
+  writeJson,
+} from './common.ts';
+import {
+  DATA_ORDER_SEED,
+  INFERENCE_BATCH,
+  LEARNING_RATE,
+  MOMENTUM,
+  SPLIT_SEED,
+  TRAIN_BATCH,
+  WEIGHT_SEED,
+  type EngineResult,
+  argValue,
+  hasFlag,
+  median,
+  numberArg,
 } from './engine-common.ts';
 
 const ENGINES = ['ndgraph', 'tfjs-wasm', 'tfjs-cpu'] as const;
@@ -61,10 +84,15 @@ interface EngineSummary {
  * on N threads (its kernels split work with N − 1 helper threads).
  */
 function parseEngines(): string[] {
-  const list = (argValue('engines') ?? ENGINES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const e of list) if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`--engines: unknown engine '${e}'; expected some of ${ENGINES.join(', ')}`);
+  const list = (argValue('engines') ?? ENGINES.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const e of list)
+    if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`--engines: unknown engine '${e}'; expected some of ${ENGINES.join(', ')}`);
   const threads = (argValue('threads') ?? '1').split(',').map((s) => Number(s.trim()));
-  for (const t of threads) if (!Number.isInteger(t) || t < 1) throw new Error(`--threads: expected a list of whole numbers ≥ 1, found '${argValue('threads')}'`);
+  for (const t of threads)
+    if (!Number.isInteger(t) || t < 1) throw new Error(`--threads: expected a list of whole numbers ≥ 1, found '${argValue('threads')}'`);
   return list.flatMap((e) => (e === 'ndgraph' ? threads.map(ndgraphLabel) : [e]));
 }
 
@@ -88,9 +116,10 @@ function runEngine(engine: string, dataFile: string, quick: boolean, runner: Run
   const { file, threads } = engineOfLabel(engine);
   const threadArgs = threads ? ['--threads', String(threads)] : [];
   const engineArgs = ['--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused, ...threadArgs];
-  const [command, args] = runner.kind === 'node'
-    ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
-    : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
+  const [command, args] =
+    runner.kind === 'node'
+      ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
+      : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
   const child = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
@@ -109,7 +138,12 @@ function runEngine(engine: string, dataFile: string, quick: boolean, runner: Run
 
 /** The last lines of a process's output, each cut to a readable length. */
 function tail(text: string | null, lines = 40): string {
-  return (text ?? '').trimEnd().split('\n').slice(-lines).map((l) => (l.length > 300 ? `${l.slice(0, 300)} …` : l)).join('\n');
+  return (text ?? '')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((l) => (l.length > 300 ? `${l.slice(0, 300)} …` : l))
+    .join('\n');
 }
 
 function summarize(runs: EngineResult[], reference: EngineResult[] | undefined): EngineSummary {
@@ -159,8 +193,15 @@ async function main(): Promise<void> {
   writeBenchData(dataFile, buildBenchData());
   const runner: Runner = hasFlag('tsx')
     ? { kind: 'tsx' }
-    : { kind: 'node', bundles: new Map(await Promise.all([...new Set(engines.map((e) => engineOfLabel(e).file))].map(async (file) => [file, await bundleEngine(file)] as const))) };
-  console.log(runner.kind === 'node' ? 'engine processes: node on bundled JavaScript (bench/bundle.ts)' : 'engine processes: npx tsx on the TypeScript sources');
+    : {
+        kind: 'node',
+        bundles: new Map(
+          await Promise.all([...new Set(engines.map((e) => engineOfLabel(e).file))].map(async (file) => [file, await bundleEngine(file)] as const)),
+        ),
+      };
+  console.log(
+    runner.kind === 'node' ? 'engine processes: node on bundled JavaScript (bench/bundle.ts)' : 'engine processes: npx tsx on the TypeScript sources',
+  );
 
   const runs = new Map<string, EngineResult[]>(engines.map((e) => [e, []]));
   const loadPerRun: { engine: string; run: number; loadAverage1m: number }[] = [];
@@ -170,8 +211,10 @@ async function main(): Promise<void> {
       loadPerRun.push({ engine, run, loadAverage1m: load1m });
       const result = runEngine(engine, dataFile, quick, runner);
       runs.get(engine)!.push(result);
-      console.log(`  run ${run}/${repeats} ${engine.padEnd(10)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
-        `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`);
+      console.log(
+        `  run ${run}/${repeats} ${engine.padEnd(10)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
+          `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`,
+      );
     }
   }
   const loadAtEnd = loadAverage();
@@ -198,9 +241,13 @@ async function main(): Promise<void> {
     };
   }
 
-  const wasmDetails = summaries['tfjs-wasm']?.runs[0]?.details as { addedKernels?: string[]; conv2dBackpropFilterCheck?: { relativeError: number }[] } | undefined;
+  const wasmDetails = summaries['tfjs-wasm']?.runs[0]?.details as
+    | { addedKernels?: string[]; conv2dBackpropFilterCheck?: { relativeError: number }[] }
+    | undefined;
   const filterCheckError = wasmDetails?.conv2dBackpropFilterCheck ? Math.max(...wasmDetails.conv2dBackpropFilterCheck.map((c) => c.relativeError)) : undefined;
-  const filterShares = (summaries['tfjs-wasm']?.runs ?? []).map((r) => (r.details as { addedConv2dBackpropFilterTime?: { shareOfStep: number } }).addedConv2dBackpropFilterTime?.shareOfStep).filter((x): x is number => x !== undefined);
+  const filterShares = (summaries['tfjs-wasm']?.runs ?? [])
+    .map((r) => (r.details as { addedConv2dBackpropFilterTime?: { shareOfStep: number } }).addedConv2dBackpropFilterTime?.shareOfStep)
+    .filter((x): x is number => x !== undefined);
   const filterShare = filterShares.length ? ` It takes ${(100 * median(filterShares)).toFixed(0)}% of a tfjs-wasm training step (median over runs).` : '';
   const notes = [
     'Throughput is steady state: warm-up steps are not timed; each run reports the median of its timed windows, the table the median over runs.',
@@ -219,34 +266,68 @@ async function main(): Promise<void> {
   const tfjsModel = (summaries['tfjs-wasm'] ?? summaries['tfjs-cpu'])?.runs[0]?.details.model;
   if (typeof tfjsModel === 'string') notes.push(`tfjs model: ${tfjsModel}.`);
   const ndgraphOps = summaries.ndgraph?.runs[0]?.details.ops;
-  if (ndgraphOps) notes.push(`ndgraph training graph, ops (count): ${Object.entries(ndgraphOps as Record<string, number>).map(([op, n]) => `${op} ${n}`).join(', ')}.`);
+  if (ndgraphOps)
+    notes.push(
+      `ndgraph training graph, ops (count): ${Object.entries(ndgraphOps as Record<string, number>)
+        .map(([op, n]) => `${op} ${n}`)
+        .join(', ')}.`,
+    );
 
   // The table.
   const fmtRate = (s: EngineSummary, key: 'trainImagesPerSecond' | 'inferImagesPerSecond') =>
     s.runs.length > 1 ? `${s.median[key].toFixed(1)} (${s.min[key].toFixed(0)}–${s.max[key].toFixed(0)})` : s.median[key].toFixed(1);
   const rows = engines.map((engine) => {
     const s = summaries[engine];
-    const lossCell = engine === reference ? 'reference' : Number.isNaN(s.lossDifferenceFromNdgraph) ? 'not compared' : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})` : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
+    const lossCell =
+      engine === reference
+        ? 'reference'
+        : Number.isNaN(s.lossDifferenceFromNdgraph)
+          ? 'not compared'
+          : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE
+            ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})`
+            : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
     const cpu = `${(100 * s.median.trainCpuShare).toFixed(0)}% / ${(100 * s.median.inferCpuShare).toFixed(0)}%`;
     return [
-      engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''), fmtRate(s, 'trainImagesPerSecond'), fmtRate(s, 'inferImagesPerSecond'), s.median.peakRssMB.toFixed(0),
-      cpu, `${s.median.trainImagesPerCpuSecond.toFixed(1)} / ${s.median.inferImagesPerCpuSecond.toFixed(1)}`, lossCell,
+      engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''),
+      fmtRate(s, 'trainImagesPerSecond'),
+      fmtRate(s, 'inferImagesPerSecond'),
+      s.median.peakRssMB.toFixed(0),
+      cpu,
+      `${s.median.trainImagesPerCpuSecond.toFixed(1)} / ${s.median.inferImagesPerCpuSecond.toFixed(1)}`,
+      lossCell,
     ];
   });
   for (const [name, r] of Object.entries(ratios)) {
-    rows.push([name, `${r.train.toFixed(2)}×`, `${r.inference.toFixed(2)}×`, `${r.peakRss.toFixed(2)}×`, '', `${r.trainPerCpuSecond.toFixed(2)}× / ${r.inferencePerCpuSecond.toFixed(2)}×`, '']);
+    rows.push([
+      name,
+      `${r.train.toFixed(2)}×`,
+      `${r.inference.toFixed(2)}×`,
+      `${r.peakRss.toFixed(2)}×`,
+      '',
+      `${r.trainPerCpuSecond.toFixed(2)}× / ${r.inferencePerCpuSecond.toFixed(2)}×`,
+      '',
+    ]);
   }
   console.log(`\nLeNet-5 / MNIST, float32, train batch ${TRAIN_BATCH}, inference batch ${INFERENCE_BATCH}; median over ${repeats} run(s) (min–max)`);
-  console.log(formatTable(['engine', 'train img/s', 'inference img/s', 'peak RSS MB', 'CPU share train / infer', 'img per CPU-s train / infer', 'first losses vs ndgraph'], rows));
+  console.log(
+    formatTable(
+      ['engine', 'train img/s', 'inference img/s', 'peak RSS MB', 'CPU share train / infer', 'img per CPU-s train / infer', 'first losses vs ndgraph'],
+      rows,
+    ),
+  );
   if (filterKernelNote) console.log(`* ${filterKernelNote}`);
   console.log(`load average (1, 5, 15 min): start ${loadAtStart.join(' ')}, end ${loadAtEnd.join(' ')}; ${machine.cores} cores`);
   const starved = engines.filter((e) => Math.min(summaries[e].median.trainCpuShare, summaries[e].median.inferCpuShare) < CPU_SHARE_WARNING);
   if (starved.length) {
-    console.log(`WARNING: CPU share below ${100 * CPU_SHARE_WARNING}% for ${starved.join(', ')}: other work on the machine took the CPU during the timed steps, so these numbers are low and noisy. Rerun when the machine is quieter.`);
+    console.log(
+      `WARNING: CPU share below ${100 * CPU_SHARE_WARNING}% for ${starved.join(', ')}: other work on the machine took the CPU during the timed steps, so these numbers are low and noisy. Rerun when the machine is quieter.`,
+    );
   }
 
   // Without ndgraph runs there is nothing to compare with (NaN): not a failure.
-  const lossesAgree = Object.entries(summaries).every(([e, s]) => e === reference || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE);
+  const lossesAgree = Object.entries(summaries).every(
+    ([e, s]) => e === reference || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE,
+  );
   const report = {
     benchmark: 'LeNet-5 on MNIST: ndgraph vs TensorFlow.js',
     date: started.toISOString(),
@@ -277,7 +358,9 @@ async function main(): Promise<void> {
   for (const f of files) writeJson(f, report);
   console.log(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);
   if (!lossesAgree) {
-    console.error('\nFAILED: an engine\'s first training losses differ from ndgraph\'s, so the engines did not train the same model; the numbers above are not comparable.');
+    console.error(
+      "\nFAILED: an engine's first training losses differ from ndgraph's, so the engines did not train the same model; the numbers above are not comparable.",
+    );
     process.exit(1);
   }
 }

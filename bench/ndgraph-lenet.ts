@@ -47,7 +47,10 @@ export function ndgraphLenet(data: BenchData): NdgraphLenet {
   const fetches = [trainer.loss, ...trainer.gradients];
   const params = trainer.parameters.map((p, index) => ({ name: p.name, value: trainer.graph.valueOf(p), grad: undefined as unknown as Tensor, index }));
   const batches = new TrainingBatches(data);
-  const feeds: [Node, Tensor][] = [[trainer.images, wrap(batches.images, [TRAIN_BATCH, 28, 28, 1])], [trainer.labels, wrap(batches.labels, [TRAIN_BATCH])]];
+  const feeds: [Node, Tensor][] = [
+    [trainer.images, wrap(batches.images, [TRAIN_BATCH, 28, 28, 1])],
+    [trainer.labels, wrap(batches.labels, [TRAIN_BATCH])],
+  ];
   const losses: number[] = [];
 
   const trainStep = (times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number => {

@@ -12,7 +12,16 @@
  * so the memory it takes shows as growth over the common baseline.
  */
 import {
-  FAST_ENGINE_COUNTS, FAST_ENGINE_QUICK_COUNTS, MB, RssSampler, engineResult, loadBenchData, numberArg, reportEngineResult, stepCountsFromArgs, timeWindows,
+  FAST_ENGINE_COUNTS,
+  FAST_ENGINE_QUICK_COUNTS,
+  MB,
+  RssSampler,
+  engineResult,
+  loadBenchData,
+  numberArg,
+  reportEngineResult,
+  stepCountsFromArgs,
+  timeWindows,
 } from './engine-common.ts';
 
 const started = performance.now();

@@ -21,7 +21,22 @@
 import { join } from 'node:path';
 import { RESULTS_DIR } from './common.ts';
 import { argValue, hasFlag } from './engine-common.ts';
-import { Layout, TIMING_HEADER, type Instance, generatedSource, instantiate, outputs, printSummary, randomArray, timeCases, timingCells, watchLoad, writeResults, type KernelCase, type Rounds } from './kernel-versus.ts';
+import {
+  Layout,
+  TIMING_HEADER,
+  type Instance,
+  generatedSource,
+  instantiate,
+  outputs,
+  printSummary,
+  randomArray,
+  timeCases,
+  timingCells,
+  watchLoad,
+  writeResults,
+  type KernelCase,
+  type Rounds,
+} from './kernel-versus.ts';
 
 /** The commit before the 2×2 pooling and register-sum bias gradient kernels. */
 const BASE_COMMIT = '761c44a';
@@ -56,7 +71,11 @@ function buildCases(layout: Layout<Kernels>): Case[] {
   const cases: Case[] = [];
   const batch = 64;
   let seed = 1;
-  for (const [H, W, C] of [[28, 28, 6], [10, 10, 16], [28, 28, 1]]) {
+  for (const [H, W, C] of [
+    [28, 28, 6],
+    [10, 10, 16],
+    [28, 28, 1],
+  ]) {
     const inSize = batch * H * W * C;
     const outSize = inSize / 4;
     const x = layout.floats(randomArray(inSize, seed++));
@@ -67,11 +86,18 @@ function buildCases(layout: Layout<Kernels>): Case[] {
     const shape = `[${batch},${H},${W},${C}]`;
     cases.push({ name: `maxPool ${shape}`, call: (k) => k.maxPoolForward(x, geometry, y, 0, batch), out: y, outLength: outSize, exact: true });
     // The plain gradient (positiveOnly 0) where the kernel takes the flag; an exported wasm function's length is its parameter count.
-    const poolGrad = (k: Kernels) => k.maxPoolBackward.length === 7 ? k.maxPoolBackward(dy, x, geometry, dx, 0, 0, batch) : k.maxPoolBackward(dy, x, geometry, dx, 0, batch);
+    const poolGrad = (k: Kernels) =>
+      k.maxPoolBackward.length === 7 ? k.maxPoolBackward(dy, x, geometry, dx, 0, 0, batch) : k.maxPoolBackward(dy, x, geometry, dx, 0, batch);
     cases.push({ name: `maxPoolGrad ${shape}`, call: poolGrad, out: dx, outLength: inSize, exact: true });
   }
   // conv1 and conv2 outputs, then the dense layers.
-  for (const [rows, C] of [[batch * 28 * 28, 6], [batch * 10 * 10, 16], [batch, 120], [batch, 84], [batch, 10]]) {
+  for (const [rows, C] of [
+    [batch * 28 * 28, 6],
+    [batch * 10 * 10, 16],
+    [batch, 120],
+    [batch, 84],
+    [batch, 10],
+  ]) {
     const n = rows * C;
     const dy = layout.floats(randomArray(n, seed++));
     const out = layout.output(C);
@@ -107,7 +133,13 @@ function main(): void {
     return {};
   });
   const load = watch();
-  printSummary(base, ROUNDS, ['kernel', ...TIMING_HEADER], results.map((r) => [r.name, ...timingCells(r)]), load);
+  printSummary(
+    base,
+    ROUNDS,
+    ['kernel', ...TIMING_HEADER],
+    results.map((r) => [r.name, ...timingCells(r)]),
+    load,
+  );
   writeResults(join(RESULTS_DIR, QUICK ? 'pool-quick.json' : 'pool.json'), { base, rounds: ROUNDS, burstMs: BURST_MS, quick: QUICK }, load, results);
 }
 

@@ -92,7 +92,13 @@ function main(): void {
   }
   kernelMs /= steps;
 
-  const row = (op: string, pass: OpRow['pass'], calls: number, msPerStep: number): OpRow => ({ op, pass, calls, msPerStep, percentOfStep: (100 * msPerStep) / stepMs });
+  const row = (op: string, pass: OpRow['pass'], calls: number, msPerStep: number): OpRow => ({
+    op,
+    pass,
+    calls,
+    msPerStep,
+    percentOfStep: (100 * msPerStep) / stepMs,
+  });
   const kernelRows = [...groups.values()].map((g) => row(g.op, g.pass, g.calls / steps, g.ms / steps));
   const sessionRunMs = profiled.sessionRun / steps;
   const batchingMs = profiled.batching / steps;
@@ -107,25 +113,41 @@ function main(): void {
   const sum = rows.reduce((s, r) => s + r.msPerStep, 0);
 
   const plainStepMs = plain.total / steps;
-  console.log(`ndgraph LeNet-5 training step, batch ${TRAIN_BATCH}, ${threads} thread(s): per-op profile over ${steps} steps after ${warmup} warm-up steps (label '${label}')`);
-  console.log(formatTable(
-    ['op', 'pass', 'calls/step', 'ms/step', '% of step'],
-    rows.map((r) => [r.op, r.pass, r.calls % 1 === 0 ? String(r.calls) : r.calls.toFixed(2), r.msPerStep.toFixed(3), r.percentOfStep.toFixed(1)]),
-    2,
-  ));
-  console.log(formatTable(['total', '', '', 'ms/step', '% of step'], [
-    ['forward kernels', '', '', (passMs.forward / steps).toFixed(3), ((100 * passMs.forward) / steps / stepMs).toFixed(1)],
-    ['backward kernels', '', '', (passMs.backward / steps).toFixed(3), ((100 * passMs.backward) / steps / stepMs).toFixed(1)],
-    ['outside kernels', '', '', (stepMs - kernelMs).toFixed(3), ((100 * (stepMs - kernelMs)) / stepMs).toFixed(1)],
-    ['sum of rows', '', '', sum.toFixed(3), ((100 * sum) / stepMs).toFixed(1)],
-    ['step (profiled)', '', '', stepMs.toFixed(3), `${((1000 * TRAIN_BATCH) / stepMs).toFixed(0)} img/s`],
-    ['step (not profiled)', '', '', plainStepMs.toFixed(3), `${((1000 * TRAIN_BATCH) / plainStepMs).toFixed(0)} img/s`],
-  ]));
+  console.log(
+    `ndgraph LeNet-5 training step, batch ${TRAIN_BATCH}, ${threads} thread(s): per-op profile over ${steps} steps after ${warmup} warm-up steps (label '${label}')`,
+  );
+  console.log(
+    formatTable(
+      ['op', 'pass', 'calls/step', 'ms/step', '% of step'],
+      rows.map((r) => [r.op, r.pass, r.calls % 1 === 0 ? String(r.calls) : r.calls.toFixed(2), r.msPerStep.toFixed(3), r.percentOfStep.toFixed(1)]),
+      2,
+    ),
+  );
+  console.log(
+    formatTable(
+      ['total', '', '', 'ms/step', '% of step'],
+      [
+        ['forward kernels', '', '', (passMs.forward / steps).toFixed(3), ((100 * passMs.forward) / steps / stepMs).toFixed(1)],
+        ['backward kernels', '', '', (passMs.backward / steps).toFixed(3), ((100 * passMs.backward) / steps / stepMs).toFixed(1)],
+        ['outside kernels', '', '', (stepMs - kernelMs).toFixed(3), ((100 * (stepMs - kernelMs)) / stepMs).toFixed(1)],
+        ['sum of rows', '', '', sum.toFixed(3), ((100 * sum) / stepMs).toFixed(1)],
+        ['step (profiled)', '', '', stepMs.toFixed(3), `${((1000 * TRAIN_BATCH) / stepMs).toFixed(0)} img/s`],
+        ['step (not profiled)', '', '', plainStepMs.toFixed(3), `${((1000 * TRAIN_BATCH) / plainStepMs).toFixed(0)} img/s`],
+      ],
+    ),
+  );
   console.log(`load average (1, 5, 15 min): start ${loadAtStart.join(' ')}, end ${loadAtEnd.join(' ')}; CPU share ${(100 * cpuShare).toFixed(0)}%`);
   if (cpuShare < 0.9) console.log('WARNING: CPU share below 90%: other work on the machine took the CPU during the measured steps; rerun when it is quieter.');
 
   const nodes = [...perNode.entries()]
-    .map(([node, { ms, calls }]) => ({ name: node.name, op: node.op.name, pass: passOf(node), shape: node.shape, callsPerStep: calls / steps, msPerStep: ms / steps }))
+    .map(([node, { ms, calls }]) => ({
+      name: node.name,
+      op: node.op.name,
+      pass: passOf(node),
+      shape: node.shape,
+      callsPerStep: calls / steps,
+      msPerStep: ms / steps,
+    }))
     .sort((a, b) => b.msPerStep - a.msPerStep);
   const file = join(RESULTS_DIR, `profile-${label}.json`);
   writeJson(file, {
@@ -133,12 +155,27 @@ function main(): void {
     label,
     date: new Date().toISOString(),
     quick,
-    settings: { threads, batch: TRAIN_BATCH, optimizer: { name: 'momentum', learningRate: LEARNING_RATE, momentum: MOMENTUM }, dtype: 'float32', warmupSteps: warmup, profiledSteps: steps, unprofiledSteps: steps },
+    settings: {
+      threads,
+      batch: TRAIN_BATCH,
+      optimizer: { name: 'momentum', learningRate: LEARNING_RATE, momentum: MOMENTUM },
+      dtype: 'float32',
+      warmupSteps: warmup,
+      profiledSteps: steps,
+      unprofiledSteps: steps,
+    },
     machine: machineInfo(),
     code: codeVersion(argValue('note')),
     loadAverage: { start: loadAtStart, end: loadAtEnd },
     cpuShare,
-    stepMs: { profiled: stepMs, notProfiled: plainStepMs, kernels: kernelMs, forwardKernels: passMs.forward / steps, backwardKernels: passMs.backward / steps, outsideKernels: stepMs - kernelMs },
+    stepMs: {
+      profiled: stepMs,
+      notProfiled: plainStepMs,
+      kernels: kernelMs,
+      forwardKernels: passMs.forward / steps,
+      backwardKernels: passMs.backward / steps,
+      outsideKernels: stepMs - kernelMs,
+    },
     imagesPerSecond: { profiled: (1000 * TRAIN_BATCH) / stepMs, notProfiled: (1000 * TRAIN_BATCH) / plainStepMs },
     rows,
     nodes,

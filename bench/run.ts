@@ -17,7 +17,10 @@ const note = argValue('note');
 const gemmArgs = [...(hasFlag('quick') ? ['--quick'] : []), ...(note ? ['--note', note] : [])];
 const script = (name: string) => join(relative(process.cwd(), BENCH_DIR) || '.', name);
 
-for (const [name, scriptArgs] of [['gemm.ts', gemmArgs], ['lenet.ts', args]] as const) {
+for (const [name, scriptArgs] of [
+  ['gemm.ts', gemmArgs],
+  ['lenet.ts', args],
+] as const) {
   console.log(`\n> npx tsx ${script(name)} ${scriptArgs.join(' ')}`.trimEnd());
   const child = spawnSync('npx', ['tsx', script(name), ...scriptArgs], { stdio: 'inherit' });
   if (child.status !== 0) {

@@ -76,7 +76,8 @@ export async function initTfjs(backend: TfjsBackendName): Promise<TfjsInfo> {
     info.backendVersion = wasm.version_wasm;
     info.wasmSimd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     info.wasmThreads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
-    if (registerWasmConv2DBackpropFilter()) info.addedKernels.push('Conv2DBackpropFilter (built from pad/transpose/conv2d, stride 1; checked against the cpu kernel)');
+    if (registerWasmConv2DBackpropFilter())
+      info.addedKernels.push('Conv2DBackpropFilter (built from pad/transpose/conv2d, stride 1; checked against the cpu kernel)');
   } else if (!(await tf.setBackend('cpu'))) {
     throw new Error('tfjs: could not initialize the cpu backend');
   }
@@ -104,7 +105,12 @@ export function conv2DBackpropFilterFromOps(x: tf.Tensor4D, dy: tf.Tensor4D, att
   const geometry = tf.backend_util.computeConv2DInfo(x.shape, filterShape, 1, 1, pad, dimRoundingMode, false, 'channelsLast');
   const { top, bottom, left, right } = geometry.padInfo;
   const dw = tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const padded = tf.pad(x, [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
     const channelsAsBatch = tf.transpose(padded, [3, 1, 2, 0]);
     const dyAsFilter = tf.transpose(dy, [1, 2, 0, 3]);
     const perChannel = tf.conv2d(channelsAsBatch as tf.Tensor4D, dyAsFilter as tf.Tensor4D, 1, 'valid');
@@ -165,7 +171,17 @@ export async function checkConv2DBackpropFilter(): Promise<FilterGradCheck[]> {
     { name: "LeNet conv1: 5×5 'same'", x: [4, 28, 28, 1], filter: [5, 5, 1, 6], pad: 'same' },
     { name: "LeNet conv2: 5×5 'valid'", x: [4, 14, 14, 6], filter: [5, 5, 6, 16], pad: 'valid' },
     { name: "4×3 'same' (uneven padding)", x: [3, 9, 7, 2], filter: [4, 3, 2, 5], pad: 'same' },
-    { name: '3×3 explicit padding', x: [2, 6, 5, 3], filter: [3, 3, 3, 4], pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+    {
+      name: '3×3 explicit padding',
+      x: [2, 6, 5, 3],
+      filter: [3, 3, 3, 4],
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 3],
+        [0, 0],
+      ],
+    },
   ];
   const run = (c: FilterGradCase, xValues: Float32Array, dyShape: number[], dyValues: Float32Array): Float32Array =>
     tf.tidy(() => {
@@ -204,7 +220,9 @@ export async function checkConv2DBackpropFilter(): Promise<FilterGradCheck[]> {
     const relativeError = maxAbsDifference / Math.max(maxAbsValue, 1e-30);
     results.push({ name: c.name, maxAbsDifference, maxAbsValue, relativeError });
     if (!(relativeError <= 1e-4)) {
-      throw new Error(`Conv2DBackpropFilter check FAILED on '${c.name}': the wasm kernel differs from the cpu kernel by ${maxAbsDifference} (relative ${relativeError}); refusing to benchmark`);
+      throw new Error(
+        `Conv2DBackpropFilter check FAILED on '${c.name}': the wasm kernel differs from the cpu kernel by ${maxAbsDifference} (relative ${relativeError}); refusing to benchmark`,
+      );
     }
   }
   if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');

@@ -53,7 +53,8 @@ function baseCheckout(commit: string): string {
     console.log(`installing the base checkout's dependencies in ${relative(process.cwd(), dir)} …`);
     execFileSync('npx', ['-y', 'pnpm@10.34.9', 'install', '--prefer-offline'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  if (!existsSync(join(dir, 'bench', 'ndgraph-lenet.ts'))) throw new Error(`--base ${commit}: expected bench/ndgraph-lenet.ts at that commit, found none (it needs the benchmark's step code)`);
+  if (!existsSync(join(dir, 'bench', 'ndgraph-lenet.ts')))
+    throw new Error(`--base ${commit}: expected bench/ndgraph-lenet.ts at that commit, found none (it needs the benchmark's step code)`);
   return dir;
 }
 
@@ -94,7 +95,8 @@ async function main(): Promise<void> {
     current: sides.current.ndgraphLenet(sides.current.readBenchDataFile(dataFile)),
   };
   for (const name of ['base', 'current'] as const) {
-    if (threads > 1 && sides[name].enableWasmThreads(threads) !== threads) throw new Error(`--threads ${threads}: the ${name} kernels cannot use that many threads here`);
+    if (threads > 1 && sides[name].enableWasmThreads(threads) !== threads)
+      throw new Error(`--threads ${threads}: the ${name} kernels cannot use that many threads here`);
   }
   // Warm-up (as long as the engine benchmark's: V8 optimizes hot WebAssembly
   // only after a while), and the check that both train the same model.
@@ -151,10 +153,17 @@ async function main(): Promise<void> {
     },
     msPerCall: times,
   };
-  const fmt = (r: { median: number; quartiles: [number, number] }) => `${r.median.toFixed(2)}× (middle half ${r.quartiles[0].toFixed(2)}–${r.quartiles[1].toFixed(2)})`;
-  console.log(`ndgraph ${base} against this checkout, ${threads} thread(s), ${rounds} rounds (load ${loadAtStart.join(' ')}, CPU share ${(100 * cpuShare).toFixed(0)}%)`);
-  console.log(`  train:     ${result.train.baseImagesPerSecond.toFixed(0)} → ${result.train.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.train.baseOverCurrent)}`);
-  console.log(`  inference: ${result.inference.baseImagesPerSecond.toFixed(0)} → ${result.inference.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.inference.baseOverCurrent)}`);
+  const fmt = (r: { median: number; quartiles: [number, number] }) =>
+    `${r.median.toFixed(2)}× (middle half ${r.quartiles[0].toFixed(2)}–${r.quartiles[1].toFixed(2)})`;
+  console.log(
+    `ndgraph ${base} against this checkout, ${threads} thread(s), ${rounds} rounds (load ${loadAtStart.join(' ')}, CPU share ${(100 * cpuShare).toFixed(0)}%)`,
+  );
+  console.log(
+    `  train:     ${result.train.baseImagesPerSecond.toFixed(0)} → ${result.train.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.train.baseOverCurrent)}`,
+  );
+  console.log(
+    `  inference: ${result.inference.baseImagesPerSecond.toFixed(0)} → ${result.inference.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.inference.baseOverCurrent)}`,
+  );
   console.log(`  losses:    ${identicalLosses} of ${stepsCompared} training steps bit-identical from the first`);
   const file = join(RESULTS_DIR, `versus-${base}${threads > 1 ? `-${threads}t` : ''}.json`);
   writeJson(file, result);

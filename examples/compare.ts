@@ -18,7 +18,17 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { subset } from '@ndgraph/nn';
 import { loadEmbeddedMnist, ProgressReporter, formatDuration } from '@ndgraph/nn/node';
-import { STUDIES, STUDY_NAMES, countStudyRuns, runStudy, studyByName, formatAccuracy, type Study, type StudyProgress, type StudyResult } from './studies/index.ts';
+import {
+  STUDIES,
+  STUDY_NAMES,
+  countStudyRuns,
+  runStudy,
+  studyByName,
+  formatAccuracy,
+  type Study,
+  type StudyProgress,
+  type StudyResult,
+} from './studies/index.ts';
 import { readStudyResult, writeStudyFiles } from './studies/study-files.ts';
 
 const DEFAULTS = { epochs: 5, seeds: 3, out: join('docs', 'experiments'), flowEvery: 5 };
@@ -56,9 +66,17 @@ function parse(): Args {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      epochs: { type: 'string' }, seeds: { type: 'string' }, 'train-size': { type: 'string' }, 'test-size': { type: 'string' },
-      out: { type: 'string' }, 'skip-sweep': { type: 'boolean' }, 'sweep-epochs': { type: 'string' }, 'flow-every': { type: 'string' },
-      replot: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean' },
+      epochs: { type: 'string' },
+      seeds: { type: 'string' },
+      'train-size': { type: 'string' },
+      'test-size': { type: 'string' },
+      out: { type: 'string' },
+      'skip-sweep': { type: 'boolean' },
+      'sweep-epochs': { type: 'string' },
+      'flow-every': { type: 'string' },
+      replot: { type: 'boolean' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -125,7 +143,9 @@ function terminalProgress(): StudyProgress {
       const elapsed = (performance.now() - studyStarted) / 1000;
       const eta = runsDone > 0 ? ` · study ETA ${formatDuration((elapsed / runsDone) * (run.total - runsDone))}` : '';
       const phase = run.phase === 'sweep' ? 'lr sweep · ' : '';
-      console.log(`[${run.study} ${run.index}/${run.total}${eta}] ${phase}${run.variant.label} · seed ${run.seed} · ${run.config.optimizer} lr ${run.config.learningRate}`);
+      console.log(
+        `[${run.study} ${run.index}/${run.total}${eta}] ${phase}${run.variant.label} · seed ${run.seed} · ${run.config.optimizer} lr ${run.config.learningRate}`,
+      );
     },
     step(info) {
       if (!tty) return;
@@ -165,7 +185,9 @@ async function main(): Promise<void> {
   const seeds = Array.from({ length: args.seeds }, (_, i) => i);
   const totalRuns = args.studies.reduce((n, s) => n + countStudyRuns(s, { seeds, sweep: !args.skipSweep }), 0);
   console.log(`data: ${data.train.labels.shape[0]} training and ${data.test.labels.shape[0]} test images (embedded MNIST digits)`);
-  console.log(`studies: ${args.studies.map((s) => s.name).join(', ')} · ${args.epochs} epochs · seeds ${seeds.join(', ')} · ${totalRuns} training runs · output in ${args.out}`);
+  console.log(
+    `studies: ${args.studies.map((s) => s.name).join(', ')} · ${args.epochs} epochs · seeds ${seeds.join(', ')} · ${totalRuns} training runs · output in ${args.out}`,
+  );
 
   const started = performance.now();
   const progress = terminalProgress();
@@ -180,7 +202,10 @@ async function main(): Promise<void> {
     });
     const files = await writeStudyFiles(args.out, result, { command: commandFor(study, result, args.out) });
     console.log(`${study.name}: done in ${formatDuration(result.totalSeconds)}; wrote ${Object.values(files).join(', ')}`);
-    for (const v of result.variants) console.log(`  ${v.label.padEnd(24)} ${formatAccuracy(v.summary.finalTestAccuracy)}${v.summary.divergedRuns ? ` (${v.summary.divergedRuns} diverged)` : ''}`);
+    for (const v of result.variants)
+      console.log(
+        `  ${v.label.padEnd(24)} ${formatAccuracy(v.summary.finalTestAccuracy)}${v.summary.divergedRuns ? ` (${v.summary.divergedRuns} diverged)` : ''}`,
+      );
   }
   console.log(`all done in ${formatDuration((performance.now() - started) / 1000)}`);
 }

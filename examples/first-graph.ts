@@ -5,7 +5,15 @@ import { matmul, biasAdd, relu, softmaxCrossEntropy } from '@ndgraph/ops';
 const g = new Graph({ seed: 0 });
 const x = g.placeholder('x', [-1, 4]); // -1: batch size known at run time
 const labels = g.placeholder('labels', [-1], 'int32');
-const w = g.variable('w', tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]));
+const w = g.variable(
+  'w',
+  tensor([
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 1, 1],
+  ]),
+);
 const b = g.variable('b', tensor([0, 0, 0]));
 const logits = g.scope('layer', () => relu(biasAdd(matmul(x, w), b))); // named layer/relu
 const loss = softmaxCrossEntropy(logits, labels);

@@ -33,8 +33,12 @@ const usage = `usage: pnpm inspect [options]
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      'batch-size': { type: 'string' }, seed: { type: 'string' }, gradients: { type: 'boolean' },
-      anomaly: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean' },
+      'batch-size': { type: 'string' },
+      seed: { type: 'string' },
+      gradients: { type: 'boolean' },
+      anomaly: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -62,7 +66,10 @@ async function main(): Promise<void> {
   // 3. One call: forward and backward in one training run, statistics of every node and its gradient.
   const report = inspectRun(session, {
     loss,
-    feeds: [[images, train.images], [labels, train.labels]],
+    feeds: [
+      [images, train.images],
+      [labels, train.labels],
+    ],
     training: true,
     anomaly: values.anomaly ?? false,
   });

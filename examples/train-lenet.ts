@@ -48,10 +48,23 @@ const usage = `usage: pnpm train [options]
 function parse(): { config: TrainConfig; dataDir?: string; out: string; resume: boolean; trainSize?: number; threads: number } {
   const { values } = parseArgs({
     options: {
-      epochs: { type: 'string' }, 'batch-size': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' },
-      'lr-decay': { type: 'string' }, 'weight-decay': { type: 'string' }, activation: { type: 'string' }, init: { type: 'string' },
-      batchnorm: { type: 'boolean' }, dropout: { type: 'string' }, seed: { type: 'string' }, data: { type: 'string' },
-      'train-size': { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      optimizer: { type: 'string' },
+      lr: { type: 'string' },
+      'lr-decay': { type: 'string' },
+      'weight-decay': { type: 'string' },
+      activation: { type: 'string' },
+      init: { type: 'string' },
+      batchnorm: { type: 'boolean' },
+      dropout: { type: 'string' },
+      seed: { type: 'string' },
+      data: { type: 'string' },
+      'train-size': { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean' },
+      threads: { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -95,13 +108,17 @@ async function main(): Promise<void> {
   const { config } = args;
   if (args.threads > 1) {
     const threads = enableWasmThreads(args.threads);
-    console.log(`kernels: ${threads} thread${threads === 1 ? '' : 's'}${threads < args.threads ? ' (this engine cannot share kernel memory between threads)' : ''}`);
+    console.log(
+      `kernels: ${threads} thread${threads === 1 ? '' : 's'}${threads < args.threads ? ' (this engine cannot share kernel memory between threads)' : ''}`,
+    );
   }
 
   // 1. Data: NHWC float32 images in [0,1], int32 labels.
   const data = args.dataDir ? await loadMnistIdx(args.dataDir) : loadEmbeddedMnist({ seed: 0 });
   if (args.trainSize) data.train = { images: data.train.images.hi(args.trainSize), labels: data.train.labels.hi(args.trainSize) };
-  console.log(`data: ${data.train.labels.shape[0]} training and ${data.test.labels.shape[0]} test images ${args.dataDir ? `from ${args.dataDir}` : '(embedded MNIST digits)'}`);
+  console.log(
+    `data: ${data.train.labels.shape[0]} training and ${data.test.labels.shape[0]} test images ${args.dataDir ? `from ${args.dataDir}` : '(embedded MNIST digits)'}`,
+  );
 
   // 2. The model, loss, gradients and optimizer, all in one Trainer.
   const trainer = new Trainer(config, data);
@@ -113,7 +130,9 @@ async function main(): Promise<void> {
     console.log(`resumed from ${checkpointPath} after epoch ${trainer.epoch} (step ${trainer.step})`);
   }
   const params = trainer.parameters.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-  console.log(`model: LeNet-5, ${trainer.parameters.length} variables, ${params} parameters; ${config.optimizer} lr ${config.learningRate}, batch ${config.batchSize}, seed ${config.seed}`);
+  console.log(
+    `model: LeNet-5, ${trainer.parameters.length} variables, ${params} parameters; ${config.optimizer} lr ${config.learningRate}, batch ${config.batchSize}, seed ${config.seed}`,
+  );
 
   // 3. Epochs: train, evaluate, write metrics, curve and checkpoint.
   const started = performance.now();

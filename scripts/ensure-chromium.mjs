@@ -17,16 +17,19 @@ function aptGet(args) {
 
 if (existsSync(executable)) process.exit(0);
 
-const canInstall = !process.env.NDGRAPH_CHROMIUM && process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0;
+const canInstall =
+  !process.env.NDGRAPH_CHROMIUM && process.platform === 'linux' && process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0;
 if (!canInstall) {
-  console.warn(process.env.NDGRAPH_CHROMIUM
-    ? `ensure-chromium: NDGRAPH_CHROMIUM names ${executable}, which does not exist.`
-    : `ensure-chromium: no Chromium at ${executable}, and this machine cannot install Debian's package here (needs Linux, root and apt-get).`);
+  console.warn(
+    process.env.NDGRAPH_CHROMIUM
+      ? `ensure-chromium: NDGRAPH_CHROMIUM names ${executable}, which does not exist.`
+      : `ensure-chromium: no Chromium at ${executable}, and this machine cannot install Debian's package here (needs Linux, root and apt-get).`,
+  );
   console.warn('ensure-chromium: the browser tests will fail; install Chromium or set NDGRAPH_CHROMIUM to a Chromium or Chrome executable.');
   process.exit(0);
 }
 
-console.log('ensure-chromium: installing Debian\'s chromium for the browser tests (about a minute) …');
+console.log("ensure-chromium: installing Debian's chromium for the browser tests (about a minute) …");
 let install = aptGet(['install', '-y', 'chromium']);
 if (!install.ok) {
   // A fresh machine may have no package lists yet.
@@ -34,7 +37,9 @@ if (!install.ok) {
   if (update.ok) install = aptGet(['install', '-y', 'chromium']);
 }
 if (!install.ok || !existsSync(executable)) {
-  console.error(`ensure-chromium: expected apt-get to install chromium at ${executable}; it did not. Its last output:\n${install.output.split('\n').slice(-20).join('\n')}`);
+  console.error(
+    `ensure-chromium: expected apt-get to install chromium at ${executable}; it did not. Its last output:\n${install.output.split('\n').slice(-20).join('\n')}`,
+  );
   process.exit(1);
 }
 console.log(`ensure-chromium: installed ${executable}`);

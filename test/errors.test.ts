@@ -4,9 +4,7 @@
  * plus what was expected and what was found.
  */
 import { describe, it, expect } from 'vitest';
-import {
-  AnomalyError, DTypeError, FeedError, GradientError, Graph, Session, ShapeError, defineOp, gradients, tensor, type NdgraphError,
-} from '@ndgraph/graph';
+import { AnomalyError, DTypeError, FeedError, GradientError, Graph, Session, ShapeError, defineOp, gradients, tensor, type NdgraphError } from '@ndgraph/graph';
 import { add, log, matmul, relu, sum } from '@ndgraph/ops';
 
 /** Runs `f`, expects an error of class `Type`, returns its message. */
@@ -41,7 +39,25 @@ describe('ShapeError', () => {
   it('at run time names the node and scope with the concrete shapes', () => {
     const { g, a, b } = inputs();
     const sumNode = g.scope('model', () => add(a, b));
-    const message = messageOf(ShapeError, () => new Session(g).run(sumNode, [[a, tensor([[1, 2, 3], [4, 5, 6]])], [b, tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]])]]));
+    const message = messageOf(ShapeError, () =>
+      new Session(g).run(sumNode, [
+        [
+          a,
+          tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+        ],
+        [
+          b,
+          tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+            [7, 8, 9],
+          ]),
+        ],
+      ]),
+    );
     expect(message).toBe('model/add (op add, inputs [2,3] float32, [3,3] float32): shapes [2,3] and [3,3] do not broadcast (dimension 0: 2 vs 3)');
   });
 });
@@ -58,10 +74,22 @@ describe('FeedError', () => {
     const { g, a, b } = inputs();
     const y = g.scope('model', () => add(a, b));
     const session = new Session(g);
-    expect(messageOf(FeedError, () => session.run(y, [[a, tensor([[1, 2]])], [b, tensor([[1, 2, 3]])]]))).toBe('feed for placeholder inputs/a: expected [?,3] float32, found [1,2] float32');
-    expect(messageOf(FeedError, () => session.run(y, [[a, tensor([[1, 2, 3]], undefined, 'float64')], [b, tensor([[1, 2, 3]])]]))).toBe(
-      'feed for placeholder inputs/a: expected [?,3] float32, found [1,3] float64',
-    );
+    expect(
+      messageOf(FeedError, () =>
+        session.run(y, [
+          [a, tensor([[1, 2]])],
+          [b, tensor([[1, 2, 3]])],
+        ]),
+      ),
+    ).toBe('feed for placeholder inputs/a: expected [?,3] float32, found [1,2] float32');
+    expect(
+      messageOf(FeedError, () =>
+        session.run(y, [
+          [a, tensor([[1, 2, 3]], undefined, 'float64')],
+          [b, tensor([[1, 2, 3]])],
+        ]),
+      ),
+    ).toBe('feed for placeholder inputs/a: expected [?,3] float32, found [1,3] float64');
   });
 });
 
@@ -69,8 +97,12 @@ describe('DTypeError', () => {
   it('names node, scope, op and the input dtypes', () => {
     const { g, a } = inputs();
     const ints = g.scope('data', () => g.placeholder('ids', [3], 'int32'));
-    expect(messageOf(DTypeError, () => g.scope('model', () => relu(ints)))).toBe('model/relu (op relu, inputs [3] int32): x must be float32 or float64, found int32');
-    expect(messageOf(DTypeError, () => g.scope('layer', () => matmul(a, ints)))).toBe('layer/matmul (op matmul, inputs [?,3] float32, [3] int32): b is int32, expected float32 like a');
+    expect(messageOf(DTypeError, () => g.scope('model', () => relu(ints)))).toBe(
+      'model/relu (op relu, inputs [3] int32): x must be float32 or float64, found int32',
+    );
+    expect(messageOf(DTypeError, () => g.scope('layer', () => matmul(a, ints)))).toBe(
+      'layer/matmul (op matmul, inputs [?,3] float32, [3] int32): b is int32, expected float32 like a',
+    );
   });
 });
 
@@ -82,7 +114,9 @@ describe('GradientError', () => {
     const roundDown = defineOp({ name: 'roundDown', arity: 1, inferShape: ([x]) => identityShape(x), forward: (_x, _a, ctx) => ctx.outputZeros() });
     const y = g.scope('model', () => g.scope('quantize', () => roundDown([a])));
     const loss = g.scope('loss', () => sum(y));
-    expect(messageOf(GradientError, () => gradients(loss, [a]))).toBe('model/quantize/roundDown (op roundDown) has no gradient rule, but the gradient of loss/sum must flow through it (to inputs/a)');
+    expect(messageOf(GradientError, () => gradients(loss, [a]))).toBe(
+      'model/quantize/roundDown (op roundDown) has no gradient rule, but the gradient of loss/sum must flow through it (to inputs/a)',
+    );
   });
 
   it('for a grad rule returning the wrong shape names the node, its scope and the input', () => {
@@ -95,7 +129,9 @@ describe('GradientError', () => {
       grad: (_ctx, dy) => [sum(dy)],
     });
     const loss = sum(g.scope('model', () => bad([a])));
-    expect(messageOf(GradientError, () => gradients(loss, [a]))).toMatch(/^grad rule of model\/badGrad \(op badGrad\): gradient for input 0 \(inputs\/a\) must be \[\?,3\] float32, found \[\] float32 from gradients\/model\/badGrad\/sum$/);
+    expect(messageOf(GradientError, () => gradients(loss, [a]))).toMatch(
+      /^grad rule of model\/badGrad \(op badGrad\): gradient for input 0 \(inputs\/a\) must be \[\?,3\] float32, found \[\] float32 from gradients\/model\/badGrad\/sum$/,
+    );
   });
 });
 
@@ -131,7 +167,9 @@ describe('unknown option keys are errors, never ignored', () => {
     const { layers, lenet5 } = await import('@ndgraph/nn');
     const g = new Graph();
     const x = g.placeholder('x', [-1, 28, 28, 1]);
-    expect(() => layers.conv2d(x, { filters: 4, kernelSize: 3, dilation: 2 } as never)).toThrow(/conv2d: unknown option 'dilation'; expected 'name', 'filters'/);
+    expect(() => layers.conv2d(x, { filters: 4, kernelSize: 3, dilation: 2 } as never)).toThrow(
+      /conv2d: unknown option 'dilation'; expected 'name', 'filters'/,
+    );
     expect(() => layers.dense(g.placeholder('f', [-1, 4]), 3, { activation: 'relu', fuse: false } as never)).toThrow(/dense: unknown option 'fuse'/);
     expect(() => lenet5(x, { fuse: false } as never)).toThrow(/lenet5: unknown option 'fuse'/);
   });

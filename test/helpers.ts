@@ -20,7 +20,8 @@ export function expectClose(actual: Tensor | ArrayLike<number>, expected: ArrayL
   expect(a.length, 'number of elements').toBe(expected.length);
   for (let i = 0; i < a.length; i++) {
     const ok = Math.abs(a[i] - expected[i]) <= tol * Math.max(1, Math.abs(expected[i]));
-    if (!ok) expect.fail(`element ${i}: got ${a[i]}, expected ${expected[i]} (tol ${tol})\nactual:   ${a.join(', ')}\nexpected: ${Array.from(expected).join(', ')}`);
+    if (!ok)
+      expect.fail(`element ${i}: got ${a[i]}, expected ${expected[i]} (tol ${tol})\nactual:   ${a.join(', ')}\nexpected: ${Array.from(expected).join(', ')}`);
   }
 }
 
@@ -28,9 +29,11 @@ export function expectClose(actual: Tensor | ArrayLike<number>, expected: ArrayL
 export function uniformRandom(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
 }

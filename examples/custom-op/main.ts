@@ -29,22 +29,31 @@ console.log('1. gradcheck swish (float64, central differences)');
 const x = tensor([-6, -2.5, -1, -0.3, 0, 0.2, 0.9, 1.7, 3, 8, -30, 30], [3, 4], 'float64');
 const check = gradcheck((input) => swish(input), [x]);
 console.log(check.summary);
-console.log(`   ${check.ok ? 'ok' : 'FAILED'}: max relative error ${check.maxRelError.toExponential(2)}, max absolute error ${check.maxAbsError.toExponential(2)}`);
+console.log(
+  `   ${check.ok ? 'ok' : 'FAILED'}: max relative error ${check.maxRelError.toExponential(2)}, max absolute error ${check.maxAbsError.toExponential(2)}`,
+);
 if (!check.ok) process.exit(1);
 
 // 2. Train. Any `(x: Node) => Node` can be LeNet's activation; swish is one.
 const data = loadEmbeddedMnist({ trainSize: steps * batchSize, testSize: 200, seed: 0 });
 const trainer = new Trainer({ ...defaultTrainConfig, epochs: 1, batchSize, model: { activation: swish } }, data);
 console.log(`\n2. LeNet-5 with swish: ${steps} steps of ${batchSize} images (momentum, lr ${trainer.config.learningRate})`);
-const info = trainer.trainEpoch((s) => console.log(`   step ${String(s.step).padStart(3)}  loss ${s.loss.toFixed(4)}  batch accuracy ${(s.accuracy * 100).toFixed(1)}%`));
-console.log(`   after ${info.step} steps: test loss ${info.testLoss.toFixed(4)}, test accuracy ${(info.testAccuracy * 100).toFixed(1)}% on ${data.test.labels.shape[0]} images`);
+const info = trainer.trainEpoch((s) =>
+  console.log(`   step ${String(s.step).padStart(3)}  loss ${s.loss.toFixed(4)}  batch accuracy ${(s.accuracy * 100).toFixed(1)}%`),
+);
+console.log(
+  `   after ${info.step} steps: test loss ${info.testLoss.toFixed(4)}, test accuracy ${(info.testAccuracy * 100).toFixed(1)}% on ${data.test.labels.shape[0]} images`,
+);
 
 // 3. Inspect. One run gives every node's value and gradient statistics; keep
 //    the rows of the swish nodes and of the nodes whose gradient swishGrad computes.
 const batch = { images: data.train.images.hi(batchSize), labels: data.train.labels.hi(batchSize) };
 const report = inspectRun(trainer.session, {
   loss: trainer.loss,
-  feeds: [[trainer.images, batch.images], [trainer.labels, batch.labels]],
+  feeds: [
+    [trainer.images, batch.images],
+    [trainer.labels, batch.labels],
+  ],
   training: true,
 });
 console.log('\n3. the swish nodes in the inspector (value of swish; the gradient of its input comes from swishGrad)');

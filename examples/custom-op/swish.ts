@@ -31,7 +31,8 @@ export const swishGrad = defineOp({
     const out = floatLike(dy, 'dy');
     // Shapes are checked at build time (where -1 means "not known yet") and again at run time.
     const agree = dy.shape.length === x.shape.length && dy.shape.every((d, i) => d < 0 || x.shape[i] < 0 || d === x.shape[i]);
-    if (!agree || dy.dtype !== x.dtype) throw new ShapeError(`dy ${formatShape(dy.shape)} ${dy.dtype} and x ${formatShape(x.shape)} ${x.dtype} must have the same shape and dtype`);
+    if (!agree || dy.dtype !== x.dtype)
+      throw new ShapeError(`dy ${formatShape(dy.shape)} ${dy.dtype} and x ${formatShape(x.shape)} ${x.dtype} must have the same shape and dtype`);
     return out;
   },
   forward([dy, x], _attrs, ctx) {

@@ -75,7 +75,14 @@ export function studyCurvesSpec(result: StudyResult, options: StudyFigureOptions
     v.epochs.map((e) => {
       const mean = toNumber(e.testAccuracy.mean);
       const std = e.testAccuracy.std ?? 0;
-      return { variant: v.label, epoch: e.epoch, accuracy: finiteOrNull(mean), low: finiteOrNull(mean - std), high: finiteOrNull(mean + std), seeds: e.testAccuracy.n };
+      return {
+        variant: v.label,
+        epoch: e.epoch,
+        accuracy: finiteOrNull(mean),
+        low: finiteOrNull(mean - std),
+        high: finiteOrNull(mean + std),
+        seeds: e.testAccuracy.n,
+      };
     }),
   );
   const lossRows = result.variants.flatMap((v) => {
@@ -161,7 +168,11 @@ export function gradientFlowSpec(result: StudyResult, options: StudyFigureOption
       const values = points.map((p) => toNumber(p[field]));
       if (values.every((x) => !Number.isFinite(x))) return [];
       const smoothed = movingAverage(values, options.smoothingWindow ?? Math.max(1, Math.round(values.length / 25)));
-      return points.map((p, i) => ({ variant: v.label, step: p.step, value: field === 'gradientNorm' && !(smoothed[i] > 0) ? null : finiteOrNull(smoothed[i]) }));
+      return points.map((p, i) => ({
+        variant: v.label,
+        step: p.step,
+        value: field === 'gradientNorm' && !(smoothed[i] > 0) ? null : finiteOrNull(smoothed[i]),
+      }));
     });
 
   const panel = (field: FlowField, layer: string, yTitle: string) => ({
@@ -172,9 +183,10 @@ export function gradientFlowSpec(result: StudyResult, options: StudyFigureOption
     mark: { type: 'line', strokeWidth: 1.5 },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: field === 'gradientNorm'
-        ? { field: 'value', type: 'quantitative', title: yTitle, scale: { type: 'log' } }
-        : { field: 'value', type: 'quantitative', title: yTitle, scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+      y:
+        field === 'gradientNorm'
+          ? { field: 'value', type: 'quantitative', title: yTitle, scale: { type: 'log' } }
+          : { field: 'value', type: 'quantitative', title: yTitle, scale: { domain: [0, 1] }, axis: { format: '.0%' } },
       color,
     },
   });

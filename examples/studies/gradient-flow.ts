@@ -41,11 +41,15 @@ const RULES: Record<Exclude<ActivationName, 'linear'>, Omit<InactiveRule, 'activ
 
 /** The op names whose output is each activation's output (relu may be fused into conv/dense + bias + relu nodes). */
 const OP_NAMES: Record<Exclude<ActivationName, 'linear'>, readonly string[]> = {
-  relu: ['relu', 'conv2dBiasRelu', 'matmulBiasRelu'], leakyRelu: ['leakyRelu'], elu: ['elu'], sigmoid: ['sigmoid'], tanh: ['tanh'],
+  relu: ['relu', 'conv2dBiasRelu', 'matmulBiasRelu'],
+  leakyRelu: ['leakyRelu'],
+  elu: ['elu'],
+  sigmoid: ['sigmoid'],
+  tanh: ['tanh'],
 };
 
 export function inactiveRule(activation: ActivationName): InactiveRule {
-  if (activation === 'linear') throw new RangeError("inactiveRule: a linear activation has no inactive region");
+  if (activation === 'linear') throw new RangeError('inactiveRule: a linear activation has no inactive region');
   return { activation, ...RULES[activation] };
 }
 
@@ -114,7 +118,11 @@ export class GradientFlowMonitor implements TrainingMonitor {
   private readonly activationLayer = new Map<number, string>();
   private pending = new Map<string, { inactiveFraction: number; deadUnitFraction: number }>();
 
-  constructor(nodes: readonly Node[], activation: ActivationName, readonly everySteps = 1) {
+  constructor(
+    nodes: readonly Node[],
+    activation: ActivationName,
+    readonly everySteps = 1,
+  ) {
     this.rule = inactiveRule(activation);
     const opNames = OP_NAMES[this.rule.activation as Exclude<ActivationName, 'linear'>];
     for (const node of nodes) {
@@ -140,7 +148,9 @@ export class GradientFlowMonitor implements TrainingMonitor {
     for (const layer of this.layers) {
       const stats = this.pending.get(layer);
       this.points.push({
-        step: at.step, epoch: at.epoch, layer,
+        step: at.step,
+        epoch: at.epoch,
+        layer,
         inactiveFraction: stats?.inactiveFraction ?? null,
         deadUnitFraction: stats?.deadUnitFraction ?? null,
         gradientNorm: norms.get(layer) ?? null,

@@ -48,7 +48,18 @@ export function resultsTableMarkdown(result: StudyResult): string {
       s.imagesPerSecond.mean === null ? '—' : s.imagesPerSecond.mean.toFixed(0),
     ];
   });
-  return table(['configuration', 'optimizer, lr', `test accuracy after epoch ${result.settings.epochs}`, 'best epoch (mean acc)', 'test loss', 'wall time / run', 'train img/s'], rows);
+  return table(
+    [
+      'configuration',
+      'optimizer, lr',
+      `test accuracy after epoch ${result.settings.epochs}`,
+      'best epoch (mean acc)',
+      'test loss',
+      'wall time / run',
+      'train img/s',
+    ],
+    rows,
+  );
 }
 
 /** The learning-rate sweep: one row per (variant, rate), the chosen rate in bold. */
@@ -73,9 +84,7 @@ export function sweepTableMarkdown(result: StudyResult): string | null {
 function flowMeans(v: VariantResult, epoch: number, field: 'inactiveFraction' | 'deadUnitFraction' | 'gradientNorm'): Map<string, number | null> {
   const out = new Map<string, number | null>();
   for (const layer of v.gradientFlow?.layers ?? []) {
-    const values = v.gradientFlow!.points
-      .filter((p) => p.layer === layer && p.epoch === epoch && p[field] !== null)
-      .map((p) => p[field] as number);
+    const values = v.gradientFlow!.points.filter((p) => p.layer === layer && p.epoch === epoch && p[field] !== null).map((p) => p[field] as number);
     out.set(layer, values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
   }
   return out;
@@ -108,7 +117,9 @@ export function gradientFlowTablesMarkdown(result: StudyResult): string | null {
         }),
       ];
     });
-    parts.push(`Inactive outputs per layer, epoch ${epoch} (dead units: inactive for the whole batch):\n\n${table(['activation', 'inactive means', ...activationLayers], inactiveRows)}`);
+    parts.push(
+      `Inactive outputs per layer, epoch ${epoch} (dead units: inactive for the whole batch):\n\n${table(['activation', 'inactive means', ...activationLayers], inactiveRows)}`,
+    );
     const normRows = flows.map((v) => {
       const norms = flowMeans(v, epoch, 'gradientNorm');
       const first = norms.get(layers[0]);
@@ -122,7 +133,9 @@ export function gradientFlowTablesMarkdown(result: StudyResult): string | null {
         first && last ? (first / last).toPrecision(3) : '—',
       ];
     });
-    parts.push(`Weight-gradient norm ‖∂loss/∂W‖ per layer, epoch ${epoch}:\n\n${table(['activation', ...layers, `${layers[0]} ÷ ${layers[layers.length - 1]}`], normRows)}`);
+    parts.push(
+      `Weight-gradient norm ‖∂loss/∂W‖ per layer, epoch ${epoch}:\n\n${table(['activation', ...layers, `${layers[0]} ÷ ${layers[layers.length - 1]}`], normRows)}`,
+    );
   }
   return parts.join('\n\n');
 }
@@ -154,7 +167,12 @@ export function studyMarkdown(result: StudyResult, options: StudyMarkdownOptions
   const sweep = sweepTableMarkdown(result);
   if (sweep && result.sweep) {
     const r = result.sweep;
-    lines.push('', `Learning-rate sweep (seed ${r.seed}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, trained on ${r.trainSize} training images and scored on the other ${r.validationSize}; the test set is not used; in bold the rate chosen: the smallest within one standard error of the best validation accuracy):`, '', sweep);
+    lines.push(
+      '',
+      `Learning-rate sweep (seed ${r.seed}, ${r.epochs} epoch${r.epochs === 1 ? '' : 's'}, trained on ${r.trainSize} training images and scored on the other ${r.validationSize}; the test set is not used; in bold the rate chosen: the smallest within one standard error of the best validation accuracy):`,
+      '',
+      sweep,
+    );
   }
   const flow = gradientFlowTablesMarkdown(result);
   if (flow) {

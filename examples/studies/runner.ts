@@ -109,7 +109,12 @@ interface TrainedRun {
 }
 
 /** Trains one configuration to the end, or until it diverges. */
-function trainRun(config: TrainConfig, data: { train: Dataset; test: Dataset }, start: Omit<RunStart, 'stepsPerEpoch' | 'config'>, options: { gradientFlowEvery: number | null; progress?: StudyProgress }): TrainedRun {
+function trainRun(
+  config: TrainConfig,
+  data: { train: Dataset; test: Dataset },
+  start: Omit<RunStart, 'stepsPerEpoch' | 'config'>,
+  options: { gradientFlowEvery: number | null; progress?: StudyProgress },
+): TrainedRun {
   const started = performance.now();
   const trainer = new Trainer(config, data);
   const activation = (config.model?.activation ?? 'relu') as ActivationName;
@@ -162,7 +167,11 @@ export function countStudyRuns(study: Study, options: Pick<StudyRunOptions, 'see
  * training set minus its last `validationFraction`, scored on that held-out
  * slice. Exported for tests; `runStudy` calls it.
  */
-export function runSweep(study: Study, train: Dataset, options: { epochs?: number; progress?: StudyProgress; firstIndex?: number; total?: number }): SweepResult {
+export function runSweep(
+  study: Study,
+  train: Dataset,
+  options: { epochs?: number; progress?: StudyProgress; firstIndex?: number; total?: number },
+): SweepResult {
   const sweep = study.sweep;
   if (!sweep) throw new RangeError(`study '${study.name}' has no learning-rate sweep`);
   const n = datasetSize(train);
@@ -180,9 +189,15 @@ export function runSweep(study: Study, train: Dataset, options: { epochs?: numbe
     const variantTrials: SweepTrial[] = [];
     for (const learningRate of rates) {
       const config = { ...variantTrainConfig(study, variant, epochs, sweep.seed), learningRate };
-      const run = trainRun(config, split, { phase: 'sweep', study: study.name, variant, seed: sweep.seed, index: index++, total }, { gradientFlowEvery: null, progress: options.progress });
+      const run = trainRun(
+        config,
+        split,
+        { phase: 'sweep', study: study.name, variant, seed: sweep.seed, index: index++, total },
+        { gradientFlowEvery: null, progress: options.progress },
+      );
       const trial: SweepTrial = {
-        variant: variant.id, learningRate,
+        variant: variant.id,
+        learningRate,
         validationAccuracy: run.final?.accuracy ?? null,
         validationLoss: run.final?.loss ?? null,
         diverged: run.record.diverged !== null,
@@ -220,15 +235,22 @@ export function runStudy(study: Study, data: { train: Dataset; test: Dataset }, 
   const started = performance.now();
   const doSweep = study.sweep !== undefined && (options.sweep ?? true);
   const total = countStudyRuns(study, { seeds: options.seeds, sweep: doSweep });
-  const sweep = doSweep ? runSweep(study, data.train, { epochs: options.sweepEpochs ?? study.sweep?.epochs ?? options.epochs, progress: options.progress, firstIndex: 1, total }) : null;
+  const sweep = doSweep
+    ? runSweep(study, data.train, { epochs: options.sweepEpochs ?? study.sweep?.epochs ?? options.epochs, progress: options.progress, firstIndex: 1, total })
+    : null;
   let index = total - study.variants.length * options.seeds.length + 1;
 
   const variants: VariantResult[] = study.variants.map((variant) => {
     const base = variantTrainConfig(study, variant, options.epochs, 0);
     const learningRate = sweep?.chosen[variant.id] ?? base.learningRate;
-    const gradientFlowEvery = study.gradientFlow ? options.gradientFlowEvery ?? 5 : null;
+    const gradientFlowEvery = study.gradientFlow ? (options.gradientFlowEvery ?? 5) : null;
     const trained = options.seeds.map((seed) =>
-      trainRun({ ...base, learningRate, seed }, data, { phase: 'study', study: study.name, variant, seed, index: index++, total }, { gradientFlowEvery, progress: options.progress }),
+      trainRun(
+        { ...base, learningRate, seed },
+        data,
+        { phase: 'study', study: study.name, variant, seed, index: index++, total },
+        { gradientFlowEvery, progress: options.progress },
+      ),
     );
     const runs = trained.map((t) => t.record);
     const epochs = meanEpochCurve(runs);
@@ -242,12 +264,15 @@ export function runStudy(study: Study, data: { train: Dataset; test: Dataset }, 
       summary: summarizeVariant(runs, epochs),
       epochs,
       stepLoss: meanStepLoss(trained.map((t) => t.stepLosses)),
-      gradientFlow: gradientFlowEvery === null ? null : {
-        definition: inactiveRule(activation).definition,
-        everySteps: gradientFlowEvery,
-        layers: layersOf(trained[0].gradientFlow ?? []),
-        points: meanGradientFlow(trained.map((t) => t.gradientFlow ?? [])),
-      },
+      gradientFlow:
+        gradientFlowEvery === null
+          ? null
+          : {
+              definition: inactiveRule(activation).definition,
+              everySteps: gradientFlowEvery,
+              layers: layersOf(trained[0].gradientFlow ?? []),
+              points: meanGradientFlow(trained.map((t) => t.gradientFlow ?? [])),
+            },
     };
   });
 

@@ -22,7 +22,15 @@ import { runLenetSteps, type LenetStepsResult } from './lenet-steps.ts';
 
 const CHROMIUM = process.env.NDGRAPH_CHROMIUM ?? '/usr/bin/chromium';
 // Headless, and nothing that reaches out to the network: this machine's network is closed.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 let bundle = '';
 let threadsBundle = '';
@@ -30,13 +38,22 @@ let browser: Browser | undefined;
 
 /** Bundles one entry script of this folder for the browser (a Node module in it fails the build). */
 async function bundleForBrowser(entry: string): Promise<string> {
-  const result = await build({ entryPoints: [join(import.meta.dirname, entry)], bundle: true, platform: 'browser', format: 'iife', write: false, logLevel: 'silent' });
+  const result = await build({
+    entryPoints: [join(import.meta.dirname, entry)],
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    write: false,
+    logLevel: 'silent',
+  });
   return result.outputFiles[0].text;
 }
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`browser tests: expected a Chromium executable at ${CHROMIUM}, found none; install Debian's chromium (apt-get install -y chromium) or set NDGRAPH_CHROMIUM to a Chromium or Chrome executable`);
+    throw new Error(
+      `browser tests: expected a Chromium executable at ${CHROMIUM}, found none; install Debian's chromium (apt-get install -y chromium) or set NDGRAPH_CHROMIUM to a Chromium or Chrome executable`,
+    );
   }
   bundle = await bundleForBrowser('browser-entry.ts');
   threadsBundle = await bundleForBrowser('browser-threads-entry.ts');
@@ -101,7 +118,11 @@ describe('in a browser (headless Chromium)', () => {
       const error = await page.evaluate(() => (globalThis as { ndgraphError?: string }).ndgraphError);
       expect(error, 'the page threw').toBeUndefined();
       expect(pageErrors).toEqual([]);
-      const inBrowser = (await page.evaluate(() => (globalThis as { ndgraphResult?: unknown }).ndgraphResult)) as LenetStepsResult & { threads: number; crossOriginIsolated: boolean; callsWithHelpers: number };
+      const inBrowser = (await page.evaluate(() => (globalThis as { ndgraphResult?: unknown }).ndgraphResult)) as LenetStepsResult & {
+        threads: number;
+        crossOriginIsolated: boolean;
+        callsWithHelpers: number;
+      };
       await page.close();
 
       expect(inBrowser.crossOriginIsolated).toBe(true);

@@ -44,7 +44,11 @@ export function runLenetSteps(): LenetStepsResult {
   const trainer = new Trainer({ epochs: 1, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, seed: 7 }, data);
   const losses: number[] = [];
   const epoch = trainer.trainEpoch((step) => losses.push(step.loss));
-  const random = (shape: number[]) => wrap(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1), shape);
+  const random = (shape: number[]) =>
+    wrap(
+      Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
+      shape,
+    );
   const check = gradcheck((x, filter) => conv2d(x, filter, { padding: 'same' }), [random([2, 6, 6, 2]), random([3, 3, 2, 3])]);
   const kernels = wasmKernels();
   return {

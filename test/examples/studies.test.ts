@@ -6,8 +6,19 @@ import { Rng, tensor, type Tensor } from '@ndgraph/graph';
 import { Trainer, batches, subset, type Dataset } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import {
-  STUDIES, STUDY_NAMES, activationStats, oneStandardErrorChoice, inactiveRule, l2Norm, layerOfNode, meanStd, runStudy, studyByName,
-  variantTrainConfig, type Study, type StudyResult,
+  STUDIES,
+  STUDY_NAMES,
+  activationStats,
+  oneStandardErrorChoice,
+  inactiveRule,
+  l2Norm,
+  layerOfNode,
+  meanStd,
+  runStudy,
+  studyByName,
+  variantTrainConfig,
+  type Study,
+  type StudyResult,
 } from '../../examples/studies/index.ts';
 import { readStudyResult, writeStudyFiles } from '../../examples/studies/study-files.ts';
 
@@ -82,14 +93,26 @@ describe('study runs (tiny)', () => {
         expect(v.runs.map((r) => r.seed)).toEqual(SEEDS);
         expect(v.epochs).toHaveLength(EPOCHS);
         expect(v.stepLoss).toHaveLength(2); // 128 images, batch 64
-        expect(Object.keys(v.summary).sort()).toEqual(['bestEpoch', 'bestTestAccuracy', 'divergedRuns', 'finalTestAccuracy', 'finalTestLoss', 'imagesPerSecond', 'runs', 'secondsPerRun']);
+        expect(Object.keys(v.summary).sort()).toEqual([
+          'bestEpoch',
+          'bestTestAccuracy',
+          'divergedRuns',
+          'finalTestAccuracy',
+          'finalTestLoss',
+          'imagesPerSecond',
+          'runs',
+          'secondsPerRun',
+        ]);
         for (const r of v.runs) expect(Object.keys(r).sort()).toEqual(['diverged', 'epochs', 'imagesPerSecond', 'learningRate', 'seconds', 'seed']);
       }
 
       const md = readFileSync(join(dir, `${name}.md`), 'utf8');
       const header = md.split('\n').findIndex((l) => l.startsWith('| configuration |'));
       expect(header).toBeGreaterThan(0);
-      const rows = md.split('\n').slice(header + 2).filter((l, i, all) => l.startsWith('|') && all.slice(0, i).every((x) => x.startsWith('|')));
+      const rows = md
+        .split('\n')
+        .slice(header + 2)
+        .filter((l, i, all) => l.startsWith('|') && all.slice(0, i).every((x) => x.startsWith('|')));
       expect(rows.map((r) => r.split(' | ')[0].slice(2))).toEqual(study.variants.map((v) => v.label));
       expect(md).toContain(`\`pnpm compare ${name}\``);
 
@@ -105,7 +128,9 @@ describe('study runs (tiny)', () => {
   it('reads the JSON back for redrawing, and rejects files that are not study results', () => {
     const back = readStudyResult(join(dir, 'losses.json'));
     const original = results.get('losses')!;
-    expect(back.variants.map((v) => v.summary.finalTestAccuracy.mean)).toEqual(original.variants.map((v) => Number(v.summary.finalTestAccuracy.mean!.toPrecision(6))));
+    expect(back.variants.map((v) => v.summary.finalTestAccuracy.mean)).toEqual(
+      original.variants.map((v) => Number(v.summary.finalTestAccuracy.mean!.toPrecision(6))),
+    );
     expect(back.variants[0].stepLoss).toHaveLength(original.variants[0].stepLoss.length);
     expect(() => readStudyResult(join(dir, 'losses.md'))).toThrow(/could not read study results/);
   });
@@ -178,7 +203,14 @@ describe('study runs (tiny)', () => {
         const activationOps = variant.config.model!.activation === 'relu' ? ['relu', 'matmulBiasRelu'] : [variant.config.model!.activation as string];
         const act = trainer.graph.nodes.find((n) => n.name.startsWith('lenet/fc1/') && activationOps.includes(n.op.name))!;
         const wIndex = trainer.parameters.findIndex((p) => p.name === 'lenet/conv1/conv/w');
-        const [y, g] = trainer.session.run([act, trainer.gradients[wIndex]], [[trainer.images, batch.images], [trainer.labels, batch.labels]], { training: true }) as Tensor[];
+        const [y, g] = trainer.session.run(
+          [act, trainer.gradients[wIndex]],
+          [
+            [trainer.images, batch.images],
+            [trainer.labels, batch.labels],
+          ],
+          { training: true },
+        ) as Tensor[];
         let inactive = 0;
         for (let i = 0; i < y.size; i++) {
           const v = y.data[y.offset + i];
@@ -200,7 +232,13 @@ describe('study runs (tiny)', () => {
   });
 
   it('chooses the smallest rate within one standard error of the best validation accuracy', () => {
-    const trial = (learningRate: number, validationAccuracy: number | null) => ({ variant: 'x', learningRate, validationAccuracy, validationLoss: null, diverged: validationAccuracy === null });
+    const trial = (learningRate: number, validationAccuracy: number | null) => ({
+      variant: 'x',
+      learningRate,
+      validationAccuracy,
+      validationLoss: null,
+      diverged: validationAccuracy === null,
+    });
     // Best 0.93 on 1,000 images: one standard error is √(0.93 · 0.07 / 1000) ≈ 0.00807, so 0.926 is within it and 0.918 is not.
     expect(oneStandardErrorChoice([trial(0.01, 0.918), trial(0.03, 0.926), trial(0.1, 0.93)], 1000)).toBe(0.03);
     expect(oneStandardErrorChoice([trial(0.01, 0.918), trial(0.03, 0.92), trial(0.1, 0.93)], 1000)).toBe(0.1);
@@ -209,7 +247,10 @@ describe('study runs (tiny)', () => {
 
   it('records a run whose loss blows up as diverged instead of failing the study', () => {
     const blowUp: Study = {
-      name: 'losses', title: 'diverging', question: 'does it diverge?', base: { ...studyByName('losses').base, optimizer: 'sgd' },
+      name: 'losses',
+      title: 'diverging',
+      question: 'does it diverge?',
+      base: { ...studyByName('losses').base, optimizer: 'sgd' },
       variants: [{ id: 'huge', label: 'lr 1e9', config: { learningRate: 1e9 } }],
     };
     const result = runStudy(blowUp, { train: subset(data.train, 0, 64), test: data.test }, { epochs: 2, seeds: [0] });

@@ -1,7 +1,21 @@
 import { describe, it, expect } from 'vitest';
 import {
-  Graph, Session, defineOp, gradients, allGradients, topologicalOrder, tensor, toArray, zeros,
-  FeedError, GradientError, GraphError, ShapeError, DTypeError, Rng, type Node,
+  Graph,
+  Session,
+  defineOp,
+  gradients,
+  allGradients,
+  topologicalOrder,
+  tensor,
+  toArray,
+  zeros,
+  FeedError,
+  GradientError,
+  GraphError,
+  ShapeError,
+  DTypeError,
+  Rng,
+  type Node,
 } from '@ndgraph/graph';
 import { add, mul, square, scale } from '@ndgraph/ops';
 import { sessionMemory } from '@ndgraph/graph/debug';
@@ -155,7 +169,9 @@ describe('executor', () => {
     const s = new Session(g);
     expect(() => s.run(y)).toThrow(FeedError);
     expect(() => s.run(y)).toThrow('placeholder input/images [?,28,28,1] float32 was not fed (needed by net/square)');
-    expect(() => s.run(y, { 'input/images': zeros([4, 28, 28]) })).toThrow('feed for placeholder input/images: expected [?,28,28,1] float32, found [4,28,28] float32');
+    expect(() => s.run(y, { 'input/images': zeros([4, 28, 28]) })).toThrow(
+      'feed for placeholder input/images: expected [?,28,28,1] float32, found [4,28,28] float32',
+    );
     expect(() => s.run(y, { 'input/images': zeros([4, 28, 28, 1], 'float64') })).toThrow('expected [?,28,28,1] float32, found [4,28,28,1] float64');
     expect(() => s.run(y, { nothere: zeros([1]) })).toThrow("feed for 'nothere': there is no node with that name in the graph");
   });
@@ -169,7 +185,9 @@ describe('executor', () => {
       forward: () => zeros([7]),
     });
     const y = g.scope('s', () => bad([g.placeholder('x', [2])]));
-    expect(() => new Session(g).run(y, { 's/x': tensor([1, 2]) })).toThrow('s/badKernel (op badKernel): the kernel returned [7] float32, but its shape rule says [2] float32');
+    expect(() => new Session(g).run(y, { 's/x': tensor([1, 2]) })).toThrow(
+      's/badKernel (op badKernel): the kernel returned [7] float32, but its shape rule says [2] float32',
+    );
   });
 
   it('a 10,000-node chain runs and differentiates without recursion', () => {
@@ -308,7 +326,9 @@ describe('reverse-mode gradients', () => {
     const wrongCount = defineOp({ name: 'wrongCount', arity: 1, inferShape: ([s]) => s, forward: ([t]) => t, grad: (_c, dy) => [dy, dy] });
     const wrongShape = defineOp({ name: 'wrongShape', arity: 1, inferShape: ([s]) => s, forward: ([t]) => t, grad: (_c, dy) => [total([dy])] });
     expect(() => gradients(total([wrongCount([x])]), [x])).toThrow('grad rule of wrongCount (op wrongCount): expected one entry per input (1), found 2');
-    expect(() => gradients(total([wrongShape([x])]), [x])).toThrow(/grad rule of wrongShape \(op wrongShape\): gradient for input 0 \(x\) must be \[2\] float32, found \[\] float32/);
+    expect(() => gradients(total([wrongShape([x])]), [x])).toThrow(
+      /grad rule of wrongShape \(op wrongShape\): gradient for input 0 \(x\) must be \[2\] float32, found \[\] float32/,
+    );
   });
 
   it('needs a scalar y unless dy is given', () => {
@@ -333,7 +353,9 @@ describe('Rng', () => {
   it('gives uniform and normal draws with the right moments', () => {
     const r = new Rng(123);
     const n = 100_000;
-    let su = 0, sn = 0, sn2 = 0;
+    let su = 0,
+      sn = 0,
+      sn2 = 0;
     for (let i = 0; i < n; i++) {
       su += r.uniform();
       const z = r.normal();
@@ -375,7 +397,16 @@ describe('borrowed fetches and timing', () => {
     const x = g.placeholder('x', [2]);
     const y = square(scale(x, 2));
     const seen: string[] = [];
-    new Session(g).run(y, { x: tensor([1, 2]) }, { onTime: (n, ms) => { expect(ms).toBeGreaterThanOrEqual(0); seen.push(n.name); } });
+    new Session(g).run(
+      y,
+      { x: tensor([1, 2]) },
+      {
+        onTime: (n, ms) => {
+          expect(ms).toBeGreaterThanOrEqual(0);
+          seen.push(n.name);
+        },
+      },
+    );
     expect(seen).toEqual(['scale', 'square']);
   });
 });

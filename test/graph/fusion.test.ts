@@ -55,14 +55,17 @@ function naiveDenseRelu(x: Tensor, w: Tensor, b: Tensor): number[] {
   return values;
 }
 
-
 /** Runs the chain's value and the gradients of sum(chain) with fusion on and off; returns [fused, unfused] tensors and the ops each ran. */
 function withAndWithoutFusion(build: (x: Node, w: Node, b: Node) => Node, inputs: Tensor[]): { values: Tensor[][]; ran: string[][] } {
   const g = new Graph();
   const [x, w, b] = inputs.map((t, i) => g.placeholder(`in${i}`, t.shape, 'float32'));
   const y = build(x, w, b);
   const grads = gradients(sum(y), [x, w, b]);
-  const feeds = new Map([[x, inputs[0]], [w, inputs[1]], [b, inputs[2]]]);
+  const feeds = new Map([
+    [x, inputs[0]],
+    [w, inputs[1]],
+    [b, inputs[2]],
+  ]);
   const ran: string[][] = [];
   const values = [true, false].map((fusion) => {
     const ops: string[] = [];
@@ -91,7 +94,10 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
       expectClose(evaluate(convLayer(stride, padding), [x, w, b]), naiveConvBiasRelu(x, w, b, stride, padding), 1e-12);
 
       const f32 = [randomTensor(shape, 4, -1, 1, 'float32'), randomTensor(filter, 5, -1, 1, 'float32'), randomTensor([filter[3]], 6, -0.5, 0.5, 'float32')];
-      const { values: [fused, unfused], ran } = withAndWithoutFusion(convLayer(stride, padding), f32);
+      const {
+        values: [fused, unfused],
+        ran,
+      } = withAndWithoutFusion(convLayer(stride, padding), f32);
       for (let i = 0; i < 4; i++) expect(toArray(fused[i])).toEqual(toArray(unfused[i]));
       expect(ran[0]).toContain('conv2dBiasRelu');
       expect(ran[0]).not.toContain('biasAdd');
@@ -100,15 +106,22 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
   }
 
   it('followed by a max pool: the backward pass takes maxPoolGrad with the relu mask in the same pass, same bits', () => {
-    const f32 = [randomTensor([2, 8, 8, 3], 11, -1, 1, 'float32'), randomTensor([3, 3, 3, 6], 12, -1, 1, 'float32'), randomTensor([6], 13, -0.5, 0.5, 'float32')];
-    const { values: [fused, unfused], ran } = withAndWithoutFusion((p, q, r) => maxPool(convLayer(1, 'same')(p, q, r), { ksize: 2 }), f32);
+    const f32 = [
+      randomTensor([2, 8, 8, 3], 11, -1, 1, 'float32'),
+      randomTensor([3, 3, 3, 6], 12, -1, 1, 'float32'),
+      randomTensor([6], 13, -0.5, 0.5, 'float32'),
+    ];
+    const {
+      values: [fused, unfused],
+      ran,
+    } = withAndWithoutFusion((p, q, r) => maxPool(convLayer(1, 'same')(p, q, r), { ksize: 2 }), f32);
     for (let i = 0; i < 4; i++) expect(toArray(fused[i])).toEqual(toArray(unfused[i]));
     expect(ran[0].filter((op) => op === 'maxPoolGrad')).toHaveLength(1);
     expect(ran[0]).not.toContain('reluGrad');
     expect(ran[1]).toContain('reluGrad');
   });
 
-  it('the user\'s graph keeps every node: conv2d, biasAdd and relu, with gradients built on them', () => {
+  it("the user's graph keeps every node: conv2d, biasAdd and relu, with gradients built on them", () => {
     const g = new Graph();
     const x = g.placeholder('x', [-1, 6, 6, 2]);
     const w = g.placeholder('w', [3, 3, 2, 4]);
@@ -155,23 +168,37 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
     const x = g.placeholder('x', [-1, 6, 6, 2]);
     const w = g.placeholder('w', [3, 3, 2, 4]);
     expect(() => conv2dBiasReluOp([x, w, g.placeholder('b', [3])], conv2dAttrs({ padding: 'same' }))).toThrow(ShapeError);
-    expect(() => conv2dBiasReluOp([x, w, g.placeholder('b2', [3])], conv2dAttrs({ padding: 'same' }))).toThrow(/bias must have shape \[4\] \(the filter's output channels\), found \[3\]/);
+    expect(() => conv2dBiasReluOp([x, w, g.placeholder('b2', [3])], conv2dAttrs({ padding: 'same' }))).toThrow(
+      /bias must have shape \[4\] \(the filter's output channels\), found \[3\]/,
+    );
   });
 });
 
 describe('matmul → biasAdd → relu runs as matmulBiasRelu', () => {
   const denseLayer = (p: Node, q: Node, r: Node) => relu(biasAdd(matmul(p, q), r));
-  for (const [n, k, m] of [[1, 1, 1], [5, 7, 3], [64, 400, 120], [13, 84, 10]]) {
+  for (const [n, k, m] of [
+    [1, 1, 1],
+    [5, 7, 3],
+    [64, 400, 120],
+    [13, 84, 10],
+  ]) {
     const label = `[${n},${k}]·[${k},${m}]`;
     it(`matches naive loops in float64 and the unfused plan in float32: ${label}`, () => {
       const x = randomTensor([n, k], 11);
       const w = randomTensor([k, m], 12);
       const b = randomTensor([m], 13, -0.5, 0.5);
-      expectClose(evaluate((p, q, r) => matmulBiasReluOp([p, q, r]), [x, w, b]), naiveDenseRelu(x, w, b), 1e-12);
+      expectClose(
+        evaluate((p, q, r) => matmulBiasReluOp([p, q, r]), [x, w, b]),
+        naiveDenseRelu(x, w, b),
+        1e-12,
+      );
       expectClose(evaluate(denseLayer, [x, w, b]), naiveDenseRelu(x, w, b), 1e-12);
 
       const f32 = [randomTensor([n, k], 14, -1, 1, 'float32'), randomTensor([k, m], 15, -1, 1, 'float32'), randomTensor([m], 16, -0.5, 0.5, 'float32')];
-      const { values: [fused, unfused], ran } = withAndWithoutFusion(denseLayer, f32);
+      const {
+        values: [fused, unfused],
+        ran,
+      } = withAndWithoutFusion(denseLayer, f32);
       // Equal up to float32 rounding: the bias joins the sum at a different point when K is split
       // into blocks, and tiny unfused products run in JavaScript, which sums in another order.
       for (let i = 0; i < 4; i++) expectClose(fused[i], toArray(unfused[i]), 1e-5);
@@ -226,7 +253,11 @@ describe('hooks in a training run with fusion on', () => {
     const grads = allGradients(loss);
     const fetches = [loss, ...g.trainableVariables().map((v) => grads.get(v)!)];
     const ops: string[] = [];
-    new Session(g).run(fetches, { images: randomTensor([2, 28, 28, 1], 52, 0, 1, 'float32'), labels: tensor([1, 2], [2], 'int32') }, { training: true, onTime: (_node, _ms, op) => ops.push(op.name) });
+    new Session(g).run(
+      fetches,
+      { images: randomTensor([2, 28, 28, 1], 52, 0, 1, 'float32'), labels: tensor([1, 2], [2], 'int32') },
+      { training: true, onTime: (_node, _ms, op) => ops.push(op.name) },
+    );
     expect(ops.filter((op) => op === 'conv2dBiasRelu')).toHaveLength(2);
     expect(ops.filter((op) => op === 'matmulBiasRelu')).toHaveLength(2);
     // Both pools take the relu mask into their gradient; the two hidden dense layers keep theirs.

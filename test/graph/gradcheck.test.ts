@@ -24,7 +24,15 @@ describe('gradcheck', () => {
   });
 
   it('fails for a wrong gradient and says where', () => {
-    const report = gradcheck((x) => cube([x]), [tensor([[0.5, -1], [2, 1.5]])]);
+    const report = gradcheck(
+      (x) => cube([x]),
+      [
+        tensor([
+          [0.5, -1],
+          [2, 1.5],
+        ]),
+      ],
+    );
     expect(report.ok).toBe(false);
     expect(report.inputs[0].ok).toBe(false);
     // 2.9x² vs 3x²: relative error 1/30 everywhere
@@ -55,11 +63,14 @@ describe('second-order gradients', () => {
 
   it('the gradient graph itself passes gradcheck', () => {
     // f(x) = dy/dx of Σ x²·x  — a node built by gradients(), checked by finite differences.
-    const report = gradcheck((x) => {
-      const g = x.graph;
-      const ones = g.constant(tensor([1, 1, 1], [3], 'float64'));
-      return gradients(mul(square(x), x), [x], { dy: ones })[0];
-    }, [randomTensor([3], 9)]);
+    const report = gradcheck(
+      (x) => {
+        const g = x.graph;
+        const ones = g.constant(tensor([1, 1, 1], [3], 'float64'));
+        return gradients(mul(square(x), x), [x], { dy: ones })[0];
+      },
+      [randomTensor([3], 9)],
+    );
     expect(report.ok, report.summary).toBe(true);
   });
 });

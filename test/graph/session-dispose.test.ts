@@ -8,7 +8,18 @@
  * same with the WebAssembly backend and the Trainer.)
  */
 import { describe, expect, it } from 'vitest';
-import { type Backend, type DType, Graph, GraphError, newTypedArray, releaseWhenUnreachable, forgetUnreachable, Session, tensor, type TypedArray } from '@ndgraph/graph';
+import {
+  type Backend,
+  type DType,
+  Graph,
+  GraphError,
+  newTypedArray,
+  releaseWhenUnreachable,
+  forgetUnreachable,
+  Session,
+  tensor,
+  type TypedArray,
+} from '@ndgraph/graph';
 import { add, mul, square } from '@ndgraph/ops';
 
 /** A backend of ordinary arrays that records what it hands out and what comes back (by allocation number). */
@@ -49,7 +60,10 @@ function smallGraph() {
   const g = new Graph({ backend: 'js' });
   const x = g.placeholder('x', [-1, 3]);
   const y = mul(square(add(x, x)), x);
-  const feed = tensor([[1, 2, 3], [4, 5, 6]]);
+  const feed = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   return { g, x, y, feed };
 }
 
@@ -112,10 +126,13 @@ describe('Session.dispose and dropped sessions', () => {
 });
 
 describe('Graph backend', () => {
-  it('puts variable values in memory of the graph\'s backend (copied in)', () => {
+  it("puts variable values in memory of the graph's backend (copied in)", () => {
     const tracking = trackingBackend();
     const g = new Graph({ backend: tracking.backend });
-    const initial = tensor([[1, 2], [3, 4]]);
+    const initial = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const w = g.variable('w', initial);
     const d = g.variable('d', tensor([1, 2], [2], 'float64'));
     const value = g.valueOf(w);
@@ -132,7 +149,9 @@ describe('Graph backend', () => {
   });
 
   it('unknown options and backends are errors that say what is expected', () => {
-    expect(() => new Graph({ seed: 1, allocateFloat32: () => new Float32Array(1) } as never)).toThrow("Graph: unknown option 'allocateFloat32'; expected 'seed', 'backend'");
+    expect(() => new Graph({ seed: 1, allocateFloat32: () => new Float32Array(1) } as never)).toThrow(
+      "Graph: unknown option 'allocateFloat32'; expected 'seed', 'backend'",
+    );
     expect(() => new Graph({ backend: 'cuda' })).toThrow(/unknown backend 'cuda'; registered: .*js/);
     const g = new Graph();
     expect(() => new Session(g, { fuse: false } as never)).toThrow("Session: unknown option 'fuse'; expected 'seed', 'backend', 'fusion'");

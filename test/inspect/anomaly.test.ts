@@ -40,12 +40,16 @@ describe('anomaly mode', () => {
     // The forward values are finite (√0 = 0); dy/(2√x) at 0 is +Inf.
     const e = catchAnomaly(() => session.run([loss, gx], feeds, { anomaly: true }));
     const lines = e.message.split('\n');
-    expect(lines[0]).toMatch(/^gradients\/net\/sqrt\/\S+ \(op div, scope 'gradients\/net\/sqrt'\) produced 0 NaN and 1 Inf values out of 3 \(first at flat index 0\)$/);
+    expect(lines[0]).toMatch(
+      /^gradients\/net\/sqrt\/\S+ \(op div, scope 'gradients\/net\/sqrt'\) produced 0 NaN and 1 Inf values out of 3 \(first at flat index 0\)$/,
+    );
     expect(lines[1]).toBe("  it belongs to the backward pass of forward node net/sqrt (op sqrt, scope 'net')");
     expect(lines[2]).toBe("  it is the gradient with respect to x (op placeholder, scope '')");
     // The stats of the failing gradient node's inputs: dy (all ones) and 2√x = [0, 2, 4].
     expect(lines[3]).toMatch(/^ {2}input 0 \S+ \(op \w+\) \[3\]: mean 1\.0000 std 0\.0000 min 1\.0000 max 1\.0000 zeros 0\.0% nan 0 inf 0$/);
-    expect(lines[4]).toMatch(/^ {2}input 1 gradients\/net\/sqrt\/scale \(op scale\) \[3\]: mean 2\.0000 std 1\.6330 min 0\.0000 max 4\.0000 zeros 33\.3% nan 0 inf 0$/);
+    expect(lines[4]).toMatch(
+      /^ {2}input 1 gradients\/net\/sqrt\/scale \(op scale\) \[3\]: mean 2\.0000 std 1\.6330 min 0\.0000 max 4\.0000 zeros 33\.3% nan 0 inf 0$/,
+    );
     // The registry agrees: the failing node was built for the sqrt node.
     const failing = g.node(lines[0].split(' ')[0]);
     expect(g.gradientInfo(failing)!.builtFor).toBe(root);
@@ -65,7 +69,9 @@ describe('anomaly mode', () => {
     const [gx] = gradients(loss, [x]);
     const session = new Session(g);
     const e = catchAnomaly(() => session.run(gx, [[x, tensor([1, 0], [2], 'float64')]], { anomaly: true }));
-    expect(e.message).toMatch(/^gradients\/layer\/sqrt\/\S+ \(op div, scope 'gradients\/layer\/sqrt'\) produced 0 NaN and 1 Inf values out of 2 \(first at flat index 1\)/);
+    expect(e.message).toMatch(
+      /^gradients\/layer\/sqrt\/\S+ \(op div, scope 'gradients\/layer\/sqrt'\) produced 0 NaN and 1 Inf values out of 2 \(first at flat index 1\)/,
+    );
     expect(e.message).toContain("\n  it belongs to the backward pass of forward node layer/sqrt (op sqrt, scope 'layer')\n");
     expect(e.message).toContain("\n  it is the gradient with respect to layer/mul (op mul, scope 'layer')\n");
   });

@@ -59,7 +59,15 @@ describe('toDot', () => {
     expect(dot).toContain(`n${w.id} [label="w: variable\\n[1,2] float64"`);
     expect(dot).toContain(`n${h.id} [label="mul\\n[?,2] float64"`);
     // Edges: one per input.
-    expect(edges(dot).sort()).toEqual([[x.id, h.id], [w.id, h.id], [h.id, r.id], [r.id, square.id], [square.id, loss.id]].sort());
+    expect(edges(dot).sort()).toEqual(
+      [
+        [x.id, h.id],
+        [w.id, h.id],
+        [h.id, r.id],
+        [r.id, square.id],
+        [square.id, loss.id],
+      ].sort(),
+    );
   });
 
   it('leaves gradient nodes out by default and draws them dashed on request', () => {
@@ -86,7 +94,19 @@ describe('toDot', () => {
 
   it('puts value and gradient statistics on the nodes when given a report, and marks NaN/Inf red', () => {
     const { g, x, h, loss } = build();
-    const feeds: [Node, Tensor][] = [[x, tensor([[2, 3], [-1, 0]], [2, 2], 'float64')]];
+    const feeds: [Node, Tensor][] = [
+      [
+        x,
+        tensor(
+          [
+            [2, 3],
+            [-1, 0],
+          ],
+          [2, 2],
+          'float64',
+        ),
+      ],
+    ];
     // h = x ⊙ [1, -1] = [[2, -3], [-1, 0]]: mean -0.5, std √(27/4 − ... ) computed below.
     const report = inspectRun(new Session(g), { loss, feeds });
     const dot = toDot([loss], { report, title: 'small' });
@@ -98,7 +118,22 @@ describe('toDot', () => {
     expect(dot).toContain(`n${h.id} [label="mul\\n[2,2] float64\\nv μ -0.5 σ ${Number(std.toPrecision(3))} [-3, 2]  25% zeros\\ng μ `);
     expect(dot).toContain('label="small", labelloc=t');
 
-    const bad = inspectRun(new Session(g), { loss, feeds: [[x, tensor([[NaN, 1], [1, 1]], [2, 2], 'float64')]] });
+    const bad = inspectRun(new Session(g), {
+      loss,
+      feeds: [
+        [
+          x,
+          tensor(
+            [
+              [NaN, 1],
+              [1, 1],
+            ],
+            [2, 2],
+            'float64',
+          ),
+        ],
+      ],
+    });
     const badDot = toDot([loss], { report: bad });
     expect(badDot).toMatch(new RegExp(`n${h.id} \\[[^\\n]*NaN 1 Inf 0[^\\n]*color="#dc2626"`));
   });
@@ -126,7 +161,17 @@ describe('toJSON', () => {
     const json = toJSON([loss]);
     expect(json.format).toBe('ndgraph-graph/1');
     expect(json.nodes.map((n) => n.id)).toEqual([x, w, h, r, square, loss].map((n) => n.id));
-    expect(json.nodes[0]).toEqual({ id: x.id, name: 'x', scope: '', op: 'placeholder', kind: 'placeholder', shape: [-1, 2], dtype: 'float64', inputs: [], attrs: { shape: [-1, 2], dtype: 'float64' } });
+    expect(json.nodes[0]).toEqual({
+      id: x.id,
+      name: 'x',
+      scope: '',
+      op: 'placeholder',
+      kind: 'placeholder',
+      shape: [-1, 2],
+      dtype: 'float64',
+      inputs: [],
+      attrs: { shape: [-1, 2], dtype: 'float64' },
+    });
     expect(json.nodes[2]).toMatchObject({ id: h.id, name: 'model/block/mul', scope: 'model/block', op: 'mul', inputs: [x.id, w.id] });
     expect(json.nodes[2].gradientOf).toBeUndefined();
     // Every input refers to a listed node, and the whole thing survives JSON.
@@ -173,6 +218,12 @@ describe('toJSON', () => {
 
   it('makes attributes JSON-safe', () => {
     const { x } = build();
-    expect(jsonSafe({ a: new Float32Array([1, 2]), b: Infinity, c: () => 1, d: [NaN, 1], e: { f: x }, g: undefined, h: 'k' })).toEqual({ a: [1, 2], b: null, d: [null, 1], e: { f: { node: x.id } }, h: 'k' });
+    expect(jsonSafe({ a: new Float32Array([1, 2]), b: Infinity, c: () => 1, d: [NaN, 1], e: { f: x }, g: undefined, h: 'k' })).toEqual({
+      a: [1, 2],
+      b: null,
+      d: [null, 1],
+      e: { f: { node: x.id } },
+      h: 'k',
+    });
   });
 });

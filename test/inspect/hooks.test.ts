@@ -62,7 +62,11 @@ describe('Session.hook', () => {
 
   it('a value hook may change the value in place, and consumers see the change', () => {
     const { h, loss, feeds, session } = build();
-    session.hook(h, { value: (v) => { for (let i = 0; i < v.size; i++) v.data[v.offset + i] *= 2; } });
+    session.hook(h, {
+      value: (v) => {
+        for (let i = 0; i < v.size; i++) v.data[v.offset + i] *= 2;
+      },
+    });
     // h becomes [4, -4, -6]: loss = 16 + 16 + 36.
     expect(session.run(loss, feeds).data[0]).toBe(68);
   });

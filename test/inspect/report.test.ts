@@ -144,7 +144,13 @@ describe('inspectRun', () => {
     expect(json.format).toBe('ndgraph-report/1');
     expect(json.loss).toEqual({ name: 'model/sum', value: 36.25 });
     expect(json.nodes).toHaveLength(6);
-    expect(json.nodes[3]).toMatchObject({ name: 'model/relu', op: 'relu', shape: [4], dtype: 'float64', value: { mean: 1.625, min: 0, max: 6, zeroFraction: 0.5 } });
+    expect(json.nodes[3]).toMatchObject({
+      name: 'model/relu',
+      op: 'relu',
+      shape: [4],
+      dtype: 'float64',
+      value: { mean: 1.625, min: 0, max: 6, zeroFraction: 0.5 },
+    });
   });
 
   it('JSON has null where a statistic is NaN', () => {
@@ -158,6 +164,15 @@ describe('inspectRun', () => {
   });
 
   it('formats numbers in a short fixed style', () => {
-    expect([0, 1.625, -0.004567, 123456, 1.5e-7, NaN, Infinity, -Infinity].map(formatNumber)).toEqual(['0', '1.63', '-0.00457', '1.23e+5', '1.50e-7', 'nan', 'inf', '-inf']);
+    expect([0, 1.625, -0.004567, 123456, 1.5e-7, NaN, Infinity, -Infinity].map(formatNumber)).toEqual([
+      '0',
+      '1.63',
+      '-0.00457',
+      '1.23e+5',
+      '1.50e-7',
+      'nan',
+      'inf',
+      '-inf',
+    ]);
   });
 });

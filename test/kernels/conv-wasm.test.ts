@@ -108,7 +108,10 @@ function checkCase(c: Case, seed: number): void {
   const yFused = new Float32Array(pixels * Co).fill(Number.NaN);
   expect(conv2dForwardWasm(x, 0, filter, 0, bias, 0, true, yFused, 0, g, Co)).toBe(true);
   expectWithin(`${label} forward + bias + relu`, yFused, fused, fusedMagnitude, K);
-  expect(yFused.every((v) => v >= 0), `${label}: relu output is never negative`).toBe(true);
+  expect(
+    yFused.every((v) => v >= 0),
+    `${label}: relu output is never negative`,
+  ).toBe(true);
   // The bias joins the finished sum, as a separate bias add would: the same bits as relu(conv2d + bias) in float32.
   for (let i = 0; i < y.length; i++) {
     const v = Math.fround(y[i] + bias[i % Co]);
@@ -149,7 +152,10 @@ function checkCase(c: Case, seed: number): void {
   expectWithin(`${label} input gradient`, gotDx, dx, dxMagnitude, K * Co);
 
   // Inputs are never written.
-  expect([x, filter, bias, dy].every((a, i) => a.every((v, e) => Object.is(v, [x0, filter0, bias0, dy0][i][e]))), `${label}: inputs unchanged`).toBe(true);
+  expect(
+    [x, filter, bias, dy].every((a, i) => a.every((v, e) => Object.is(v, [x0, filter0, bias0, dy0][i][e]))),
+    `${label}: inputs unchanged`,
+  ).toBe(true);
 }
 
 describe('WebAssembly conv2d kernels (float32)', () => {
@@ -240,7 +246,10 @@ describe('WebAssembly conv2d kernels (float32)', () => {
       for (const [w, W] of widths.entries()) {
         const [kernel, strides, padding] = windows[(w + Co) % windows.length];
         const H = padding === 'valid' ? kernel[0] + (trial % 4) : 1 + (trial % 6);
-        checkCase({ shape: [1 + (trial % 3), H, Math.max(W, padding === 'valid' ? kernel[1] : 1), 1], kernel, strides, padding, outChannels: Co }, 3000 + trial++);
+        checkCase(
+          { shape: [1 + (trial % 3), H, Math.max(W, padding === 'valid' ? kernel[1] : 1), 1], kernel, strides, padding, outChannels: Co },
+          3000 + trial++,
+        );
       }
     }
   });
@@ -266,7 +275,8 @@ describe('WebAssembly conv2d kernels (float32)', () => {
               let sum = 0;
               for (let ki = 0; ki < kernel[0]; ki++) {
                 for (let kj = 0; kj < kernel[1]; kj++) {
-                  const ih = oh * strides[0] - g.padTop + ki, iw = ow - g.padLeft + kj;
+                  const ih = oh * strides[0] - g.padTop + ki,
+                    iw = ow - g.padLeft + kj;
                   const cell = ih >= 0 && ih < g.inHeight && iw >= 0 && iw < g.inWidth ? x[(n * g.inHeight + ih) * g.inWidth + iw] : 0;
                   sum = Math.fround(sum + Math.fround(cell * filter[(ki * kernel[1] + kj) * Co + co]));
                 }

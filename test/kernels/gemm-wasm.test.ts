@@ -46,7 +46,16 @@ function storedMatrix(rows: number, cols: number, ld: number, offset: number, ra
  * The reference: each element as a float64 sum over the float32 inputs,
  * with the size of the rounding error allowed for it.
  */
-function referenceGemm(p: Problem, A: Float32Array, lda: number, B: Float32Array, ldb: number, C: Float32Array, ldc: number, offset: number): { values: Float64Array; tolerance: Float64Array } {
+function referenceGemm(
+  p: Problem,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+  offset: number,
+): { values: Float64Array; tolerance: Float64Array } {
   const { M, N, K, alpha, beta } = p;
   const values = new Float64Array(M * N);
   const tolerance = new Float64Array(M * N);
@@ -76,7 +85,9 @@ function checkProblem(p: Problem, seed: number, kernel = gemmWasm): void {
   const offset = p.offset ?? 0;
   const [aRows, aCols] = p.transA ? [p.K, p.M] : [p.M, p.K];
   const [bRows, bCols] = p.transB ? [p.N, p.K] : [p.K, p.N];
-  const lda = aCols + pad, ldb = bCols + pad, ldc = p.N + pad;
+  const lda = aCols + pad,
+    ldb = bCols + pad,
+    ldc = p.N + pad;
   const A = storedMatrix(aRows, aCols, lda, offset, random);
   const B = storedMatrix(bRows, bCols, ldb, offset, random);
   // beta = 0 must ignore C's old contents: fill it with NaN.
@@ -101,8 +112,14 @@ function checkProblem(p: Problem, seed: number, kernel = gemmWasm): void {
     if (!inside && !Object.is(C[e], before[e])) expect.fail(`${label}: element ${e} outside C changed from ${before[e]} to ${C[e]}`);
   }
   // A and B are inputs: never written.
-  expect(A.every((v, e) => Object.is(v, aBefore[e])), `${label}: A unchanged`).toBe(true);
-  expect(B.every((v, e) => Object.is(v, bBefore[e])), `${label}: B unchanged`).toBe(true);
+  expect(
+    A.every((v, e) => Object.is(v, aBefore[e])),
+    `${label}: A unchanged`,
+  ).toBe(true);
+  expect(
+    B.every((v, e) => Object.is(v, bBefore[e])),
+    `${label}: B unchanged`,
+  ).toBe(true);
 }
 
 const TRANSPOSES: [boolean, boolean][] = [
@@ -192,7 +209,12 @@ describe('gemmWasm (WebAssembly SIMD, float32)', () => {
   it('reads offsets and leading dimensions larger than the matrix width, writing only inside C', () => {
     let seed = 300;
     for (const [transA, transB] of TRANSPOSES) {
-      for (const [M, N, K] of [[3, 5, 7], [17, 13, 31], [33, 9, 65], [4, 8, 4]]) {
+      for (const [M, N, K] of [
+        [3, 5, 7],
+        [17, 13, 31],
+        [33, 9, 65],
+        [4, 8, 4],
+      ]) {
         checkProblem({ transA, transB, M, N, K, alpha: 1, beta: 0, pad: 2, offset: 3 }, seed++);
         checkProblem({ transA, transB, M, N, K, alpha: -0.5, beta: 2, pad: 7, offset: 1 }, seed++);
       }
@@ -233,7 +255,9 @@ describe('gemmWasm (WebAssembly SIMD, float32)', () => {
     const f32 = new Float32Array(4);
     expect(() => gemmWasm(false, false, 2, 2, 2, 1, f64, 0, 2, f32, 0, 2, 0, f32, 0, 2)).toThrow(TypeError);
     expect(() => gemmWasm(false, false, 2, 2, 2, 1, f32, 0, 2, f32, 0, 2, 0, f64, 0, 2)).toThrow(TypeError);
-    expect(() => gemmWasm(false, false, 2, 2, 2, 1, f32, 1, 2, f32, 0, 2, 0, new Float32Array(4), 0, 2)).toThrow(/stored A \(2×2, row stride 2\) needs 4 elements from offset 1/);
+    expect(() => gemmWasm(false, false, 2, 2, 2, 1, f32, 1, 2, f32, 0, 2, 0, new Float32Array(4), 0, 2)).toThrow(
+      /stored A \(2×2, row stride 2\) needs 4 elements from offset 1/,
+    );
     expect(() => gemmWasm(false, false, 2, 2, 2, 1, f32, 0, 1, f32, 0, 2, 0, new Float32Array(4), 0, 2)).toThrow(/lda must be at least 2/);
     expect(() => gemmWasm(false, false, 2, 2, 2.5, 1, f32, 0, 2, f32, 0, 2, 0, new Float32Array(4), 0, 2)).toThrow(/K must be a non-negative integer/);
   });

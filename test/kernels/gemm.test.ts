@@ -28,7 +28,18 @@ const types = [
  * arrays (offsets and row strides wider than the matrices), and compares every
  * element of C, including the padding around it, which must stay untouched.
  */
-function compare(M: number, N: number, K: number, transA: boolean, transB: boolean, alpha: number, beta: number, Type: Float32ArrayConstructor | Float64ArrayConstructor, tol: number, seed: number): void {
+function compare(
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
+  Type: Float32ArrayConstructor | Float64ArrayConstructor,
+  tol: number,
+  seed: number,
+): void {
   const [aRows, aCols] = transA ? [K, M] : [M, K];
   const [bRows, bCols] = transB ? [N, K] : [K, N];
   const lda = aCols + 2;
@@ -79,7 +90,12 @@ describe('gemm kernels', () => {
         const sizes = [1, 3, 7, 17, 33];
         let seed = 1;
         for (const M of sizes) for (const N of sizes) for (const K of sizes) compare(M, N, K, transA, transB, 1, 0, Type, tol, seed++);
-        for (const [alpha, beta] of [[0.5, -2], [2, 1], [-1, 0.25]]) compare(17, 7, 33, transA, transB, alpha, beta, Type, tol, seed++);
+        for (const [alpha, beta] of [
+          [0.5, -2],
+          [2, 1],
+          [-1, 0.25],
+        ])
+          compare(17, 7, 33, transA, transB, alpha, beta, Type, tol, seed++);
       });
       it(`fast == reference across cache-block boundaries, ${Type.name}, transA=${transA} transB=${transB}`, () => {
         // N > 256 and K > 128 cross the block edges of the plain kernel; K = 150 gives 216-column blocks in the transposed-B one.

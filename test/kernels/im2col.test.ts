@@ -1,5 +1,16 @@
 import { describe, it, expect } from 'vitest';
-import { col2im, convGeometry, convOutputSize, convPadBefore, im2col, im2colWidth, imagesPerChunk, MAX_COLS_ELEMENTS, type ConvGeometry, type Padding } from '@ndgraph/ops/kernels';
+import {
+  col2im,
+  convGeometry,
+  convOutputSize,
+  convPadBefore,
+  im2col,
+  im2colWidth,
+  imagesPerChunk,
+  MAX_COLS_ELEMENTS,
+  type ConvGeometry,
+  type Padding,
+} from '@ndgraph/ops/kernels';
 import { randomArray } from '../helpers.ts';
 import { col2imReference, im2colReference } from '../oracles/im2col.ts';
 
@@ -13,14 +24,38 @@ interface Case {
 const cases: Case[] = [];
 for (const padding of ['same', 'valid'] as const) {
   for (const [kernel, strides] of [
-    [[1, 1], [1, 1]],
-    [[1, 1], [2, 2]],
-    [[2, 2], [1, 1]],
-    [[3, 3], [1, 1]],
-    [[3, 3], [2, 2]],
-    [[5, 5], [1, 1]],
-    [[5, 3], [2, 3]],
-    [[2, 4], [3, 1]],
+    [
+      [1, 1],
+      [1, 1],
+    ],
+    [
+      [1, 1],
+      [2, 2],
+    ],
+    [
+      [2, 2],
+      [1, 1],
+    ],
+    [
+      [3, 3],
+      [1, 1],
+    ],
+    [
+      [3, 3],
+      [2, 2],
+    ],
+    [
+      [5, 5],
+      [1, 1],
+    ],
+    [
+      [5, 3],
+      [2, 3],
+    ],
+    [
+      [2, 4],
+      [3, 1],
+    ],
   ] as [[number, number], [number, number]][]) {
     for (const shape of [
       [1, 7, 7, 1],
@@ -111,7 +146,10 @@ describe('im2col / col2im kernels', () => {
       const x = randomArray(xOffset + N * H * W * C, 7);
 
       // im2col over the whole batch, and over the images [1, N) only (as a chunk).
-      for (const [first, count] of [[0, N], [Math.min(1, N - 1), N - Math.min(1, N - 1)]]) {
+      for (const [first, count] of [
+        [0, N],
+        [Math.min(1, N - 1), N - Math.min(1, N - 1)],
+      ]) {
         const fast = new Float64Array(colsOffset + count * rows * width + 2).fill(99);
         const reference = fast.slice();
         im2col(x, xOffset, g, first, count, fast, colsOffset);

@@ -40,11 +40,13 @@ describe('LeNet-5 training on one and on two threads', () => {
     expect(one.losses.length).toBe(4);
     // The steps did train: the loss moved.
     expect(one.losses[3]).not.toBe(one.losses[0]);
-    for (let i = 0; i < one.losses.length; i++) expect(Object.is(two.losses[i], one.losses[i]), `loss of step ${i + 1}: ${two.losses[i]} vs ${one.losses[i]}`).toBe(true);
+    for (let i = 0; i < one.losses.length; i++)
+      expect(Object.is(two.losses[i], one.losses[i]), `loss of step ${i + 1}: ${two.losses[i]} vs ${one.losses[i]}`).toBe(true);
     expect(two.weights.length).toBe(one.weights.length);
     one.weights.forEach((w, k) => {
       expect(two.weights[k].length).toBe(w.length);
-      for (let i = 0; i < w.length; i++) if (!Object.is(two.weights[k][i], w[i])) expect.fail(`parameter ${k}, element ${i}: ${two.weights[k][i]} on two threads, ${w[i]} on one`);
+      for (let i = 0; i < w.length; i++)
+        if (!Object.is(two.weights[k][i], w[i])) expect.fail(`parameter ${k}, element ${i}: ${two.weights[k][i]} on two threads, ${w[i]} on one`);
     });
   });
 });

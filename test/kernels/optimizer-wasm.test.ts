@@ -13,7 +13,17 @@ import { momentum } from '@ndgraph/nn';
 import { momentumStepWasm, wasmKernels } from '@ndgraph/ops/kernels';
 import { uniformRandom } from '../helpers.ts';
 
-function momentumReference(w: Float32Array, wOffset: number, g: Float32Array, gOffset: number, v: Float32Array, size: number, mu: number, lr: number, decay: number): void {
+function momentumReference(
+  w: Float32Array,
+  wOffset: number,
+  g: Float32Array,
+  gOffset: number,
+  v: Float32Array,
+  size: number,
+  mu: number,
+  lr: number,
+  decay: number,
+): void {
   for (let i = 0; i < size; i++) {
     const wi = w[wOffset + i];
     const gi = g[gOffset + i] + decay * wi;
@@ -49,7 +59,11 @@ const allocate = (length: number) => wasm.allocate('float32', length) as Float32
 describe('WebAssembly momentum update (float32)', () => {
   for (const inKernelMemory of [false, true]) {
     for (const size of [1, 2, 3, 7, 150, 2401, 48000]) {
-      for (const [mu, lr, decay] of [[0.9, 0.01, 0], [0.5, 0.1, 1e-4], [0, 0.3, 0.01]]) {
+      for (const [mu, lr, decay] of [
+        [0.9, 0.01, 0],
+        [0.5, 0.1, 1e-4],
+        [0, 0.3, 0.01],
+      ]) {
         it(`equals the JavaScript update bit for bit: ${size} elements, μ ${mu}, lr ${lr}, decay ${decay}${inKernelMemory ? ', arrays in kernel memory' : ''}`, () => {
           const offset = size % 3; // value and gradient at offsets into larger arrays
           const make = (n: number, seed: number) => randomFloats(n, seed, size < 200, inKernelMemory ? allocate(n) : undefined);

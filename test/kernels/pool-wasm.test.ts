@@ -86,14 +86,36 @@ for (const channels of [1, 2, 3, 4, 5, 6, 7, 8, 9, 16]) {
 for (const padding of ['valid', 'same'] as const) cases.push({ shape: [2, 7, 5, 6], ksize: [2, 2], strides: [2, 2], padding });
 for (const padding of ['valid', 'same'] as const) {
   for (const [ksize, strides] of [
-    [[3, 3], [2, 2]],
-    [[3, 3], [1, 1]],
-    [[2, 3], [1, 2]],
-    [[2, 2], [3, 3]],
-    [[1, 1], [1, 1]],
-    [[5, 5], [2, 2]],
+    [
+      [3, 3],
+      [2, 2],
+    ],
+    [
+      [3, 3],
+      [1, 1],
+    ],
+    [
+      [2, 3],
+      [1, 2],
+    ],
+    [
+      [2, 2],
+      [3, 3],
+    ],
+    [
+      [1, 1],
+      [1, 1],
+    ],
+    [
+      [5, 5],
+      [2, 2],
+    ],
   ] as [[number, number], [number, number]][]) {
-    for (const shape of [[1, 7, 7, 6], [3, 5, 8, 3], [2, 9, 6, 13]] as [number, number, number, number][]) {
+    for (const shape of [
+      [1, 7, 7, 6],
+      [3, 5, 8, 3],
+      [2, 9, 6, 13],
+    ] as [number, number, number, number][]) {
       if (padding === 'valid' && (shape[1] < ksize[0] || shape[2] < ksize[1])) continue;
       cases.push({ shape, ksize, strides, padding });
     }
@@ -142,10 +164,26 @@ describe('WebAssembly max pooling (float32)', () => {
   it('routes the gradient to the first maximum, by hand', () => {
     // One image 2×2, 5 channels, one 2×2 window. Channel c's four cells are x[cell·5 + c].
     const x = Float32Array.of(
-      1, 0, Number.NaN, -1, 2, // cell (0,0)
-      3, 0, 5, -1, 2, // cell (0,1)
-      3, -0, Number.NaN, -2, 2, // cell (1,0)
-      0, 0, 1, -1, 7, // cell (1,1)
+      1,
+      0,
+      Number.NaN,
+      -1,
+      2, // cell (0,0)
+      3,
+      0,
+      5,
+      -1,
+      2, // cell (0,1)
+      3,
+      -0,
+      Number.NaN,
+      -2,
+      2, // cell (1,0)
+      0,
+      0,
+      1,
+      -1,
+      7, // cell (1,1)
     );
     const g = convGeometry([1, 2, 2, 5], [2, 2], { strides: [2, 2], padding: 'valid' });
     const y = new Float32Array(5);
@@ -155,12 +193,7 @@ describe('WebAssembly max pooling (float32)', () => {
     maxPoolBackwardWasm(Float32Array.of(10, 20, 30, 40, 50), 0, x, 0, g, dx, 0);
     // Channel 0: first 3 is cell (0,1). Channel 1: first of the tied zeros is cell (0,0).
     // Channel 2: first NaN is cell (0,0). Channel 3: first −1 is cell (0,0). Channel 4: 7 at (1,1).
-    expect(Array.from(dx)).toEqual([
-      0, 20, 30, 40, 0,
-      10, 0, 0, 0, 0,
-      0, 0, 0, 0, 0,
-      0, 0, 0, 0, 50,
-    ]);
+    expect(Array.from(dx)).toEqual([0, 20, 30, 40, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50]);
   });
 
   it('reads and writes at offsets, touching nothing else', () => {
@@ -177,7 +210,13 @@ describe('WebAssembly max pooling (float32)', () => {
     afterAll(() => disableWasmThreads());
 
     // LeNet's first pool, and odd batches (uneven chunks) with C = 3, 5, 8 and 16.
-    for (const shape of [[64, 28, 28, 6], [83, 10, 10, 16], [37, 28, 28, 5], [57, 40, 20, 3], [29, 24, 24, 8]] as [number, number, number, number][]) {
+    for (const shape of [
+      [64, 28, 28, 6],
+      [83, 10, 10, 16],
+      [37, 28, 28, 5],
+      [57, 40, 20, 3],
+      [29, 24, 24, 8],
+    ] as [number, number, number, number][]) {
       it(`equals the reference bit for bit: x [${shape}] ksize [2,2] strides [2,2]`, () => {
         expect(enableWasmThreads(2)).toBe(2);
         expect(wasmKernels()?.threads).toBe(2);

@@ -24,13 +24,34 @@ interface Case {
 const cases: Case[] = [];
 for (const padding of ['valid', 'same'] as const) {
   for (const [ksize, strides] of [
-    [[2, 2], [2, 2]],
-    [[3, 3], [2, 2]],
-    [[3, 3], [1, 1]],
-    [[1, 1], [1, 1]],
-    [[2, 3], [1, 2]],
-    [[2, 2], [3, 3]],
-    [[5, 5], [2, 2]],
+    [
+      [2, 2],
+      [2, 2],
+    ],
+    [
+      [3, 3],
+      [2, 2],
+    ],
+    [
+      [3, 3],
+      [1, 1],
+    ],
+    [
+      [1, 1],
+      [1, 1],
+    ],
+    [
+      [2, 3],
+      [1, 2],
+    ],
+    [
+      [2, 2],
+      [3, 3],
+    ],
+    [
+      [5, 5],
+      [2, 2],
+    ],
   ] as [[number, number], [number, number]][]) {
     for (const shape of [
       [1, 7, 7, 1],
@@ -56,7 +77,10 @@ describe('pooling kernels', () => {
         const x = randomArray(xOffset + inSize, 5, integers);
         const dy = randomArray(outOffset + outSize, 9);
 
-        for (const [fast, reference] of [[maxPoolForward, maxPoolForwardReference], [avgPoolForward, avgPoolForwardReference]]) {
+        for (const [fast, reference] of [
+          [maxPoolForward, maxPoolForwardReference],
+          [avgPoolForward, avgPoolForwardReference],
+        ]) {
           const a = new Float64Array(outOffset + outSize + 1).fill(99);
           const b = a.slice();
           fast(x, xOffset, g, a, outOffset);
@@ -83,7 +107,10 @@ describe('pooling kernels', () => {
   it('max pool: first max wins ties, padding never wins, NaN propagates', () => {
     // One channel, 2×3 image, one 2×3 window ('valid').
     const g = convGeometry([1, 2, 3, 1], [2, 3], { strides: [1, 1], padding: 'valid' });
-    for (const [forward, backward] of [[maxPoolForward, maxPoolBackward], [maxPoolForwardReference, maxPoolBackwardReference]] as const) {
+    for (const [forward, backward] of [
+      [maxPoolForward, maxPoolBackward],
+      [maxPoolForwardReference, maxPoolBackwardReference],
+    ] as const) {
       const x = new Float64Array([1, 5, 2, 5, 0, 5]);
       const out = new Float64Array(1);
       forward(x, 0, g, out, 0);
@@ -112,7 +139,10 @@ describe('pooling kernels', () => {
     // window cell counts are 4, 2, 2, 1.
     const g = convGeometry([1, 3, 3, 1], [2, 2], { strides: [2, 2], padding: 'same' });
     const x = new Float64Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (const [forward, backward] of [[avgPoolForward, avgPoolBackward], [avgPoolForwardReference, avgPoolBackwardReference]] as const) {
+    for (const [forward, backward] of [
+      [avgPoolForward, avgPoolBackward],
+      [avgPoolForwardReference, avgPoolBackwardReference],
+    ] as const) {
       const out = new Float64Array(4);
       forward(x, 0, g, out, 0);
       expect(Array.from(out)).toEqual([(1 + 2 + 4 + 5) / 4, (3 + 6) / 2, (7 + 8) / 2, 9]);

@@ -145,7 +145,9 @@ describe('WebAssembly kernel runtime', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(MemoryError);
-    expect(String(error)).toMatch(/outer \(op matmul, inputs \[30000,1\] float32, \[1,20000\] float32\): cannot allocate \[30000,20000\] float32 \(2400000000 bytes\) on backend 'wasm'/);
+    expect(String(error)).toMatch(
+      /outer \(op matmul, inputs \[30000,1\] float32, \[1,20000\] float32\): cannot allocate \[30000,20000\] float32 \(2400000000 bytes\) on backend 'wasm'/,
+    );
     // The session and the kernels still work after the failure.
     expect(Array.from(session.run(y, feeds(2, 3)).data)).toEqual([2, 2, 2, 2, 2, 2]);
   });

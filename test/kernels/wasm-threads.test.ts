@@ -24,8 +24,13 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   };
   const outputs: Float32Array[] = [];
   // GEMM split by rows (M ≥ N) and by columns (N > M), plain and fused.
-  for (const [M, N, K] of [[301, 67, 129], [40, 333, 70]]) {
-    const A = fill(M * K, M), B = fill(K * N, N), bias = fill(N, 3);
+  for (const [M, N, K] of [
+    [301, 67, 129],
+    [40, 333, 70],
+  ]) {
+    const A = fill(M * K, M),
+      B = fill(K * N, N),
+      bias = fill(N, 3);
     const C = alloc(M * N);
     gemmWasm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
     outputs.push(C.slice());
@@ -38,7 +43,10 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   // Convolutions and pooling on a batch of 9 images (odd, so halves differ in size).
   const [N, H, C, F] = [9, 32, 3, 16];
   const g = convGeometry([N, H, H, C], [5, 5], { strides: [1, 1], padding: 'same' });
-  const x = fill(N * H * H * C, 21), filter = fill(5 * 5 * C * F, 22), bias = fill(F, 23), dy = fill(N * H * H * F, 24);
+  const x = fill(N * H * H * C, 21),
+    filter = fill(5 * 5 * C * F, 22),
+    bias = fill(F, 23),
+    dy = fill(N * H * H * F, 24);
   const y = alloc(N * H * H * F);
   conv2dForwardWasm(x, 0, filter, 0, bias, 0, true, y, 0, g, F);
   outputs.push(y.slice());
@@ -50,7 +58,9 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   outputs.push(dx.slice());
   // The single-channel kernels (their own path), on the same batch.
   const g1 = convGeometry([N, H, H, 1], [5, 5], { strides: [1, 1], padding: 'same' });
-  const x1 = fill(N * H * H, 30), y1 = alloc(N * H * H * 6), dfilter1 = alloc(5 * 5 * 6);
+  const x1 = fill(N * H * H, 30),
+    y1 = alloc(N * H * H * 6),
+    dfilter1 = alloc(5 * 5 * 6);
   conv2dForwardWasm(x1, 0, filter, 0, bias, 0, true, y1, 0, g1, 6);
   outputs.push(y1.slice());
   conv2dBackpropFilterWasm(x1, 0, fill(N * H * H * 6, 31), 0, dfilter1, 0, g1, 6);
@@ -64,7 +74,8 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   outputs.push(dpool.slice());
   // Elementwise kernels over 300 001 elements (split in parts of whole vectors or rows).
   const n = 300_001;
-  const v = fill(n, 26), r = alloc(n);
+  const v = fill(n, 26),
+    r = alloc(n);
   reluWasm(v, 0, r, 0, n);
   outputs.push(r.slice());
   reluGradWasm(fill(n, 27), 0, v, 0, r, 0, n);
@@ -79,7 +90,8 @@ function expectSameBits(a: Float32Array[], b: Float32Array[]): void {
   expect(a.length).toBe(b.length);
   a.forEach((out, k) => {
     expect(out.length, `output ${k}: length`).toBe(b[k].length);
-    for (let i = 0; i < out.length; i++) if (!Object.is(out[i], b[k][i])) expect.fail(`output ${k}, element ${i}: ${out[i]} with two threads, ${b[k][i]} with one`);
+    for (let i = 0; i < out.length; i++)
+      if (!Object.is(out[i], b[k][i])) expect.fail(`output ${k}, element ${i}: ${out[i]} with two threads, ${b[k][i]} with one`);
   });
 }
 
@@ -176,7 +188,9 @@ describe('WebAssembly kernels on two threads', () => {
       },
       finish() {
         const until = performance.now() + 2;
-        while (performance.now() < until) { /* keeps the caller waiting */ }
+        while (performance.now() < until) {
+          /* keeps the caller waiting */
+        }
         return 1;
       },
       close() {},

@@ -6,7 +6,13 @@ import { batchCount, batches, datasetSize, gatherExamples, subset, type Dataset 
 function numbered(n: number): Dataset {
   const pixels = new Float32Array(n * 4);
   for (let i = 0; i < n; i++) for (let p = 0; p < 4; p++) pixels[i * 4 + p] = i + 0.25 * p;
-  return { images: wrap(pixels, [n, 2, 2, 1]), labels: wrap(Int32Array.from({ length: n }, (_, i) => i), [n]) };
+  return {
+    images: wrap(pixels, [n, 2, 2, 1]),
+    labels: wrap(
+      Int32Array.from({ length: n }, (_, i) => i),
+      [n],
+    ),
+  };
 }
 
 /** Reference Fisher–Yates, written out here, drawing from an Rng with the same seed. */

@@ -45,7 +45,9 @@ describe('parseIdxImages', () => {
 
   it('rejects a non-IDX file', () => {
     const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    expect(() => parseIdxImages(png, 'picture.png')).toThrow(/picture\.png: bad magic number at byte offset 0: .* found 0x89504e47, which is not an IDX header/);
+    expect(() => parseIdxImages(png, 'picture.png')).toThrow(
+      /picture\.png: bad magic number at byte offset 0: .* found 0x89504e47, which is not an IDX header/,
+    );
   });
 
   it('rejects float IDX images by element type', () => {
@@ -58,7 +60,9 @@ describe('parseIdxImages', () => {
     expect(() => parseIdxImages(full.subarray(0, 10), 'short-header')).toThrow(
       'short-header: truncated header: expected 16 header bytes for IDX images, found only 10 (the file ends at byte offset 10)',
     );
-    expect(() => parseIdxImages(full.subarray(0, 2), 'two-bytes')).toThrow('two-bytes: truncated header: expected 16 header bytes for IDX images, found only 2');
+    expect(() => parseIdxImages(full.subarray(0, 2), 'two-bytes')).toThrow(
+      'two-bytes: truncated header: expected 16 header bytes for IDX images, found only 2',
+    );
   });
 
   it('truncated data', () => {
@@ -86,14 +90,21 @@ describe('parseIdxLabels', () => {
   });
 
   it('rejects an images file (bad magic)', () => {
-    expect(() => parseIdxLabels(idxImages(1, 1, 1, () => 0), 'images-as-labels')).toThrow(
+    expect(() =>
+      parseIdxLabels(
+        idxImages(1, 1, 1, () => 0),
+        'images-as-labels',
+      ),
+    ).toThrow(
       'images-as-labels: bad magic number at byte offset 0: expected 0x00000801 (unsigned byte, 1 dimension) for IDX labels, found 0x00000803 (unsigned byte, 3 dimensions)',
     );
   });
 
   it('truncated header and data', () => {
     const full = idxLabels([1, 2, 3, 4, 5]);
-    expect(() => parseIdxLabels(full.subarray(0, 6), 'l')).toThrow('l: truncated header: expected 8 header bytes for IDX labels, found only 6 (the file ends at byte offset 6)');
+    expect(() => parseIdxLabels(full.subarray(0, 6), 'l')).toThrow(
+      'l: truncated header: expected 8 header bytes for IDX labels, found only 6 (the file ends at byte offset 6)',
+    );
     expect(() => parseIdxLabels(full.subarray(0, 11), 'l')).toThrow(
       'l: truncated data: the header declares 5 labels, which needs 5 data bytes from byte offset 8 (a file of 13 bytes), found 3 (the file ends at byte offset 11)',
     );
@@ -150,7 +161,12 @@ describe('loadMnistIdx', () => {
   });
 
   it('reads gzipped files, and a mix of plain and gzipped', () => {
-    const all = writeSet('gz', { 'train-images-idx3-ubyte': true, 'train-labels-idx1-ubyte': true, 't10k-images-idx3-ubyte': true, 't10k-labels-idx1-ubyte': true });
+    const all = writeSet('gz', {
+      'train-images-idx3-ubyte': true,
+      'train-labels-idx1-ubyte': true,
+      't10k-images-idx3-ubyte': true,
+      't10k-labels-idx1-ubyte': true,
+    });
     const mixed = writeSet('mixed', { 'train-images-idx3-ubyte': true, 't10k-labels-idx1-ubyte': true });
     const plain = loadMnistIdx(writeSet('plain2', {}));
     for (const d of [all, mixed]) {
@@ -188,4 +204,3 @@ describe('loadMnistIdx', () => {
     expect(() => loadMnistIdx(d)).toThrow(`${path}: expected a gzip file, but it could not be decompressed`);
   });
 });
-

@@ -197,7 +197,9 @@ describe('initializerByName', () => {
 
   it('unknown names list the valid ones', () => {
     expect(() => initializerByName('kaiming')).toThrow(GraphError);
-    expect(() => initializerByName('kaiming')).toThrow(/unknown initializer 'kaiming'; expected one of: he, he-normal, msra, he-uniform.*xavier.*glorot.*lecun.*normal:<std>/);
+    expect(() => initializerByName('kaiming')).toThrow(
+      /unknown initializer 'kaiming'; expected one of: he, he-normal, msra, he-uniform.*xavier.*glorot.*lecun.*normal:<std>/,
+    );
     expect(() => initializerByName('normal:abc')).toThrow(/expected a number after 'normal:', found 'abc'/);
     expect(() => initializerByName('normal:')).toThrow(/expected a number after 'normal:'/);
     expect(() => initializerByName('normal:-1')).toThrow(RangeError);

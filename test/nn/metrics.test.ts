@@ -30,12 +30,7 @@ describe('MetricsLog', () => {
 
   it('toCSV writes a header and one row per record, optional values empty', () => {
     const csv = sampleLog().toCSV();
-    expect(csv.steps).toBe(
-      'step,epoch,loss,accuracy,learningRate,imagesPerSecond\n' +
-        '1,1,2.5,0.125,0.01,1000\n' +
-        '2,1,1.75,,,\n' +
-        '3,2,0.5,0.75,,\n',
-    );
+    expect(csv.steps).toBe('step,epoch,loss,accuracy,learningRate,imagesPerSecond\n' + '1,1,2.5,0.125,0.01,1000\n' + '2,1,1.75,,,\n' + '3,2,0.5,0.75,,\n');
     expect(csv.epochs).toBe(
       'epoch,step,trainLoss,trainAccuracy,testLoss,testAccuracy,seconds,imagesPerSecond\n' +
         '1,2,2.125,0.25,1.5,0.5,1.5,800\n' +
@@ -96,7 +91,9 @@ describe('MetricsLog', () => {
     expect(() => MetricsLog.fromJSON('{"steps": []}')).toThrow(DataError);
     expect(() => MetricsLog.fromJSON('{"steps": []}')).toThrow('metrics JSON: expected an object with "steps" and "epochs" arrays');
     expect(() => MetricsLog.fromJSON('not json')).toThrow(/metrics JSON: could not parse/);
-    expect(() => MetricsLog.fromJSON('{"steps": [{"step": 1, "epoch": 1, "loss": "x"}], "epochs": []}')).toThrow('metrics JSON: steps[0].loss: expected a number, found "x"');
+    expect(() => MetricsLog.fromJSON('{"steps": [{"step": 1, "epoch": 1, "loss": "x"}], "epochs": []}')).toThrow(
+      'metrics JSON: steps[0].loss: expected a number, found "x"',
+    );
     expect(() => MetricsLog.fromJSON('{"steps": [], "epochs": [{"epoch": 1}]}')).toThrow('metrics JSON: epochs[0].step: expected a number, found undefined');
   });
 });

@@ -67,7 +67,9 @@ describe('embedded MNIST', () => {
     expect(train.images.data).toBeInstanceOf(Float32Array);
     expect(train.labels.data).toBeInstanceOf(Int32Array);
     for (const ds of [train, test]) {
-      let min = Infinity, max = -Infinity, sum = 0;
+      let min = Infinity,
+        max = -Infinity,
+        sum = 0;
       for (const v of ds.images.data) {
         if (v < min) min = v;
         if (v > max) max = v;
@@ -96,7 +98,10 @@ describe('embedded MNIST', () => {
   it('examples are the package digits at the split indices', () => {
     const { train, test } = loadEmbeddedMnist({ trainSize: 300, testSize: 100, seed: 7 });
     const split = splitIndices(10000, 300, 100, 7);
-    for (const [ds, indices] of [[train, split.train], [test, split.test]] as const) {
+    for (const [ds, indices] of [
+      [train, split.train],
+      [test, split.test],
+    ] as const) {
       for (const k of [0, 1, 57, indices.length - 1]) {
         const [digit, sample] = locate(indices[k]);
         expect(ds.labels.data[k]).toBe(digit);
@@ -118,6 +123,8 @@ describe('embedded MNIST', () => {
   });
 
   it('rejects a split larger than the 10,000 digits', () => {
-    expect(() => loadEmbeddedMnist({ trainSize: 9000, testSize: 2000 })).toThrow('splitIndices: expected trainSize + testSize <= 10000, found 9000 + 2000 = 11000');
+    expect(() => loadEmbeddedMnist({ trainSize: 9000, testSize: 2000 })).toThrow(
+      'splitIndices: expected trainSize + testSize <= 10000, found 9000 + 2000 = 11000',
+    );
   });
 });

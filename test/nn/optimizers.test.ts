@@ -22,7 +22,20 @@ function expectTrajectory(actual: number[][], expected: number[][], tol = 1e-12)
 describe('sgd', () => {
   it('w ← w − lr·g, scalar and vector', () => {
     expectTrajectory(trajectory(sgd({ learningRate: 0.1 }), [1], [[0.5], [0.5], [-2]]), [[0.95], [0.9], [1.1]]);
-    expectTrajectory(trajectory(sgd({ learningRate: 0.1 }), [1, -2], [[0.5, 1], [0, -3]]), [[0.95, -2.1], [0.95, -1.8]]);
+    expectTrajectory(
+      trajectory(
+        sgd({ learningRate: 0.1 }),
+        [1, -2],
+        [
+          [0.5, 1],
+          [0, -3],
+        ],
+      ),
+      [
+        [0.95, -2.1],
+        [0.95, -1.8],
+      ],
+    );
   });
 
   it('weight decay adds wd·w to the gradient', () => {
@@ -39,7 +52,20 @@ describe('momentum (v ← μv − lr·g; w ← w + v)', () => {
 
   it('vector with changing gradients and μ = 0.5', () => {
     // v1 = [−0.1, 0.2], w1 = [0.9, 0.2]; v2 = [−0.05 − 0.3, 0.1 + 0] = [−0.35, 0.1], w2 = [0.55, 0.3]
-    expectTrajectory(trajectory(momentum({ learningRate: 0.1, momentum: 0.5 }), [1, 0], [[1, -2], [3, 0]]), [[0.9, 0.2], [0.55, 0.3]]);
+    expectTrajectory(
+      trajectory(
+        momentum({ learningRate: 0.1, momentum: 0.5 }),
+        [1, 0],
+        [
+          [1, -2],
+          [3, 0],
+        ],
+      ),
+      [
+        [0.9, 0.2],
+        [0.55, 0.3],
+      ],
+    );
   });
 
   it('weight decay', () => {
@@ -75,7 +101,14 @@ describe('adam', () => {
     // Step 2 worked out: m̂ = −0.055/0.19 = −0.289474, v̂ = 0.00124975/0.001999 = 0.625188, √v̂ = 0.790688
     // → w2 = 0.9 + 0.1·0.289474/0.790688 ≈ 0.936610
     expect(expected[1][0]).toBeCloseTo(0.9 + (0.1 * 0.289473684) / 0.790688, 6);
-    expectTrajectory(trajectory(adam({ learningRate: lr }), [1], grads.map((g) => [g])), expected);
+    expectTrajectory(
+      trajectory(
+        adam({ learningRate: lr }),
+        [1],
+        grads.map((g) => [g]),
+      ),
+      expected,
+    );
   });
 
   it('defaults to lr 1e-3', () => {
@@ -128,7 +161,12 @@ describe('common behaviour', () => {
     ['rmsprop', () => rmsprop({ learningRate: 0.01 })],
     ['adagrad', () => adagrad({ learningRate: 0.1 })],
   ];
-  const grads = [[0.3, -1.2, 2.0, 0.01], [-0.7, 0.4, 1.1, -0.2], [0.5, 0.5, -0.5, 0.9], [1.5, -0.1, 0.2, 0.3]];
+  const grads = [
+    [0.3, -1.2, 2.0, 0.01],
+    [-0.7, 0.4, 1.1, -0.2],
+    [0.5, 0.5, -0.5, 0.9],
+    [1.5, -0.1, 0.2, 0.3],
+  ];
   const start = [0.5, -0.25, 1.0, 2.0];
 
   for (const [label, make] of factories) {
@@ -197,8 +235,12 @@ describe('common behaviour', () => {
     opt.step([{ name: 'conv1/w', value: tensor([1, 2]), grad: tensor([1, 1]) }]);
     const good = opt.getState();
     expect(() => opt.setState({ step: 1, slots: { ...good.slots, 'conv1/w/m': tensor([1, 2, 3]) } })).toThrow(ShapeError);
-    expect(() => opt.setState({ step: 1, slots: { ...good.slots, 'conv1/w/m': tensor([1, 2, 3]) } })).toThrow(/slot 'conv1\/w\/m' has shape \[3\], expected \[2\]/);
-    expect(() => opt.setState({ step: 1, slots: { 'conv1/w/velocity': tensor([1, 2]) } })).toThrow(/unexpected slot 'conv1\/w\/velocity'; expected '<param>\/m' or '<param>\/v'/);
+    expect(() => opt.setState({ step: 1, slots: { ...good.slots, 'conv1/w/m': tensor([1, 2, 3]) } })).toThrow(
+      /slot 'conv1\/w\/m' has shape \[3\], expected \[2\]/,
+    );
+    expect(() => opt.setState({ step: 1, slots: { 'conv1/w/velocity': tensor([1, 2]) } })).toThrow(
+      /unexpected slot 'conv1\/w\/velocity'; expected '<param>\/m' or '<param>\/v'/,
+    );
     expect(() => opt.setState({ step: 1, slots: { 'conv1/w/m': tensor([1, 2]) } })).toThrow(/slot 'conv1\/w\/v' is missing/);
     expect(() => opt.setState({ step: 1, slots: { 'conv1/w/m': tensor([1, 2]), 'conv1/w/v': tensor([1, 2], [2], 'int32') } })).toThrow(DTypeError);
     expect(() => opt.setState({ step: -1, slots: {} })).toThrow(/step to be an integer ≥ 0, found -1/);
@@ -207,7 +249,9 @@ describe('common behaviour', () => {
     // A fresh optimizer cannot know the shapes yet: a mismatch surfaces at the first step, naming the slot.
     const fresh = momentum({ learningRate: 0.1 });
     fresh.setState({ step: 3, slots: { 'fc/w/v': tensor([0, 0, 0]) } });
-    expect(() => fresh.step([{ name: 'fc/w', value: tensor([1, 2]), grad: tensor([1, 1]) }])).toThrow(/slot 'fc\/w\/v' has shape \[3\], but parameter 'fc\/w' has shape \[2\]/);
+    expect(() => fresh.step([{ name: 'fc/w', value: tensor([1, 2]), grad: tensor([1, 1]) }])).toThrow(
+      /slot 'fc\/w\/v' has shape \[3\], but parameter 'fc\/w' has shape \[2\]/,
+    );
   });
 
   it('a float64 state restores into a float32 model', () => {
@@ -224,7 +268,9 @@ describe('common behaviour', () => {
 
   it('rejects a gradient of the wrong shape or an integer parameter', () => {
     const opt = sgd({ learningRate: 0.1 });
-    expect(() => opt.step([{ name: 'fc/w', value: tensor([1, 2]), grad: tensor([1, 2, 3]) }])).toThrow(/sgd: gradient of 'fc\/w' has shape \[3\], expected the parameter's shape \[2\]/);
+    expect(() => opt.step([{ name: 'fc/w', value: tensor([1, 2]), grad: tensor([1, 2, 3]) }])).toThrow(
+      /sgd: gradient of 'fc\/w' has shape \[3\], expected the parameter's shape \[2\]/,
+    );
     expect(() => opt.step([{ name: 'ids', value: tensor([1], [1], 'int32'), grad: tensor([1]) }])).toThrow(DTypeError);
   });
 
@@ -280,13 +326,30 @@ describe('createOptimizer', () => {
     }
     expect(createOptimizer('Adam').learningRate()).toBe(1e-3);
     // The factory passes the options through: momentum with μ = 0.5 gives the hand values above.
-    expectTrajectory(trajectory(createOptimizer('momentum', { learningRate: 0.1, momentum: 0.5 }), [1, 0], [[1, -2], [3, 0]]), [[0.9, 0.2], [0.55, 0.3]]);
+    expectTrajectory(
+      trajectory(
+        createOptimizer('momentum', { learningRate: 0.1, momentum: 0.5 }),
+        [1, 0],
+        [
+          [1, -2],
+          [3, 0],
+        ],
+      ),
+      [
+        [0.9, 0.2],
+        [0.55, 0.3],
+      ],
+    );
   });
 
   it('unknown names and options are errors that list the valid ones', () => {
     expect(() => createOptimizer('lbfgs', { learningRate: 0.1 })).toThrow(GraphError);
-    expect(() => createOptimizer('lbfgs', { learningRate: 0.1 })).toThrow(/unknown optimizer 'lbfgs'; expected one of: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad/);
-    expect(() => createOptimizer('sgd', { learningRate: 0.1, beta1: 0.9 })).toThrow(/createOptimizer\('sgd'\): unknown option 'beta1'; sgd accepts learningRate, weightDecay/);
+    expect(() => createOptimizer('lbfgs', { learningRate: 0.1 })).toThrow(
+      /unknown optimizer 'lbfgs'; expected one of: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad/,
+    );
+    expect(() => createOptimizer('sgd', { learningRate: 0.1, beta1: 0.9 })).toThrow(
+      /createOptimizer\('sgd'\): unknown option 'beta1'; sgd accepts learningRate, weightDecay/,
+    );
     expect(() => createOptimizer('sgd', {})).toThrow(/learningRate is required/);
   });
 });

@@ -14,15 +14,34 @@ function runLog(scale = 1): MetricsLog {
       step++;
       log.recordStep({ step, epoch, loss: (2 / step) * scale, accuracy: step / 12 });
     }
-    log.recordEpoch({ epoch, step, trainLoss: 1 / epoch, trainAccuracy: 0.5 + 0.1 * epoch, testLoss: 1.2 / epoch, testAccuracy: 0.45 + 0.1 * epoch, seconds: 1, imagesPerSecond: 100 });
+    log.recordEpoch({
+      epoch,
+      step,
+      trainLoss: 1 / epoch,
+      trainAccuracy: 0.5 + 0.1 * epoch,
+      testLoss: 1.2 / epoch,
+      testAccuracy: 0.45 + 0.1 * epoch,
+      seconds: 1,
+      imagesPerSecond: 100,
+    });
   }
   return log;
 }
 
 // Minimal views of the spec, for reading it in tests.
-interface Layer { data: { values: Record<string, unknown>[] }; mark: { type: string }; encoding: Record<string, { field?: string; title?: string }> }
-interface Panel extends Partial<Layer> { title: string; layer?: Layer[] }
-interface Spec { title: { text: string }; hconcat: Panel[] }
+interface Layer {
+  data: { values: Record<string, unknown>[] };
+  mark: { type: string };
+  encoding: Record<string, { field?: string; title?: string }>;
+}
+interface Panel extends Partial<Layer> {
+  title: string;
+  layer?: Layer[];
+}
+interface Spec {
+  title: { text: string };
+  hconcat: Panel[];
+}
 
 describe('movingAverage', () => {
   it('is the trailing mean over the window (shorter at the start)', () => {

@@ -85,7 +85,14 @@ describe('safetensors encoding', () => {
   });
 
   it('writes views in their logical (row-major) order', () => {
-    const matrix = tensor([[1, 2, 3], [4, 5, 6]], undefined, 'float64');
+    const matrix = tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      undefined,
+      'float64',
+    );
     const transposed = matrix.transpose(1, 0); // [[1,4],[2,5],[3,6]], not contiguous
     const back = decodeSafetensors(encodeSafetensors({ t: transposed })).tensors.t;
     expect(back.shape).toEqual([3, 2]);
@@ -126,20 +133,34 @@ describe('safetensors decoding errors', () => {
 
   it('truncated before the header length ends', () => {
     for (const cut of [0, 1, 7]) {
-      expectDataError(good.slice(0, cut), new RegExp(`truncated safetensors file: expected at least 8 bytes for the header length, found ${cut} bytes \\(at byte offset 0\\)`));
+      expectDataError(
+        good.slice(0, cut),
+        new RegExp(`truncated safetensors file: expected at least 8 bytes for the header length, found ${cut} bytes \\(at byte offset 0\\)`),
+      );
     }
   });
 
   it('truncated inside the header', () => {
     for (const cut of [8, 20, dataStart - 1]) {
-      expectDataError(good.slice(0, cut), new RegExp(`header length ${headerLength} runs past the end of the file: expected at most ${cut - 8} \\(the file has ${cut} bytes\\), found ${headerLength}`));
+      expectDataError(
+        good.slice(0, cut),
+        new RegExp(
+          `header length ${headerLength} runs past the end of the file: expected at most ${cut - 8} \\(the file has ${cut} bytes\\), found ${headerLength}`,
+        ),
+      );
     }
   });
 
   it('truncated inside the data', () => {
     // 'w' holds bytes [0, 12), 'b' bytes [12, 20) of the data block.
-    expectDataError(good.slice(0, dataStart + 16), /tensor 'b': data_offsets \[12, 20\] run past the end of the file: expected end ≤ 16 .*, found 20 \(at byte offset \d+\)/);
-    expectDataError(good.slice(0, dataStart + 5), new RegExp(`tensor 'w': data_offsets \\[0, 12\\] run past the end of the file: expected end ≤ 5 .*found 12 \\(at byte offset ${dataStart}\\)`));
+    expectDataError(
+      good.slice(0, dataStart + 16),
+      /tensor 'b': data_offsets \[12, 20\] run past the end of the file: expected end ≤ 16 .*, found 20 \(at byte offset \d+\)/,
+    );
+    expectDataError(
+      good.slice(0, dataStart + 5),
+      new RegExp(`tensor 'w': data_offsets \\[0, 12\\] run past the end of the file: expected end ≤ 5 .*found 12 \\(at byte offset ${dataStart}\\)`),
+    );
     expectDataError(good.slice(0, dataStart), /run past the end of the file: expected end ≤ 0/);
   });
 
@@ -165,15 +186,24 @@ describe('safetensors decoding errors', () => {
   });
 
   it('unknown or unsupported dtype', () => {
-    expectDataError(handMade({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /tensor 'w': unsupported dtype: expected one of F32, F64, I32, found "F16"/);
+    expectDataError(
+      handMade({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0]),
+      /tensor 'w': unsupported dtype: expected one of F32, F64, I32, found "F16"/,
+    );
     expectDataError(handMade({ w: { dtype: 'float32', shape: [1], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /unsupported dtype: .*found "float32"/);
     expectDataError(handMade({ w: { shape: [1], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /unsupported dtype: .*found undefined/);
   });
 
   it('bad shape or data_offsets fields', () => {
-    expectDataError(handMade({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /tensor 'w': bad shape: expected an array of non-negative integers, found \[-1\]/);
+    expectDataError(
+      handMade({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, [0, 0, 0, 0]),
+      /tensor 'w': bad shape: expected an array of non-negative integers, found \[-1\]/,
+    );
     expectDataError(handMade({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, [0, 0, 0, 0]), /bad shape/);
-    expectDataError(handMade({ w: { dtype: 'F32', shape: [1], data_offsets: [0] } }, [0, 0, 0, 0]), /tensor 'w': bad data_offsets: expected \[begin, end\] with non-negative integers, found \[0\]/);
+    expectDataError(
+      handMade({ w: { dtype: 'F32', shape: [1], data_offsets: [0] } }, [0, 0, 0, 0]),
+      /tensor 'w': bad data_offsets: expected \[begin, end\] with non-negative integers, found \[0\]/,
+    );
     expectDataError(handMade({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, [0, 0, 0, 0]), /expected begin ≤ end, found \[4, 0\]/);
     expectDataError(handMade({ w: 'nope' }), /tensor 'w': expected \{ dtype, shape, data_offsets \}, found "nope"/);
     expectDataError(handMade({ __metadata__: { epoch: 3 } }), /metadata 'epoch': expected a string value, found 3/);
@@ -182,7 +212,10 @@ describe('safetensors decoding errors', () => {
 
   it('offsets that do not match shape × item size', () => {
     const header = { w: { dtype: 'F64', shape: [2, 2], data_offsets: [0, 16] } };
-    expectDataError(handMade(header, new Uint8Array(16)), /tensor 'w': data_offsets \[0, 16\] do not fit the shape: expected 32 bytes \(\[2,2\] × 8-byte F64\), found 16/);
+    expectDataError(
+      handMade(header, new Uint8Array(16)),
+      /tensor 'w': data_offsets \[0, 16\] do not fit the shape: expected 32 bytes \(\[2,2\] × 8-byte F64\), found 16/,
+    );
   });
 
   it('overlapping tensors, holes and trailing garbage', () => {
@@ -190,14 +223,22 @@ describe('safetensors decoding errors', () => {
     expect(data.length).toBe(12);
     const overlap = handMade({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, data);
     const headerLen = overlap.length - 8 - 12;
-    expectDataError(overlap, new RegExp(`tensor 'b' overlaps tensor 'a': expected data_offsets to start at 8 or later, found \\[4, 12\\] \\(at byte offset ${8 + headerLen + 4}\\)`));
+    expectDataError(
+      overlap,
+      new RegExp(`tensor 'b' overlaps tensor 'a': expected data_offsets to start at 8 or later, found \\[4, 12\\] \\(at byte offset ${8 + headerLen + 4}\\)`),
+    );
     const hole = handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, data);
     expectDataError(hole, /hole in the data block before tensor 'b': expected it to start at 4, found \[8, 12\]/);
     const startsLate = handMade({ b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, data);
     expectDataError(startsLate, /hole in the data block before tensor 'b': expected it to start at 0/);
     const trailing = new Uint8Array(good.length + 3);
     trailing.set(good);
-    expectDataError(trailing, new RegExp(`trailing bytes after the last tensor: expected the file to end at byte ${good.length}, found 3 more bytes \\(at byte offset ${good.length}\\)`));
+    expectDataError(
+      trailing,
+      new RegExp(
+        `trailing bytes after the last tensor: expected the file to end at byte ${good.length}, found 3 more bytes \\(at byte offset ${good.length}\\)`,
+      ),
+    );
   });
 
   it('names the source', () => {
@@ -268,7 +309,15 @@ describe('checkpoint files (Node)', () => {
   it('fsync or rename failures clean up too', () => {
     const path = join(dir, 'ckpt.bin');
     writeFileSync(path, 'old');
-    expect(() => writeFileAtomic(path, new Uint8Array([1, 2]), { fileSystem: { fsyncSync: () => { throw new Error('EIO: fsync failed'); } } })).toThrow(/EIO/);
+    expect(() =>
+      writeFileAtomic(path, new Uint8Array([1, 2]), {
+        fileSystem: {
+          fsyncSync: () => {
+            throw new Error('EIO: fsync failed');
+          },
+        },
+      }),
+    ).toThrow(/EIO/);
     expect(readdirSync(dir)).toEqual(['ckpt.bin']);
     // A directory where the file should go makes the real rename fail.
     const blocked = join(dir, 'blocked');

@@ -1,9 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Graph, Session, zeros, toArray, ShapeError } from '@ndgraph/graph';
-import {
-  Trainer, lenet5, layers,
-  encodeSafetensors, decodeSafetensors, subset, type TrainConfig,
-} from '@ndgraph/nn';
+import { Trainer, lenet5, layers, encodeSafetensors, decodeSafetensors, subset, type TrainConfig } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import { wasmKernels } from '@ndgraph/ops/kernels';
 
@@ -22,10 +19,18 @@ describe('layers', () => {
     const d = dense(f, 10);
     expect(d.shape).toEqual([-1, 10]);
     expect(g.trainableVariables().map((v) => `${v.name} ${JSON.stringify(v.shape)}`)).toEqual([
-      'conv/w [5,5,1,6]', 'conv/b [6]', 'dense/w [294,10]', 'dense/b [10]',
+      'conv/w [5,5,1,6]',
+      'conv/b [6]',
+      'dense/w [294,10]',
+      'dense/b [10]',
     ]);
     expect(batchNorm(c).shape).toEqual([-1, 28, 28, 6]);
-    expect(g.variables().filter((v) => !g.isTrainable(v)).map((v) => v.name)).toEqual(['batchNorm/runningMean', 'batchNorm/runningVar']);
+    expect(
+      g
+        .variables()
+        .filter((v) => !g.isTrainable(v))
+        .map((v) => v.name),
+    ).toEqual(['batchNorm/runningMean', 'batchNorm/runningVar']);
     expect(dropout(d, 0.5).shape).toEqual([-1, 10]);
   });
 
@@ -54,8 +59,16 @@ describe('LeNet-5', () => {
     expect(logits.shape).toEqual([-1, 10]);
     const params = g.trainableVariables();
     expect(params.map((p) => p.name)).toEqual([
-      'lenet/conv1/conv/w', 'lenet/conv1/conv/b', 'lenet/conv2/conv/w', 'lenet/conv2/conv/b',
-      'lenet/fc1/dense/w', 'lenet/fc1/dense/b', 'lenet/fc2/dense/w', 'lenet/fc2/dense/b', 'lenet/logits/w', 'lenet/logits/b',
+      'lenet/conv1/conv/w',
+      'lenet/conv1/conv/b',
+      'lenet/conv2/conv/w',
+      'lenet/conv2/conv/b',
+      'lenet/fc1/dense/w',
+      'lenet/fc1/dense/b',
+      'lenet/fc2/dense/w',
+      'lenet/fc2/dense/b',
+      'lenet/logits/w',
+      'lenet/logits/b',
     ]);
     expect(params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)).toBe(61706);
     const out = new Session(g).run(logits, { images: zeros([3, 28, 28, 1]) });
@@ -157,7 +170,11 @@ describe('Trainer', () => {
   });
 
   it('rejects bad configuration values with the setting named', () => {
-    expect(() => new Trainer({ epochs: 0, batchSize: 8, optimizer: 'sgd', learningRate: 0.1, seed: 0 }, small)).toThrow('training config: epochs must be a whole number ≥ 1, found 0');
-    expect(() => new Trainer({ epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: -1, seed: 0 }, small)).toThrow(/learningRate must be a positive number, found -1/);
+    expect(() => new Trainer({ epochs: 0, batchSize: 8, optimizer: 'sgd', learningRate: 0.1, seed: 0 }, small)).toThrow(
+      'training config: epochs must be a whole number ≥ 1, found 0',
+    );
+    expect(() => new Trainer({ epochs: 1, batchSize: 8, optimizer: 'sgd', learningRate: -1, seed: 0 }, small)).toThrow(
+      /learningRate must be a positive number, found -1/,
+    );
   });
 });

@@ -12,9 +12,17 @@ const goldens: { label: string; op: (x: Node) => Node; expected: number[] }[] = 
   { label: 'leakyRelu alpha 0.2', op: (x) => leakyRelu(x, 0.2), expected: [-0.6, -0.2, -0.1, 0, 0.5, 2] },
   { label: 'elu default alpha 1', op: (x) => elu(x), expected: [-0.950212931632136, -0.6321205588285577, -0.3934693402873666, 0, 0.5, 2] },
   { label: 'elu alpha 0.5', op: (x) => elu(x, 0.5), expected: [-0.475106465816068, -0.31606027941427883, -0.1967346701436833, 0, 0.5, 2] },
-  { label: 'sigmoid', op: (x) => sigmoid(x), expected: [0.04742587317756678, 0.2689414213699951, 0.3775406687981454, 0.5, 0.6224593312018546, 0.8807970779778823] },
+  {
+    label: 'sigmoid',
+    op: (x) => sigmoid(x),
+    expected: [0.04742587317756678, 0.2689414213699951, 0.3775406687981454, 0.5, 0.6224593312018546, 0.8807970779778823],
+  },
   { label: 'tanh', op: (x) => tanh(x), expected: [-0.9950547536867305, -0.7615941559557649, -0.46211715726000974, 0, 0.46211715726000974, 0.9640275800758169] },
-  { label: 'softplus', op: (x) => softplus(x), expected: [0.04858735157374206, 0.31326168751822286, 0.4740769841801067, 0.6931471805599453, 0.9740769841801067, 2.1269280110429727] },
+  {
+    label: 'softplus',
+    op: (x) => softplus(x),
+    expected: [0.04858735157374206, 0.31326168751822286, 0.4740769841801067, 0.6931471805599453, 0.9740769841801067, 2.1269280110429727],
+  },
 ];
 
 /** Value and gradient of sum(op(x)) at x. */
@@ -35,7 +43,10 @@ function awayFromZero(shape: number[], seed: number): Tensor {
 }
 
 describe('activations', () => {
-  for (const [dtype, tol] of [['float32', 1e-6], ['float64', 1e-14]] as [DType, number][]) {
+  for (const [dtype, tol] of [
+    ['float32', 1e-6],
+    ['float64', 1e-14],
+  ] as [DType, number][]) {
     it(`golden values in ${dtype}`, () => {
       for (const { label, op, expected } of goldens) {
         const out = evaluate(op, [tensor(points, [points.length], dtype)]);
@@ -55,8 +66,16 @@ describe('activations', () => {
     expectClose(valueAndGrad((p) => elu(p, 0.5), x)[1], [0.5 * Math.exp(-3), 0.5 * Math.exp(-1), 0.5 * Math.exp(-0.5), 0.5, 1, 1], 1e-14);
     // sigmoid' = s(1 − s), tanh' = 1 − tanh², softplus' = sigmoid.
     const s = points.map((v) => 1 / (1 + Math.exp(-v)));
-    expectClose(valueAndGrad((p) => sigmoid(p), x)[1], s.map((v) => v * (1 - v)), 1e-14);
-    expectClose(valueAndGrad((p) => tanh(p), x)[1], points.map((v) => 1 - Math.tanh(v) ** 2), 1e-14);
+    expectClose(
+      valueAndGrad((p) => sigmoid(p), x)[1],
+      s.map((v) => v * (1 - v)),
+      1e-14,
+    );
+    expectClose(
+      valueAndGrad((p) => tanh(p), x)[1],
+      points.map((v) => 1 - Math.tanh(v) ** 2),
+      1e-14,
+    );
     expectClose(valueAndGrad((p) => softplus(p), x)[1], s, 1e-14);
   });
 
@@ -85,8 +104,16 @@ describe('activations', () => {
   it('reluGrad and eluGrad compute the masked gradients directly', () => {
     const dy = makeTensor([10, 20, 30, 40], [4], 'float64');
     const x = makeTensor([-1, 0, 1e-9, 3], [4], 'float64');
-    expectClose(evaluate((a, b) => reluGrad(a, b), [dy, x]), [0, 0, 30, 40], 1e-15);
-    expectClose(evaluate((a, b) => eluGrad(a, b, 2), [dy, x]), [10 * 2 * Math.exp(-1), 20 * 2, 30, 40], 1e-15);
+    expectClose(
+      evaluate((a, b) => reluGrad(a, b), [dy, x]),
+      [0, 0, 30, 40],
+      1e-15,
+    );
+    expectClose(
+      evaluate((a, b) => eluGrad(a, b, 2), [dy, x]),
+      [10 * 2 * Math.exp(-1), 20 * 2, 30, 40],
+      1e-15,
+    );
   });
 
   const shapes = [[6], [3, 4], [2, 3, 3, 4]];

@@ -5,17 +5,41 @@ import { ShapeError, Graph } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 describe('broadcasting binary ops', () => {
-  const a = tensor([[1, 2, 3], [4, 5, 6]]);
+  const a = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const row = tensor([10, 20, 30]);
   const col = tensor([[100], [200]]);
   it('golden values', () => {
-    expectClose(evaluate((x, y) => add(x, y), [a, row]), [11, 22, 33, 14, 25, 36]);
-    expectClose(evaluate((x, y) => sub(x, y), [a, col]), [-99, -98, -97, -196, -195, -194]);
-    expectClose(evaluate((x, y) => mul(x, y), [col, row]), [1000, 2000, 3000, 2000, 4000, 6000]);
-    expectClose(evaluate((x, y) => div(x, y), [a, tensor(2)]), [0.5, 1, 1.5, 2, 2.5, 3]);
-    expectClose(evaluate((x) => neg(x), [a]), [-1, -2, -3, -4, -5, -6]);
-    expectClose(evaluate((x) => scale(x, 3), [a]), [3, 6, 9, 12, 15, 18]);
-    expectClose(evaluate((x) => square(x), [a]), [1, 4, 9, 16, 25, 36]);
+    expectClose(
+      evaluate((x, y) => add(x, y), [a, row]),
+      [11, 22, 33, 14, 25, 36],
+    );
+    expectClose(
+      evaluate((x, y) => sub(x, y), [a, col]),
+      [-99, -98, -97, -196, -195, -194],
+    );
+    expectClose(
+      evaluate((x, y) => mul(x, y), [col, row]),
+      [1000, 2000, 3000, 2000, 4000, 6000],
+    );
+    expectClose(
+      evaluate((x, y) => div(x, y), [a, tensor(2)]),
+      [0.5, 1, 1.5, 2, 2.5, 3],
+    );
+    expectClose(
+      evaluate((x) => neg(x), [a]),
+      [-1, -2, -3, -4, -5, -6],
+    );
+    expectClose(
+      evaluate((x) => scale(x, 3), [a]),
+      [3, 6, 9, 12, 15, 18],
+    );
+    expectClose(
+      evaluate((x) => square(x), [a]),
+      [1, 4, 9, 16, 25, 36],
+    );
   });
   it('output shape follows NumPy rules', () => {
     const g = new Graph();
@@ -28,7 +52,9 @@ describe('broadcasting binary ops', () => {
     const x = g.placeholder('x', [2, 3]);
     const y = g.placeholder('y', [4]);
     expect(() => g.scope('block', () => add(x, y))).toThrow(ShapeError);
-    expect(() => g.scope('block', () => add(x, y))).toThrow(/block_1\/add \(op add, inputs \[2,3\] float32, \[4\] float32\): shapes \[2,3\] and \[4\] do not broadcast/);
+    expect(() => g.scope('block', () => add(x, y))).toThrow(
+      /block_1\/add \(op add, inputs \[2,3\] float32, \[4\] float32\): shapes \[2,3\] and \[4\] do not broadcast/,
+    );
   });
   const cases: [string, number[], number[]][] = [
     ['same', [2, 3], [2, 3]],

@@ -29,8 +29,23 @@ describe('batchNorm forward, by hand', () => {
     it(`[2,2] training: batch statistics, running averages after one and two runs (${dtype})`, () => {
       // x = [[1, 2], [3, 6]]. Channel 0: {1, 3}, mean 2, biased variance 1, unbiased 2.
       // Channel 1: {2, 6}, mean 4, biased variance 4, unbiased 8.
-      const { run, running } = setup(tensor([[1, 2], [3, 6]], undefined, dtype), [1, 2], [0, 1], [0, 0], [1, 1], dtype);
-      const a = Math.sqrt(1 + EPS), b = Math.sqrt(4 + EPS);
+      const { run, running } = setup(
+        tensor(
+          [
+            [1, 2],
+            [3, 6],
+          ],
+          undefined,
+          dtype,
+        ),
+        [1, 2],
+        [0, 1],
+        [0, 0],
+        [1, 1],
+        dtype,
+      );
+      const a = Math.sqrt(1 + EPS),
+        b = Math.sqrt(4 + EPS);
       // y = γ(x − μ)/√(σ² + ε) + β: channel 0 ±1/a, channel 1 1 ± 2·2/b.
       expectClose(run(true), [-1 / a, 1 - 4 / b, 1 / a, 1 + 4 / b], tol);
       // momentum 0.9: mean 0.9·0 + 0.1·[2, 4]; variance 0.9·1 + 0.1·[2, 8] (unbiased batch variance).
@@ -46,8 +61,23 @@ describe('batchNorm forward, by hand', () => {
 
     it(`[2,2] eval: running statistics, nothing updated (${dtype})`, () => {
       // Running mean [1, 2], running variance [4, 16]: channel 0 (x − 1)/2, channel 1 2(x − 2)/4 + 1.
-      const { run, running } = setup(tensor([[1, 2], [3, 6]], undefined, dtype), [1, 2], [0, 1], [1, 2], [4, 16], dtype);
-      const a = Math.sqrt(4 + EPS), b = Math.sqrt(16 + EPS);
+      const { run, running } = setup(
+        tensor(
+          [
+            [1, 2],
+            [3, 6],
+          ],
+          undefined,
+          dtype,
+        ),
+        [1, 2],
+        [0, 1],
+        [1, 2],
+        [4, 16],
+        dtype,
+      );
+      const a = Math.sqrt(4 + EPS),
+        b = Math.sqrt(16 + EPS);
       expectClose(run(false), [0, 1, 2 / a, 1 + 8 / b], tol);
       expectClose(running().mean, [1, 2], 0);
       expectClose(running().variance, [4, 16], 0);
@@ -56,10 +86,33 @@ describe('batchNorm forward, by hand', () => {
     it(`[2,1,2,2] NHWC: statistics over N, H and W (${dtype})`, () => {
       // Channel 0 holds {1, 3, 5, 7}: mean 4, biased variance 5, unbiased 20/3.
       // Channel 1 holds {10, 20, 30, 40}: mean 25, biased variance 125, unbiased 500/3.
-      const x = tensor([[[[1, 10], [3, 20]]], [[[5, 30], [7, 40]]]], undefined, dtype);
+      const x = tensor(
+        [
+          [
+            [
+              [1, 10],
+              [3, 20],
+            ],
+          ],
+          [
+            [
+              [5, 30],
+              [7, 40],
+            ],
+          ],
+        ],
+        undefined,
+        dtype,
+      );
       const { run, running } = setup(x, [2, 0.5], [1, -1], [0, 0], [1, 1], dtype, 0.5);
-      const s0 = Math.sqrt(5 + EPS), s1 = Math.sqrt(125 + EPS);
-      const expected = [[1, 10], [3, 20], [5, 30], [7, 40]].flatMap(([c0, c1]) => [(2 * (c0 - 4)) / s0 + 1, (0.5 * (c1 - 25)) / s1 - 1]);
+      const s0 = Math.sqrt(5 + EPS),
+        s1 = Math.sqrt(125 + EPS);
+      const expected = [
+        [1, 10],
+        [3, 20],
+        [5, 30],
+        [7, 40],
+      ].flatMap(([c0, c1]) => [(2 * (c0 - 4)) / s0 + 1, (0.5 * (c1 - 25)) / s1 - 1]);
       expectClose(run(true), expected, tol);
       // momentum 0.5: mean 0.5·0 + 0.5·[4, 25]; variance 0.5·1 + 0.5·[20/3, 500/3].
       const v1 = [0.5 + 10 / 3, 0.5 + 250 / 3];
@@ -71,10 +124,12 @@ describe('batchNorm forward, by hand', () => {
       // Eval after two training runs uses those averages and leaves them alone.
       const mean = [3, 18.75];
       const variance = [0.5 * v1[0] + 10 / 3, 0.5 * v1[1] + 250 / 3];
-      const evalExpected = [[1, 10], [3, 20], [5, 30], [7, 40]].flatMap(([c0, c1]) => [
-        (2 * (c0 - mean[0])) / Math.sqrt(variance[0] + EPS) + 1,
-        (0.5 * (c1 - mean[1])) / Math.sqrt(variance[1] + EPS) - 1,
-      ]);
+      const evalExpected = [
+        [1, 10],
+        [3, 20],
+        [5, 30],
+        [7, 40],
+      ].flatMap(([c0, c1]) => [(2 * (c0 - mean[0])) / Math.sqrt(variance[0] + EPS) + 1, (0.5 * (c1 - mean[1])) / Math.sqrt(variance[1] + EPS) - 1]);
       expectClose(run(false), evalExpected, tol);
       expectClose(running().mean, mean, tol);
     });
@@ -98,7 +153,10 @@ describe('batchNorm gradients', () => {
     return batchNorm(x, gamma, beta, runningMean, runningVar);
   };
 
-  for (const shape of [[4, 3], [2, 3, 3, 2]]) {
+  for (const shape of [
+    [4, 3],
+    [2, 3, 3, 2],
+  ]) {
     const channels = shape[shape.length - 1];
     const x = randomTensor(shape, 31, -2, 2);
     const gamma = randomTensor([channels], 32, 0.5, 1.5);
@@ -109,7 +167,9 @@ describe('batchNorm gradients', () => {
     it(`gradcheck eval mode ${JSON.stringify(shape)} w.r.t. x, gamma, beta`, () => {
       const runningMean = randomTensor([channels], 34, -0.5, 0.5);
       const runningVar = randomTensor([channels], 35, 0.5, 2);
-      expectGradcheck(`batchNorm eval ${JSON.stringify(shape)}`, (a, b, c, m, v) => batchNorm(a, b, c, m, v), [x, gamma, beta, runningMean, runningVar], { wrt: [0, 1, 2] });
+      expectGradcheck(`batchNorm eval ${JSON.stringify(shape)}`, (a, b, c, m, v) => batchNorm(a, b, c, m, v), [x, gamma, beta, runningMean, runningVar], {
+        wrt: [0, 1, 2],
+      });
     });
   }
 
@@ -121,11 +181,33 @@ describe('batchNorm gradients', () => {
     const rm = g.variable('rm', tensor([1, 2], undefined, 'float64'), { trainable: false });
     const rv = g.variable('rv', tensor([4, 16], undefined, 'float64'), { trainable: false });
     const y = batchNorm(x, gamma, beta, rm, rv);
-    const dy = g.constant(tensor([[1, 2], [3, 4]], undefined, 'float64'));
+    const dy = g.constant(
+      tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        undefined,
+        'float64',
+      ),
+    );
     const [dx, dGamma, dBeta] = gradients(y, [x, gamma, beta], { dy });
     const session = new Session(g);
-    const feeds: [Node, Tensor][] = [[x, tensor([[1, 2], [3, 6]], undefined, 'float64')]];
-    const a = Math.sqrt(4 + EPS), b = Math.sqrt(16 + EPS);
+    const feeds: [Node, Tensor][] = [
+      [
+        x,
+        tensor(
+          [
+            [1, 2],
+            [3, 6],
+          ],
+          undefined,
+          'float64',
+        ),
+      ],
+    ];
+    const a = Math.sqrt(4 + EPS),
+      b = Math.sqrt(16 + EPS);
     const evalGrads = session.run([dx, dGamma, dBeta], feeds, { training: false });
     expectClose(evalGrads[0], [1 / a, (2 * 2) / b, 3 / a, (4 * 2) / b], 1e-12);
     // x̂ (eval) = [[0, 0], [2/a, 4/b]]: dγ = Σ dy·x̂ = [3·2/a, 4·4/b].
@@ -149,10 +231,47 @@ describe('batchNorm gradients', () => {
     const x = g.placeholder('x', [2, 3], 'float64');
     const p = (n: string) => g.placeholder(n, [3], 'float64');
     const y = batchNorm(x, p('gamma'), p('beta'), p('mean'), p('var'));
-    const grads = y.op.grad!({ graph: g, needsGrad: () => true }, g.constant(tensor([[1, 1, 1], [1, 1, 1]], undefined, 'float64')), y);
+    const grads = y.op.grad!(
+      { graph: g, needsGrad: () => true },
+      g.constant(
+        tensor(
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+          undefined,
+          'float64',
+        ),
+      ),
+      y,
+    );
     expect(grads.map((n) => n?.op.name ?? null)).toEqual(['batchNormGradInput', 'batchNormGradGamma', 'reduceToShape', null, null]);
-    const dx = gradients(y, [x], { dy: g.constant(tensor([[1, 1, 1], [1, 1, 1]], undefined, 'float64')) })[0];
-    expect(() => gradients(dx, [x], { dy: g.constant(tensor([[1, 1, 1], [1, 1, 1]], undefined, 'float64')) })).toThrow(GradientError);
+    const dx = gradients(y, [x], {
+      dy: g.constant(
+        tensor(
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+          undefined,
+          'float64',
+        ),
+      ),
+    })[0];
+    expect(() =>
+      gradients(dx, [x], {
+        dy: g.constant(
+          tensor(
+            [
+              [1, 1, 1],
+              [1, 1, 1],
+            ],
+            undefined,
+            'float64',
+          ),
+        ),
+      }),
+    ).toThrow(GradientError);
   });
 });
 
@@ -164,10 +283,50 @@ describe('batchNorm errors', () => {
     const y = g.scope('bn', () => batchNorm(x, gamma, beta, mean, variance));
     const feeds = Object.fromEntries(['gamma', 'beta', 'mean', 'var'].map((n) => [n, tensor([1, 1])]));
     const session = new Session(g);
-    expect(() => session.run(y, { ...feeds, x: tensor([[1, 2], [3, 4]]) }, { training: true })).toThrow(GraphError);
-    expect(() => session.run(y, { ...feeds, x: tensor([[1, 2], [3, 4]]) }, { training: true })).toThrow(/^bn\/batchNorm \(op batchNorm, .*\): in training mode input 3 \(runningMean\) must be a variable, because batch norm updates it in place; found mean \(op placeholder, \[2\] float32\)/);
+    expect(() =>
+      session.run(
+        y,
+        {
+          ...feeds,
+          x: tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+        },
+        { training: true },
+      ),
+    ).toThrow(GraphError);
+    expect(() =>
+      session.run(
+        y,
+        {
+          ...feeds,
+          x: tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+        },
+        { training: true },
+      ),
+    ).toThrow(
+      /^bn\/batchNorm \(op batchNorm, .*\): in training mode input 3 \(runningMean\) must be a variable, because batch norm updates it in place; found mean \(op placeholder, \[2\] float32\)/,
+    );
     // Eval mode reads them only, so any node will do.
-    expect(toArray(session.run(y, { ...feeds, x: tensor([[1, 2], [3, 4]]) }, { training: false })).length).toBe(4);
+    expect(
+      toArray(
+        session.run(
+          y,
+          {
+            ...feeds,
+            x: tensor([
+              [1, 2],
+              [3, 4],
+            ]),
+          },
+          { training: false },
+        ),
+      ).length,
+    ).toBe(4);
   });
 
   it('training mode needs at least two values per channel', () => {
@@ -181,8 +340,12 @@ describe('batchNorm errors', () => {
     const x = g.placeholder('x', [-1, 3]);
     const c3 = g.placeholder('c3', [3]);
     expect(() => batchNorm(x, g.placeholder('gamma', [4]), c3, c3, c3)).toThrow(ShapeError);
-    expect(() => batchNorm(x, g.placeholder('gamma2', [4]), c3, c3, c3)).toThrow(/gamma must be \[C\] = \[3\], one value per channel of x \[\?,3\], found \[4\]/);
-    expect(() => batchNorm(x, c3, c3, c3, g.placeholder('var', [1, 3]))).toThrow(/runningVar must be \[C\] = \[3\], one value per channel of x \[\?,3\], found \[1,3\]/);
+    expect(() => batchNorm(x, g.placeholder('gamma2', [4]), c3, c3, c3)).toThrow(
+      /gamma must be \[C\] = \[3\], one value per channel of x \[\?,3\], found \[4\]/,
+    );
+    expect(() => batchNorm(x, c3, c3, c3, g.placeholder('var', [1, 3]))).toThrow(
+      /runningVar must be \[C\] = \[3\], one value per channel of x \[\?,3\], found \[1,3\]/,
+    );
     expect(() => batchNorm(g.placeholder('v', [3]), c3, c3, c3, c3)).toThrow(/x must be \[N, C\] or \[N, H, W, C\] \(channels last, rank ≥ 2\), found \[3\]/);
     expect(() => batchNorm(x, g.placeholder('g64', [3], 'float64'), c3, c3, c3)).toThrow(/gamma is float64, expected float32 like x/);
     expect(() => batchNormGradInput(g.placeholder('dy', [2, 4]), x, c3, c3, { epsilon: 1e-5 })).toThrow(/dy \[2,4\] must have the shape of x \[\?,3\]/);

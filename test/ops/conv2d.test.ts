@@ -97,9 +97,15 @@ describe('conv2d', () => {
     const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
     const w = tensor([1, 2, 3, 4], [2, 2, 1, 1]);
     // valid: 1·1+2·2+4·3+5·4 = 37, 2+6+15+24 = 47, 4+10+21+32 = 67, 5+12+24+36 = 77
-    expectClose(evaluate((p, q) => conv2d(p, q, { padding: 'valid' }), [x, w]), [37, 47, 67, 77]);
+    expectClose(
+      evaluate((p, q) => conv2d(p, q, { padding: 'valid' }), [x, w]),
+      [37, 47, 67, 77],
+    );
     // same, stride 2: out 2×2, padding only after: 37; 3·1+6·3 = 21; 7·1+8·2 = 23; 9·1 = 9
-    expectClose(evaluate((p, q) => conv2d(p, q, { strides: 2, padding: 'same' }), [x, w]), [37, 21, 23, 9]);
+    expectClose(
+      evaluate((p, q) => conv2d(p, q, { strides: 2, padding: 'same' }), [x, w]),
+      [37, 21, 23, 9],
+    );
   });
 
   for (const c of goldenConfigs) {
@@ -120,8 +126,16 @@ describe('conv2d', () => {
       const dy = randomTensor(outShape, 7);
       const opts = { strides: c.strides, padding: c.padding };
       const expected = naiveConv2dGrads(x, w, dy, c.strides, c.padding);
-      expectClose(evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]), expected.dx, 1e-12);
-      expectClose(evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]), expected.dw, 1e-12);
+      expectClose(
+        evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]),
+        expected.dx,
+        1e-12,
+      );
+      expectClose(
+        evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]),
+        expected.dw,
+        1e-12,
+      );
     });
   }
 
@@ -132,10 +146,22 @@ describe('conv2d', () => {
     const w = randomTensor(c.w, 9, -1, 1, 'float32');
     const dy = randomTensor([3, 40, 40, 2], 10, -1, 1, 'float32');
     const opts = { strides: c.strides, padding: c.padding };
-    expectClose(evaluate((p, q) => conv2d(p, q, opts), [x, w]), naiveConv2d(x, w, c.strides, c.padding).values, 1e-4);
+    expectClose(
+      evaluate((p, q) => conv2d(p, q, opts), [x, w]),
+      naiveConv2d(x, w, c.strides, c.padding).values,
+      1e-4,
+    );
     const expected = naiveConv2dGrads(x, w, dy, c.strides, c.padding);
-    expectClose(evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]), expected.dx, 1e-4);
-    expectClose(evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]), expected.dw, 1e-4);
+    expectClose(
+      evaluate((d, q, p) => conv2dBackpropInput(d, q, p, opts), [dy, w, x]),
+      expected.dx,
+      1e-4,
+    );
+    expectClose(
+      evaluate((d, p, q) => conv2dBackpropFilter(d, p, q, opts), [dy, x, w]),
+      expected.dw,
+      1e-4,
+    );
   });
 
   it('shape rule: unknown batch, output size, channel check', () => {
@@ -148,7 +174,9 @@ describe('conv2d', () => {
     const h = g.placeholder('h', [-1, 14, 14, 6]);
     const w2 = g.placeholder('w2', [5, 5, 3, 16]);
     expect(() => conv2d(h, w2, { padding: 'valid' })).toThrow(ShapeError);
-    expect(() => g.scope('conv2', () => conv2d(h, w2, { padding: 'valid' }))).toThrow(/conv2\/conv2d \(op conv2d, inputs \[\?,14,14,6\] float32, \[5,5,3,16\] float32\): input channels 6 do not match filter \[5,5,3,16\]/);
+    expect(() => g.scope('conv2', () => conv2d(h, w2, { padding: 'valid' }))).toThrow(
+      /conv2\/conv2d \(op conv2d, inputs \[\?,14,14,6\] float32, \[5,5,3,16\] float32\): input channels 6 do not match filter \[5,5,3,16\]/,
+    );
     const small = g.placeholder('small', [1, 3, 8, 1]);
     expect(() => conv2d(small, w1, { padding: 'valid' })).toThrow(/input height 3 is smaller than the window height 5/);
     expect(conv2d(small, w1, { padding: 'same' }).shape).toEqual([1, 3, 8, 6]);

@@ -18,8 +18,73 @@
  * an op is not differentiable (relu at 0, max-pool ties, log and sqrt at 0).
  */
 import { describe, expect, it } from 'vitest';
-import { DTypeError, GradientError, Graph, addN, registeredOps, gradients, onesLike, zerosLike, type DType, type GradcheckOptions, type Node, type OpDef, type Tensor } from '@ndgraph/graph';
-import { add, avgPool, avgPoolGrad, batchNorm, batchNormGradGamma, batchNormGradInput, biasAdd, biasAddGrad, broadcastTo, conv2d, conv2dBackpropFilter, conv2dBackpropInput, div, divByCount, dropoutMask, elu, eluGrad, exp, expandDims, flatten, leakyRelu, log, matmul, maxPool, maxPoolGather, maxPoolGrad, mean, mul, neg, oneHot, relu, reluGrad, reshape, reshapeLike, scale, sigmoid, sigmoidGrad, softmax, softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyGradLabels, softmaxGrad, softmaxGradBackpropY, softplus, sqrt, square, sub, sum, tanh, tanhGrad } from '@ndgraph/ops';
+import {
+  DTypeError,
+  GradientError,
+  Graph,
+  addN,
+  registeredOps,
+  gradients,
+  onesLike,
+  zerosLike,
+  type DType,
+  type GradcheckOptions,
+  type Node,
+  type OpDef,
+  type Tensor,
+} from '@ndgraph/graph';
+import {
+  add,
+  avgPool,
+  avgPoolGrad,
+  batchNorm,
+  batchNormGradGamma,
+  batchNormGradInput,
+  biasAdd,
+  biasAddGrad,
+  broadcastTo,
+  conv2d,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  div,
+  divByCount,
+  dropoutMask,
+  elu,
+  eluGrad,
+  exp,
+  expandDims,
+  flatten,
+  leakyRelu,
+  log,
+  matmul,
+  maxPool,
+  maxPoolGather,
+  maxPoolGrad,
+  mean,
+  mul,
+  neg,
+  oneHot,
+  relu,
+  reluGrad,
+  reshape,
+  reshapeLike,
+  scale,
+  sigmoid,
+  sigmoidGrad,
+  softmax,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyGrad,
+  softmaxCrossEntropyGradLabels,
+  softmaxGrad,
+  softmaxGradBackpropY,
+  softplus,
+  sqrt,
+  square,
+  sub,
+  sum,
+  tanh,
+  tanhGrad,
+} from '@ndgraph/ops';
 import { reduceToShapeOp } from '@ndgraph/ops/kernels';
 import { expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
@@ -188,7 +253,7 @@ const table: Record<string, Entry> = {
   softmax: { build: (x) => softmax(x), inputs: [rand([2, 3, 4], 5, -3, 3)] },
   softmaxGrad: { build: (dy, y) => softmaxGrad(dy, y), inputs: [rand([2, 5], 10), rand([2, 5], 11, 0.1, 1)] }, // w.r.t. y its rule is softmaxGradBackpropY, checked here
   softmaxGradBackpropY: {
-    noGradient: 'third derivatives of softmax are not supported (its values are checked through softmaxGrad\'s gradient w.r.t. y)',
+    noGradient: "third derivatives of softmax are not supported (its values are checked through softmaxGrad's gradient w.r.t. y)",
     through: (g, dy, y) => softmaxGradBackpropY(g, dy, y),
     inputs: [rand([2, 5], 12), rand([2, 5], 10), rand([2, 5], 11, 0.1, 1)],
   },
@@ -211,12 +276,12 @@ const table: Record<string, Entry> = {
     options: { training: true },
   },
   batchNormGradInput: {
-    noGradient: 'second derivatives through batch norm are not supported (its values are checked through batchNorm\'s gradient w.r.t. x)',
+    noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradient w.r.t. x)",
     through: (dy, x, gamma, runningVar) => batchNormGradInput(dy, x, gamma, runningVar, EPSILON),
     inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3], 63, 0.5, 1.5), rand([3], 64, 0.5, 2)],
   },
   batchNormGradGamma: {
-    noGradient: 'second derivatives through batch norm are not supported (its values are checked through batchNorm\'s gradient w.r.t. gamma)',
+    noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradient w.r.t. gamma)",
     through: (dy, x, runningMean, runningVar) => batchNormGradGamma(dy, x, runningMean, runningVar, EPSILON),
     inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3], 65, -0.5, 0.5), rand([3], 64, 0.5, 2)],
   },
@@ -268,28 +333,37 @@ describe('gradient-check coverage of every op', () => {
     // The entry must exercise the op it is filed under (so the table cannot check one op in another's name).
     const g = new Graph();
     entry.build(...entry.inputs.map((t, i) => g.placeholder(`x${i}`, t.shape, t.dtype as DType)));
-    expect(g.nodes.map((n) => n.op.name), `the ${name} entry builds no ${name} node`).toContain(name);
+    expect(
+      g.nodes.map((n) => n.op.name),
+      `the ${name} entry builds no ${name} node`,
+    ).toContain(name);
     expectGradcheck(name, entry.build, entry.inputs, entry.options);
   });
 
   it.skip.each(entries.filter(([name]) => absentFused(name)).map(([name]) => name))('%s (fused op, not registered)', () => {});
 
-  it.each(live.filter(([, e]) => isNoRule(e)) as [string, NoRule][])('%s has no gradient rule, and differentiating through it throws a GradientError naming it', (name, entry) => {
-    const defs = defsNamed(name);
-    expect(defs.length, `${name} is registered`).toBeGreaterThan(0);
-    for (const def of defs) expect(def.grad, `${name}: the table says it has no gradient rule (${entry.noGradient})`).toBeUndefined();
-    const g = new Graph();
-    const xs = entry.inputs.map((t, i) => g.placeholder(`x${i}`, t.shape, 'float64'));
-    const y = entry.through(...xs);
-    expect(y.op.name).toBe(name);
-    expect(() => gradients(sum(y), xs)).toThrow(GradientError);
-    expect(() => gradients(sum(y), xs)).toThrow(`(op ${name}) has no gradient rule`);
-  });
+  it.each(live.filter(([, e]) => isNoRule(e)) as [string, NoRule][])(
+    '%s has no gradient rule, and differentiating through it throws a GradientError naming it',
+    (name, entry) => {
+      const defs = defsNamed(name);
+      expect(defs.length, `${name} is registered`).toBeGreaterThan(0);
+      for (const def of defs) expect(def.grad, `${name}: the table says it has no gradient rule (${entry.noGradient})`).toBeUndefined();
+      const g = new Graph();
+      const xs = entry.inputs.map((t, i) => g.placeholder(`x${i}`, t.shape, 'float64'));
+      const y = entry.through(...xs);
+      expect(y.op.name).toBe(name);
+      expect(() => gradients(sum(y), xs)).toThrow(GradientError);
+      expect(() => gradients(sum(y), xs)).toThrow(`(op ${name}) has no gradient rule`);
+    },
+  );
 
-  it.each(live.filter(([, e]) => isIntInputsOnly(e)) as [string, IntInputsOnly][])('%s takes only int32 inputs: it has nothing to differentiate', (name, entry) => {
-    const g = new Graph();
-    expect(() => entry.onFloat(g.placeholder('x', [3], 'float64')), `${name}: ${entry.noGradient}`).toThrow(DTypeError);
-  });
+  it.each(live.filter(([, e]) => isIntInputsOnly(e)) as [string, IntInputsOnly][])(
+    '%s takes only int32 inputs: it has nothing to differentiate',
+    (name, entry) => {
+      const g = new Graph();
+      expect(() => entry.onFloat(g.placeholder('x', [3], 'float64')), `${name}: ${entry.noGradient}`).toThrow(DTypeError);
+    },
+  );
 
   it('every op defined by @ndgraph/ops has a gradcheck entry', () => {
     const missing = [...definedNames].filter((name) => !(name in table));

@@ -28,8 +28,15 @@ const combos = [
 ];
 
 describe('matmul', () => {
-  const a = tensor([[1, 2, 3], [4, 5, 6]]);
-  const b = tensor([[7, 8], [9, 10], [11, 12]]);
+  const a = tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const b = tensor([
+    [7, 8],
+    [9, 10],
+    [11, 12],
+  ]);
 
   it('golden values in every transpose combination', () => {
     // [[1,2,3],[4,5,6]]·[[7,8],[9,10],[11,12]] = [[58,64],[139,154]], worked by hand.
@@ -41,9 +48,18 @@ describe('matmul', () => {
       expectClose(y, [58, 64, 139, 154]);
     }
     // [[1,2],[3,4]]ᵀ·[[1,2],[3,4]] = [[10,14],[14,20]]
-    const s = tensor([[1, 2], [3, 4]]);
-    expectClose(evaluate((p) => matmul(p, p, { transposeA: true }), [s]), [10, 14, 14, 20]);
-    expectClose(evaluate((p) => matmul(p, p, { transposeB: true }), [s]), [5, 11, 11, 25]);
+    const s = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    expectClose(
+      evaluate((p) => matmul(p, p, { transposeA: true }), [s]),
+      [10, 14, 14, 20],
+    );
+    expectClose(
+      evaluate((p) => matmul(p, p, { transposeB: true }), [s]),
+      [5, 11, 11, 25],
+    );
   });
 
   it('matches a plain triple loop on larger odd shapes, float32 and float64', () => {
@@ -51,8 +67,16 @@ describe('matmul', () => {
       const x = randomTensor([17, 33], 3, -1, 1, dtype);
       const w = randomTensor([33, 7], 4, -1, 1, dtype);
       const expected = product(toArray(x), toArray(w), 17, 33, 7);
-      expectClose(evaluate((p, q) => matmul(p, q), [x, w]), expected, dtype === 'float32' ? 1e-5 : 1e-12);
-      expectClose(evaluate((p, q) => matmul(p, q, { transposeA: true, transposeB: true }), [transposed(x), transposed(w)]), expected, dtype === 'float32' ? 1e-5 : 1e-12);
+      expectClose(
+        evaluate((p, q) => matmul(p, q), [x, w]),
+        expected,
+        dtype === 'float32' ? 1e-5 : 1e-12,
+      );
+      expectClose(
+        evaluate((p, q) => matmul(p, q, { transposeA: true, transposeB: true }), [transposed(x), transposed(w)]),
+        expected,
+        dtype === 'float32' ? 1e-5 : 1e-12,
+      );
     }
   });
 
@@ -64,7 +88,9 @@ describe('matmul', () => {
     expect(matmul(w, x, { transposeA: true, transposeB: true }).shape).toEqual([84, -1]);
     const v = g.placeholder('v', [84, 10]);
     expect(() => matmul(x, v)).toThrow(ShapeError);
-    expect(() => g.scope('fc3', () => matmul(x, v))).toThrow(/fc3\/matmul \(op matmul, inputs \[\?,120\] float32, \[84,10\] float32\): inner dimensions do not match: a \[\?,120\] · b \[84,10\]/);
+    expect(() => g.scope('fc3', () => matmul(x, v))).toThrow(
+      /fc3\/matmul \(op matmul, inputs \[\?,120\] float32, \[84,10\] float32\): inner dimensions do not match: a \[\?,120\] · b \[84,10\]/,
+    );
     expect(() => matmul(w, w)).toThrow(/inner dimensions do not match: a \[120,84\] · b \[120,84\] \(84 vs 120\)/);
     expect(() => matmul(w, v, { transposeA: true })).toThrow(/inner dimensions do not match: a \[120,84\]ᵀ · b \[84,10\]/);
     expect(matmul(x, x, { transposeB: true }).shape).toEqual([-1, -1]);
@@ -83,7 +109,18 @@ describe('matmul', () => {
     const x = g.placeholder('x', [-1, 3]);
     const w = g.placeholder('w', [-1, 2]);
     const y = matmul(x, w);
-    expect(() => new Session(g).run(y, [[x, tensor([[1, 2, 3]])], [w, tensor([[1, 2], [3, 4]])]])).toThrow(/inner dimensions do not match: a \[1,3\] · b \[2,2\]/);
+    expect(() =>
+      new Session(g).run(y, [
+        [x, tensor([[1, 2, 3]])],
+        [
+          w,
+          tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+        ],
+      ]),
+    ).toThrow(/inner dimensions do not match: a \[1,3\] · b \[2,2\]/);
   });
 
   for (const options of combos) {
@@ -106,7 +143,10 @@ describe('matmul', () => {
   });
 
   it('the op builder without attributes multiplies without transposes', () => {
-    expectClose(evaluate((p, q) => matmulOp([p, q]), [a, b]), [58, 64, 139, 154]);
+    expectClose(
+      evaluate((p, q) => matmulOp([p, q]), [a, b]),
+      [58, 64, 139, 154],
+    );
   });
 
   describe('second order: y = sum(x·x·x) for a 3×3 x', () => {

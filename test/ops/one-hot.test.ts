@@ -20,7 +20,9 @@ describe('oneHot', () => {
     const g = new Graph();
     const labels = g.placeholder('labels', [-1], 'int32');
     const y = g.scope('target', () => oneHot(labels, 3));
-    expect(() => new Session(g).run(y, { labels: tensor([0, 5], [2], 'int32') })).toThrow('target/oneHot (op oneHot, inputs [2] int32): label 5 in row 1 is outside [0, 3)');
+    expect(() => new Session(g).run(y, { labels: tensor([0, 5], [2], 'int32') })).toThrow(
+      'target/oneHot (op oneHot, inputs [2] int32): label 5 in row 1 is outside [0, 3)',
+    );
     expect(() => oneHot(g.placeholder('f', [2]), 3)).toThrow(DTypeError);
     expect(() => oneHot(g.placeholder('m', [2, 2], 'int32'), 3)).toThrow(ShapeError);
   });
@@ -29,7 +31,13 @@ describe('oneHot', () => {
     const labels = g.placeholder('labels', [2], 'int32');
     const x = g.placeholder('x', [2, 3]);
     const [dx] = gradients(sum(mul(x, oneHot(labels, 3))), [x]);
-    const out = new Session(g).run(dx, { labels: tensor([1, 2], [2], 'int32'), x: tensor([[1, 2, 3], [4, 5, 6]]) });
+    const out = new Session(g).run(dx, {
+      labels: tensor([1, 2], [2], 'int32'),
+      x: tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    });
     expect(toArray(out)).toEqual([0, 1, 0, 0, 0, 1]);
   });
 });
@@ -40,7 +48,10 @@ describe('softmaxMeanSquaredError', () => {
     const logits = g.placeholder('logits', [2, 3], 'float64');
     const labels = g.placeholder('labels', [2], 'int32');
     const loss = softmaxMeanSquaredError(logits, labels);
-    const z = [[1, 2, 3], [0.5, -1, 0]];
+    const z = [
+      [1, 2, 3],
+      [0.5, -1, 0],
+    ];
     const out = new Session(g).run(loss, { logits: tensor(z, [2, 3], 'float64'), labels: tensor([2, 0], [2], 'int32') });
     let expected = 0;
     [[2], [0]].forEach(([label], row) => {

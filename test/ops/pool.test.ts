@@ -5,7 +5,11 @@ import { Graph, GraphError, ShapeError, gradients, onesLike, type Node, type Ten
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 /** A 5×5 one-channel image with x[i, j] = 5i + j. */
-const ramp = tensor(Array.from({ length: 25 }, (_, k) => k), [1, 5, 5, 1], 'float64');
+const ramp = tensor(
+  Array.from({ length: 25 }, (_, k) => k),
+  [1, 5, 5, 1],
+  'float64',
+);
 
 /** Distinct values 0.1 apart in a scrambled order: no ties, so max pooling is differentiable there. */
 function distinctTensor(shape: number[], seed: number): Tensor {
@@ -35,8 +39,14 @@ describe('maxPool', () => {
   it('channels are pooled independently', () => {
     // pixels (c0, c1): (1, 8), (4, 5), (3, 6), (2, 7)
     const xc = tensor([1, 8, 4, 5, 3, 6, 2, 7], [1, 2, 2, 2]);
-    expectClose(evaluate((p) => maxPool(p, { ksize: 2 }), [xc]), [4, 8]);
-    expectClose(evaluate((d, p) => maxPoolGrad(d, p, { ksize: 2 }), [tensor([1, 1], [1, 1, 1, 2]), xc]), [0, 1, 1, 0, 0, 0, 0, 0]);
+    expectClose(
+      evaluate((p) => maxPool(p, { ksize: 2 }), [xc]),
+      [4, 8],
+    );
+    expectClose(
+      evaluate((d, p) => maxPoolGrad(d, p, { ksize: 2 }), [tensor([1, 1], [1, 1, 1, 2]), xc]),
+      [0, 1, 1, 0, 0, 0, 0, 0],
+    );
   });
 
   it('ksize 3, stride 2: ties go to the first max in row-major order; overlapping windows add up', () => {
@@ -51,17 +61,23 @@ describe('maxPool', () => {
       [1, 5, 5, 1],
     );
     const opts = { ksize: 3, strides: 2 } as const;
-    expectClose(evaluate((p) => maxPool(p, opts), [tied]), [9, 9, 9, 9]);
+    expectClose(
+      evaluate((p) => maxPool(p, opts), [tied]),
+      [9, 9, 9, 9],
+    );
     // Window (0,0) holds 9s at (1,1), (1,2), (2,1): the first is (1,1). Window (0,1): (1,2) before (2,3).
     // Window (1,0): (2,1). Window (1,1): (2,3).
     const dx = evaluate((d, p) => maxPoolGrad(d, p, opts), [tensor([1, 2, 3, 4], [1, 2, 2, 1]), tied]);
-    expectClose(dx, [
-      [0, 0, 0, 0, 0],
-      [0, 1, 2, 0, 0],
-      [0, 3, 0, 4, 0],
-      [0, 0, 0, 0, 0],
-      [0, 0, 0, 0, 0],
-    ].flat());
+    expectClose(
+      dx,
+      [
+        [0, 0, 0, 0, 0],
+        [0, 1, 2, 0, 0],
+        [0, 3, 0, 4, 0],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+      ].flat(),
+    );
     // The centre cell lies in all four windows; as their max it collects 1 + 2 + 3 + 4.
     const peak = tensor([...Array(12).fill(0), 10, ...Array(12).fill(0)], [1, 5, 5, 1]);
     const dxPeak = evaluate((d, p) => maxPoolGrad(d, p, opts), [tensor([1, 2, 3, 4], [1, 2, 2, 1]), peak]);
@@ -72,10 +88,19 @@ describe('maxPool', () => {
     // out 3×3, padTotal = 2·2 + 3 − 5 = 2, one padding row/column before. Window rows {0,1}, {1,2,3}, {3,4}.
     const opts = { ksize: 3, strides: 2, padding: 'same' } as const;
     // Max of 5i + j is at the window's bottom-right real cell: rows 1, 3, 4 and columns 1, 3, 4.
-    expectClose(evaluate((p) => maxPool(p, opts), [ramp]), [6, 8, 9, 16, 18, 19, 21, 23, 24]);
+    expectClose(
+      evaluate((p) => maxPool(p, opts), [ramp]),
+      [6, 8, 9, 16, 18, 19, 21, 23, 24],
+    );
     // On −x − 1 (all negative) the max is at the top-left real cell, never the zero padding.
-    const negative = tensor(Array.from({ length: 25 }, (_, k) => -k - 1), [1, 5, 5, 1]);
-    expectClose(evaluate((p) => maxPool(p, opts), [negative]), [-1, -2, -4, -6, -7, -9, -16, -17, -19]);
+    const negative = tensor(
+      Array.from({ length: 25 }, (_, k) => -k - 1),
+      [1, 5, 5, 1],
+    );
+    expectClose(
+      evaluate((p) => maxPool(p, opts), [negative]),
+      [-1, -2, -4, -6, -7, -9, -16, -17, -19],
+    );
   });
 
   it('shape rule and errors', () => {
@@ -87,7 +112,9 @@ describe('maxPool', () => {
     expect(maxPool(x4, { ksize: [2, 3], strides: [1, 3] }).shape).toEqual([-1, 23, 8, 6]);
     const small = g.placeholder('small', [1, 2, 8, 1]);
     expect(() => maxPool(small, { ksize: 3 })).toThrow(ShapeError);
-    expect(() => g.scope('pool', () => maxPool(small, { ksize: 3 }))).toThrow(/pool\/maxPool \(op maxPool, inputs \[1,2,8,1\] float32\): input height 2 is smaller than the window height 3/);
+    expect(() => g.scope('pool', () => maxPool(small, { ksize: 3 }))).toThrow(
+      /pool\/maxPool \(op maxPool, inputs \[1,2,8,1\] float32\): input height 2 is smaller than the window height 3/,
+    );
     expect(() => maxPool(x4, { ksize: 0 })).toThrow(GraphError);
     expect(() => maxPool(x4, { ksize: 2, padding: 'full' as 'same' })).toThrow(/padding must be 'same' or 'valid'/);
     expect(() => maxPoolOp([x4], { ksize: [2, 2] } as never)).toThrow(/attrs.strides must be a pair/);
@@ -98,7 +125,19 @@ describe('maxPool', () => {
   });
 
   it('float32', () => {
-    expectClose(evaluate((p) => maxPool(p, { ksize: 3, strides: 2, padding: 'same' }), [tensor(Array.from({ length: 25 }, (_, k) => k), [1, 5, 5, 1], 'float32')]), [6, 8, 9, 16, 18, 19, 21, 23, 24]);
+    expectClose(
+      evaluate(
+        (p) => maxPool(p, { ksize: 3, strides: 2, padding: 'same' }),
+        [
+          tensor(
+            Array.from({ length: 25 }, (_, k) => k),
+            [1, 5, 5, 1],
+            'float32',
+          ),
+        ],
+      ),
+      [6, 8, 9, 16, 18, 19, 21, 23, 24],
+    );
   });
 
   const gradConfigs: [number[], { ksize: number | [number, number]; strides?: number | [number, number]; padding?: 'same' | 'valid' }][] = [
@@ -113,7 +152,7 @@ describe('maxPool', () => {
     });
   }
 
-  it("its gradient is maxPoolGrad, whose gradient with respect to dy is maxPoolGather (and none with respect to x)", () => {
+  it('its gradient is maxPoolGrad, whose gradient with respect to dy is maxPoolGather (and none with respect to x)', () => {
     const g = new Graph();
     const x = g.placeholder('x', [1, 4, 4, 1], 'float64');
     const y = maxPool(x, { ksize: 2 });
@@ -133,19 +172,35 @@ describe('maxPoolGather (the transpose of maxPoolGrad)', () => {
     // ksize 3, stride 2 on a 3×3 image: one window; x's max 9 is at (1,1).
     const x = tensor([1, 2, 3, 4, 9, 6, 7, 8, 5], [1, 3, 3, 1], 'float64');
     const grad = tensor([10, 20, 30, 40, 50, 60, 70, 80, 90], [1, 3, 3, 1], 'float64');
-    expectClose(evaluate((q, p) => maxPoolGather(q, p, { ksize: 3, strides: 2 }), [grad, x]), [50]);
+    expectClose(
+      evaluate((q, p) => maxPoolGather(q, p, { ksize: 3, strides: 2 }), [grad, x]),
+      [50],
+    );
     // Ties go to the first cell in row-major order, as in maxPoolGrad: cells (0,1) and (1,0) tie at 4.
     const tied = tensor([0, 4, 4, 1], [1, 2, 2, 1], 'float64');
-    expectClose(evaluate((q, p) => maxPoolGather(q, p, { ksize: 2 }), [tensor([1, 2, 3, 4], [1, 2, 2, 1], 'float64'), tied]), [2]);
+    expectClose(
+      evaluate((q, p) => maxPoolGather(q, p, { ksize: 2 }), [tensor([1, 2, 3, 4], [1, 2, 2, 1], 'float64'), tied]),
+      [2],
+    );
     // positiveOnly: a window whose maximum is not positive gives 0.
     const twoWindows = tensor([-3, -1, 5, 2], [1, 1, 4, 1], 'float64');
     const q = tensor([7, 8, 9, 10], [1, 1, 4, 1], 'float64');
-    expectClose(evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2], positiveOnly: true }), [q, twoWindows]), [0, 9]);
-    expectClose(evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2] }), [q, twoWindows]), [8, 9]);
+    expectClose(
+      evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2], positiveOnly: true }), [q, twoWindows]),
+      [0, 9],
+    );
+    expectClose(
+      evaluate((a, b) => maxPoolGather(a, b, { ksize: [1, 2] }), [q, twoWindows]),
+      [8, 9],
+    );
   });
 
   it('is the transpose of maxPoolGrad: <maxPoolGrad(dy, x), g> = <dy, maxPoolGather(g, x)>, overlapping windows and padding included', () => {
-    const cases: [PoolOptions, boolean][] = [[{ ksize: 3, strides: 2, padding: 'same' }, false], [{ ksize: 2 }, true], [{ ksize: [2, 3], strides: 1 }, false]];
+    const cases: [PoolOptions, boolean][] = [
+      [{ ksize: 3, strides: 2, padding: 'same' }, false],
+      [{ ksize: 2 }, true],
+      [{ ksize: [2, 3], strides: 1 }, false],
+    ];
     for (const [options, positiveOnly] of cases) {
       const x = distinctTensor([2, 5, 6, 3], 3);
       const grad = randomTensor([2, 5, 6, 3], 5);
@@ -166,8 +221,13 @@ describe('maxPoolGather (the transpose of maxPoolGrad)', () => {
     const gradOfSquaredPool = (p: Node) => gradients(sum(square(maxPool(p, { ksize: 3, strides: 2, padding: 'same' }))), [p])[0];
     expectGradcheck('second derivative through maxPool', gradOfSquaredPool, [distinctTensor([1, 5, 5, 2], 17)]);
     // And through a conv layer followed by a pool (which sessions fuse into maxPoolGrad with positiveOnly).
-    const gradOfLayer = (p: Node, w: Node, b: Node) => gradients(sum(square(maxPool(relu(biasAdd(conv2d(p, w, { padding: 'same' }), b)), { ksize: 2 }))), [p])[0];
-    expectGradcheck('second derivative through maxPool(relu(conv2d + bias))', gradOfLayer, [randomTensor([1, 4, 4, 2], 19), randomTensor([3, 3, 2, 3], 23), randomTensor([3], 29, -0.5, 0.5)]);
+    const gradOfLayer = (p: Node, w: Node, b: Node) =>
+      gradients(sum(square(maxPool(relu(biasAdd(conv2d(p, w, { padding: 'same' }), b)), { ksize: 2 }))), [p])[0];
+    expectGradcheck('second derivative through maxPool(relu(conv2d + bias))', gradOfLayer, [
+      randomTensor([1, 4, 4, 2], 19),
+      randomTensor([3, 3, 2, 3], 23),
+      randomTensor([3], 29, -0.5, 0.5),
+    ]);
   });
 
   it('rejects g of another shape than x', () => {
@@ -180,7 +240,10 @@ describe('maxPoolGather (the transpose of maxPoolGrad)', () => {
 describe('avgPool', () => {
   it('2×2 windows, by hand', () => {
     const x = tensor([1, 3, 2, 4, 5, 0, 7, 1, 6, 2, 3, 8, 0, 9, 4, 5], [1, 4, 4, 1]);
-    expectClose(evaluate((p) => avgPool(p, { ksize: 2 }), [x]), [2.25, 3.5, 4.25, 5]);
+    expectClose(
+      evaluate((p) => avgPool(p, { ksize: 2 }), [x]),
+      [2.25, 3.5, 4.25, 5],
+    );
     // Each dy is shared equally by the 4 cells of its window.
     const dx = evaluate((d, p) => avgPoolGrad(d, p, { ksize: 2 }), [tensor([4, 8, 12, 16], [1, 2, 2, 1]), x]);
     expectClose(dx, [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
@@ -190,21 +253,34 @@ describe('avgPool', () => {
     // Window rows {0,1}, {1,2,3}, {3,4} (likewise columns); the mean of 5i + j over a block is 5·mean(i) + mean(j),
     // with row means 0.5, 2, 3.5: corners divide by 4 and edges by 6, not 9.
     const opts = { ksize: 3, strides: 2, padding: 'same' } as const;
-    expectClose(evaluate((p) => avgPool(p, opts), [ramp]), [3, 4.5, 6, 10.5, 12, 13.5, 18, 19.5, 21], 1e-12);
+    expectClose(
+      evaluate((p) => avgPool(p, opts), [ramp]),
+      [3, 4.5, 6, 10.5, 12, 13.5, 18, 19.5, 21],
+      1e-12,
+    );
     // Gradient of the sum: dx[i, j] = r(i)·r(j), where r sums 1/(rows of window) over the windows holding row i:
     // r = [1/2, 1/2 + 1/3, 1/3, 1/3 + 1/2, 1/2].
     const r = [1 / 2, 5 / 6, 1 / 3, 5 / 6, 1 / 2];
     const dx = evaluate((d, p) => avgPoolGrad(d, p, opts), [tensor(Array(9).fill(1), [1, 3, 3, 1], 'float64'), ramp]);
-    expectClose(dx, r.flatMap((ri) => r.map((rj) => ri * rj)), 1e-12);
+    expectClose(
+      dx,
+      r.flatMap((ri) => r.map((rj) => ri * rj)),
+      1e-12,
+    );
   });
 
   it('float32 and shape errors', () => {
-    expectClose(evaluate((p) => avgPool(p, { ksize: 2, strides: 1 }), [tensor([1, 2, 3, 4, 5, 6], [1, 2, 3, 1], 'float32')]), [3, 4]);
+    expectClose(
+      evaluate((p) => avgPool(p, { ksize: 2, strides: 1 }), [tensor([1, 2, 3, 4, 5, 6], [1, 2, 3, 1], 'float32')]),
+      [3, 4],
+    );
     const g = new Graph();
     const x = g.placeholder('x', [-1, 6, 6, 2]);
     expect(avgPool(x, { ksize: 2 }).shape).toEqual([-1, 3, 3, 2]);
     expect(() => avgPool(g.placeholder('tiny', [1, 1, 1, 1]), { ksize: 2 })).toThrow(/input height 1 is smaller than the window height 2/);
-    expect(() => avgPoolGrad(g.placeholder('dy', [-1, 2, 3, 2]), x, { ksize: 2 })).toThrow(/dy must have the avgPool output shape \[\?,3,3,2\], found \[\?,2,3,2\]/);
+    expect(() => avgPoolGrad(g.placeholder('dy', [-1, 2, 3, 2]), x, { ksize: 2 })).toThrow(
+      /dy must have the avgPool output shape \[\?,3,3,2\], found \[\?,2,3,2\]/,
+    );
   });
 
   const gradConfigs: [number[], { ksize: number | [number, number]; strides?: number | [number, number]; padding?: 'same' | 'valid' }][] = [

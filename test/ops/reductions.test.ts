@@ -25,10 +25,16 @@ function naiveSum(x: Tensor, axes: number[]): number[] {
   return out;
 }
 
-const a23 = [[1, 2, 3], [4, 5, 6]];
+const a23 = [
+  [1, 2, 3],
+  [4, 5, 6],
+];
 
 describe('sum and mean', () => {
-  for (const [dtype, tol] of [['float32', 1e-6], ['float64', 1e-15]] as [DType, number][]) {
+  for (const [dtype, tol] of [
+    ['float32', 1e-6],
+    ['float64', 1e-15],
+  ] as [DType, number][]) {
     it(`golden values in ${dtype}`, () => {
       const x = tensor(a23, undefined, dtype);
       const run = (f: (p: Node) => Node) => evaluate(f, [x]);
@@ -51,9 +57,30 @@ describe('sum and mean', () => {
         expectClose(out, expected, tol);
       }
       // A 3-D case by hand: x[i][j][k] = 100i + 10j + k, shape [2,2,3], summed over axes 0 and 2.
-      const cube = tensor([[[0, 1, 2], [10, 11, 12]], [[100, 101, 102], [110, 111, 112]]], undefined, dtype);
-      expectClose(evaluate((p) => sum(p, { axes: [0, -1] }), [cube]), [0 + 1 + 2 + 100 + 101 + 102, 10 + 11 + 12 + 110 + 111 + 112], tol);
-      expectClose(evaluate((p) => mean(p, { axes: [2, 0], keepDims: true }), [cube]), [306 / 6, 366 / 6], tol);
+      const cube = tensor(
+        [
+          [
+            [0, 1, 2],
+            [10, 11, 12],
+          ],
+          [
+            [100, 101, 102],
+            [110, 111, 112],
+          ],
+        ],
+        undefined,
+        dtype,
+      );
+      expectClose(
+        evaluate((p) => sum(p, { axes: [0, -1] }), [cube]),
+        [0 + 1 + 2 + 100 + 101 + 102, 10 + 11 + 12 + 110 + 111 + 112],
+        tol,
+      );
+      expectClose(
+        evaluate((p) => mean(p, { axes: [2, 0], keepDims: true }), [cube]),
+        [306 / 6, 366 / 6],
+        tol,
+      );
     });
   }
 
@@ -62,9 +89,17 @@ describe('sum and mean', () => {
     for (let mask = 0; mask < 16; mask++) {
       const axes = [0, 1, 2, 3].filter((k) => mask & (1 << k));
       const expected = naiveSum(x, axes);
-      expectClose(evaluate((p) => sum(p, { axes, keepDims: true }), [x]), expected, 1e-13);
+      expectClose(
+        evaluate((p) => sum(p, { axes, keepDims: true }), [x]),
+        expected,
+        1e-13,
+      );
       const count = axes.reduce((n, k) => n * x.shape[k], 1);
-      expectClose(evaluate((p) => mean(p, { axes }), [x]), expected.map((v) => v / count), 1e-13);
+      expectClose(
+        evaluate((p) => mean(p, { axes }), [x]),
+        expected.map((v) => v / count),
+        1e-13,
+      );
     }
   });
 
@@ -94,7 +129,9 @@ describe('sum and mean', () => {
     const g = new Graph();
     const x = g.placeholder('x', [2, 3]);
     expect(() => sum(x, { axes: [2] })).toThrow(ShapeError);
-    expect(() => sum(x, { axes: [2] })).toThrow(/sum(_\d+)? \(op sum, inputs \[2,3\] float32\): axis 2 is out of range for rank 2 \(expected an integer in \[-2, 1\]\)/);
+    expect(() => sum(x, { axes: [2] })).toThrow(
+      /sum(_\d+)? \(op sum, inputs \[2,3\] float32\): axis 2 is out of range for rank 2 \(expected an integer in \[-2, 1\]\)/,
+    );
     expect(() => mean(x, { axes: [-3] })).toThrow(/\(op mean, inputs \[2,3\] float32\): axis -3 is out of range for rank 2/);
     expect(() => sum(x, { axes: [1, -1] })).toThrow(/axis -1 is repeated in axes \[1,-1\] \(rank 2\)/);
     expect(() => sum(x, { axes: [0.5] })).toThrow(/axis 0.5 is out of range/);
@@ -117,7 +154,11 @@ describe('sum and mean', () => {
       expectClose(mbv, colMeans, 1e-15);
       expectClose(dv, new Array(batch * 2).fill(1 / (batch * 2)), 1e-15);
       // d/dx[i][c] of Σ_c mean_c² = 2·mean_c / batch.
-      expectClose(dbv, values.map((_, i) => (2 * colMeans[i % 2]) / batch), 1e-14);
+      expectClose(
+        dbv,
+        values.map((_, i) => (2 * colMeans[i % 2]) / batch),
+        1e-14,
+      );
     }
   });
 
@@ -128,17 +169,36 @@ describe('sum and mean', () => {
     const y = sum(square(s));
     const [dx] = gradients(y, [x]);
     const [dm] = gradients(sum(mean(x, { axes: [0, 1] })), [x]);
-    const value = makeTensor([[[1, 2], [3, 4], [5, 6]], [[0, 1], [0, 1], [0, 1]]], undefined, 'float64'); // [2, 3, 2]
+    const value = makeTensor(
+      [
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        [
+          [0, 1],
+          [0, 1],
+          [0, 1],
+        ],
+      ],
+      undefined,
+      'float64',
+    ); // [2, 3, 2]
     const [dv, dmv] = new Session(g).run([dx, dm], new Map([[x, value]]));
     // s = [[9, 12], [0, 3]]; dy/dx[b][j][c] = 2·s[b][c].
     expectClose(dv, [18, 24, 18, 24, 18, 24, 0, 6, 0, 6, 0, 6], 1e-15);
     expectClose(dmv, new Array(12).fill(1 / 6), 1e-15);
   });
 
-  it('divByCount divides by the product of like\'s dims at run time', () => {
+  it("divByCount divides by the product of like's dims at run time", () => {
     const x = makeTensor([6, 12], [2], 'float64');
     const like = makeTensor(new Array(24).fill(0), [2, 3, 4], 'float64');
-    expectClose(evaluate((p, q) => divByCount(p, q, [1, 2]), [x, like]), [0.5, 1], 1e-15);
+    expectClose(
+      evaluate((p, q) => divByCount(p, q, [1, 2]), [x, like]),
+      [0.5, 1],
+      1e-15,
+    );
     expectGradcheck('divByCount', (p, q) => divByCount(p, q, [0, 2]), [randomTensor([5], 2), like], { wrt: [0] });
   });
 

@@ -25,16 +25,44 @@ describe('second-order gradients', () => {
 
   it('closed forms for sigmoid, exp, log, sqrt, softplus, elu and the relu family', () => {
     const s = (v: number) => 1 / (1 + Math.exp(-v));
-    expectClose(secondDerivative(sigmoid, points), points.map((v) => s(v) * (1 - s(v)) * (1 - 2 * s(v))), 1e-14);
+    expectClose(
+      secondDerivative(sigmoid, points),
+      points.map((v) => s(v) * (1 - s(v)) * (1 - 2 * s(v))),
+      1e-14,
+    );
     expectClose(secondDerivative(exp, points), points.map(Math.exp), 1e-14);
-    expectClose(secondDerivative(softplus, points), points.map((v) => s(v) * (1 - s(v))), 1e-14);
+    expectClose(
+      secondDerivative(softplus, points),
+      points.map((v) => s(v) * (1 - s(v))),
+      1e-14,
+    );
     const positive = [0.1, 0.5, 1, 2, 7];
-    expectClose(secondDerivative(log, positive), positive.map((v) => -1 / (v * v)), 1e-12);
-    expectClose(secondDerivative(sqrt, positive), positive.map((v) => -0.25 * v ** -1.5), 1e-12);
+    expectClose(
+      secondDerivative(log, positive),
+      positive.map((v) => -1 / (v * v)),
+      1e-12,
+    );
+    expectClose(
+      secondDerivative(sqrt, positive),
+      positive.map((v) => -0.25 * v ** -1.5),
+      1e-12,
+    );
     // elu(x, α)'' = α·eˣ left of 0 and 0 right of it; relu'' and leakyRelu'' are 0 away from 0.
-    expectClose(secondDerivative((x) => elu(x, 0.7), points), points.map((v) => (v > 0 ? 0 : 0.7 * Math.exp(v))), 1e-14);
-    expectClose(secondDerivative(relu, points), points.map(() => 0), 0);
-    expectClose(secondDerivative((x) => leakyRelu(x, 0.1), points), points.map(() => 0), 0);
+    expectClose(
+      secondDerivative((x) => elu(x, 0.7), points),
+      points.map((v) => (v > 0 ? 0 : 0.7 * Math.exp(v))),
+      1e-14,
+    );
+    expectClose(
+      secondDerivative(relu, points),
+      points.map(() => 0),
+      0,
+    );
+    expectClose(
+      secondDerivative((x) => leakyRelu(x, 0.1), points),
+      points.map(() => 0),
+      0,
+    );
   });
 
   it('gradcheck of the gradient graph itself (tanh and sigmoid)', () => {
@@ -54,7 +82,11 @@ describe('second-order gradients', () => {
     expectGradcheck('grad log', gradOf(log), [positive], { rtol: 1e-4 });
     expectGradcheck('grad sqrt', gradOf(sqrt), [positive]);
     expectGradcheck('grad softplus', gradOf(softplus), [x]);
-    expectGradcheck('grad elu', gradOf((p) => elu(p, 1.5)), [awayFromZero]);
+    expectGradcheck(
+      'grad elu',
+      gradOf((p) => elu(p, 1.5)),
+      [awayFromZero],
+    );
   });
 
   it('gradcheck of a gradient through reductions, reshape and biasAdd (a small NHWC layer)', () => {

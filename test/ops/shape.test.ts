@@ -3,19 +3,49 @@ import { reshape, reshapeLike, flatten, expandDims, square, scale, sum } from '@
 import { Graph, Session, ShapeError, gradients, tensor as makeTensor, type DType, type Tensor } from '@ndgraph/graph';
 import { evaluate, expectClose, expectGradcheck, randomTensor, tensor, toArray } from '../helpers.ts';
 
-const range = (n: number, dtype: DType = 'float32') => makeTensor(Array.from({ length: n }, (_, i) => i), [n], dtype);
+const range = (n: number, dtype: DType = 'float32') =>
+  makeTensor(
+    Array.from({ length: n }, (_, i) => i),
+    [n],
+    dtype,
+  );
 
 describe('reshape, flatten and friends', () => {
   for (const dtype of ['float32', 'float64'] as DType[]) {
     it(`golden values in ${dtype}: the row-major order is kept`, () => {
-      const x = tensor([[0, 1, 2], [3, 4, 5]], undefined, dtype);
+      const x = tensor(
+        [
+          [0, 1, 2],
+          [3, 4, 5],
+        ],
+        undefined,
+        dtype,
+      );
       const r = evaluate((p) => reshape(p, [3, 2]), [x]);
       expect(r.shape).toEqual([3, 2]);
       expect(r.dtype).toBe(dtype);
       expect([r.get(0, 0), r.get(0, 1), r.get(1, 0), r.get(1, 1), r.get(2, 0), r.get(2, 1)]).toEqual([0, 1, 2, 3, 4, 5]);
       expect(evaluate((p) => reshape(p, [-1]), [x]).shape).toEqual([6]);
       expect(evaluate((p) => reshape(p, [1, -1, 3]), [x]).shape).toEqual([1, 2, 3]);
-      const f = evaluate((p) => flatten(p), [tensor([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], undefined, dtype)]);
+      const f = evaluate(
+        (p) => flatten(p),
+        [
+          tensor(
+            [
+              [
+                [1, 2],
+                [3, 4],
+              ],
+              [
+                [5, 6],
+                [7, 8],
+              ],
+            ],
+            undefined,
+            dtype,
+          ),
+        ],
+      );
       expect(f.shape).toEqual([2, 4]);
       expect(toArray(f)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       const e = evaluate((p) => expandDims(p, [0, 2]), [x]);
@@ -63,7 +93,11 @@ describe('reshape, flatten and friends', () => {
       // Watch the value inside the run: the view shares the fed buffer.
       // (A fetched value that is not the run's own buffer is copied out, so we look with onValue.)
       let seen: Tensor | undefined;
-      const out = session.run(y, feed, { onValue: (node, v) => { if (node === y) seen = v; } });
+      const out = session.run(y, feed, {
+        onValue: (node, v) => {
+          if (node === y) seen = v;
+        },
+      });
       expect(seen!.data).toBe(value.data);
       expect(seen!.offset).toBe(value.offset);
       expect(toArray(out)).toEqual(toArray(value));
@@ -81,7 +115,11 @@ describe('reshape, flatten and friends', () => {
     const u = scale(r, -1); // reads the view after t took a new buffer
     const session = new Session(g);
     for (let step = 0; step < 3; step++) {
-      const xv = makeTensor([1, 2, 3, 4, 5, 6].map((v) => v + step), [2, 3], 'float64');
+      const xv = makeTensor(
+        [1, 2, 3, 4, 5, 6].map((v) => v + step),
+        [2, 3],
+        'float64',
+      );
       const [rv, tv, uv] = session.run([r, t, u], new Map([[x, xv]]));
       const squares = toArray(xv).map((v) => v * v);
       expect(toArray(rv)).toEqual(squares);
@@ -107,7 +145,9 @@ describe('reshape, flatten and friends', () => {
     const y = reshape(b, [-1, 4]);
     expect(y.shape).toEqual([-1, 4]);
     const session = new Session(g);
-    expect(() => session.run(y, new Map([[b, makeTensor(toArray(range(6)), [2, 3])]]))).toThrow(/cannot reshape \[2,3\] \(6 elements\) to \[\?,4\]: 6 is not divisible/);
+    expect(() => session.run(y, new Map([[b, makeTensor(toArray(range(6)), [2, 3])]]))).toThrow(
+      /cannot reshape \[2,3\] \(6 elements\) to \[\?,4\]: 6 is not divisible/,
+    );
     expect(toArray(session.run(y, new Map([[b, makeTensor(toArray(range(12)), [4, 3])]])))).toEqual(toArray(range(12)));
   });
 
@@ -117,7 +157,11 @@ describe('reshape, flatten and friends', () => {
     const y = sum(square(reshape(x, [-1, 6])));
     const [dx] = gradients(y, [x]);
     expect(dx.shape).toEqual([-1, 2, 3]);
-    const value = makeTensor(Array.from({ length: 18 }, (_, i) => i - 9), [3, 2, 3], 'float64');
+    const value = makeTensor(
+      Array.from({ length: 18 }, (_, i) => i - 9),
+      [3, 2, 3],
+      'float64',
+    );
     const out = new Session(g).run(dx, new Map([[x, value]]));
     expect(out.shape).toEqual([3, 2, 3]);
     expect(toArray(out)).toEqual(toArray(value).map((v) => 2 * v));
@@ -126,8 +170,14 @@ describe('reshape, flatten and friends', () => {
   const shapes: [number[], number[]][] = [
     [[6], [2, 3]],
     [[3, 4], [-1]],
-    [[2, 3, 3, 4], [2, -1]],
-    [[2, 3, 3, 4], [6, 3, 4]],
+    [
+      [2, 3, 3, 4],
+      [2, -1],
+    ],
+    [
+      [2, 3, 3, 4],
+      [6, 3, 4],
+    ],
   ];
   for (const [from, to] of shapes) {
     it(`gradcheck reshape ${JSON.stringify(from)} → ${JSON.stringify(to)}`, () => {
@@ -145,7 +195,11 @@ describe('reshape, flatten and friends', () => {
   it('float32 and float64 both keep their dtype through every view op', () => {
     for (const dtype of ['float32', 'float64'] as DType[]) {
       const x = makeTensor([1, 2, 3, 4], [2, 2], dtype);
-      expectClose(evaluate((p) => flatten(reshape(p, [4, 1])), [x]), [1, 2, 3, 4], 0);
+      expectClose(
+        evaluate((p) => flatten(reshape(p, [4, 1])), [x]),
+        [1, 2, 3, 4],
+        0,
+      );
       expect(evaluate((p) => flatten(p), [x]).dtype).toBe(dtype);
     }
   });

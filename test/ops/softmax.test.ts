@@ -7,23 +7,67 @@ describe('softmax', () => {
   for (const dtype of ['float32', 'float64'] as DType[]) {
     it(`golden values over the last axis (${dtype})`, () => {
       // Row 0: exp = [1, 2, 5], total 8. Row 1: equal logits share equally.
-      const x = tensor([[0, Math.log(2), Math.log(5)], [7, 7, 7]], undefined, dtype);
-      expectClose(evaluate((p) => softmax(p), [x]), [1 / 8, 2 / 8, 5 / 8, 1 / 3, 1 / 3, 1 / 3], dtype === 'float32' ? 1e-6 : 1e-12);
+      const x = tensor(
+        [
+          [0, Math.log(2), Math.log(5)],
+          [7, 7, 7],
+        ],
+        undefined,
+        dtype,
+      );
+      expectClose(
+        evaluate((p) => softmax(p), [x]),
+        [1 / 8, 2 / 8, 5 / 8, 1 / 3, 1 / 3, 1 / 3],
+        dtype === 'float32' ? 1e-6 : 1e-12,
+      );
       // A vector is one row: exp = [1, 3] → [1/4, 3/4].
-      expectClose(evaluate((p) => softmax(p), [tensor([0, Math.log(3)], undefined, dtype)]), [0.25, 0.75], 1e-6);
+      expectClose(
+        evaluate((p) => softmax(p), [tensor([0, Math.log(3)], undefined, dtype)]),
+        [0.25, 0.75],
+        1e-6,
+      );
     });
   }
 
   it('is stable for huge logits (the row maximum is subtracted first)', () => {
     // Shift invariance: 1000 + [0, ln 3] gives the same [1/4, 3/4]; exp(1000) alone would overflow.
-    const y = evaluate((p) => softmax(p), [tensor([[1000, 1000 + Math.log(3)], [-1e4, 1e4]], undefined, 'float32')]);
+    const y = evaluate(
+      (p) => softmax(p),
+      [
+        tensor(
+          [
+            [1000, 1000 + Math.log(3)],
+            [-1e4, 1e4],
+          ],
+          undefined,
+          'float32',
+        ),
+      ],
+    );
     expectClose(y, [0.25, 0.75, 0, 1], 1e-5);
   });
 
   it('normalizes each row of a rank-3 tensor separately', () => {
     // [2,2,2]: rows [0, ln 4] → [1/5, 4/5] and [5, 5] → [1/2, 1/2].
-    const x = tensor([[[0, Math.log(4)], [5, 5]], [[5, 5], [0, Math.log(4)]]], undefined, 'float64');
-    expectClose(evaluate((p) => softmax(p), [x]), [0.2, 0.8, 0.5, 0.5, 0.5, 0.5, 0.2, 0.8], 1e-12);
+    const x = tensor(
+      [
+        [
+          [0, Math.log(4)],
+          [5, 5],
+        ],
+        [
+          [5, 5],
+          [0, Math.log(4)],
+        ],
+      ],
+      undefined,
+      'float64',
+    );
+    expectClose(
+      evaluate((p) => softmax(p), [x]),
+      [0.2, 0.8, 0.5, 0.5, 0.5, 0.5, 0.2, 0.8],
+      1e-12,
+    );
   });
 
   it('softmaxGrad golden: y ⊙ (dy − Σ dy⊙y)', () => {
@@ -35,7 +79,10 @@ describe('softmax', () => {
   it('softmaxGradBackpropY golden: g ⊙ (dy − Σ dy⊙y) − dy ⊙ Σ g⊙y', () => {
     // g = [1, 2], dy = [3, −1], y = [1/4, 3/4]: Σ dy⊙y = 0, Σ g⊙y = 7/4.
     // result = [1·3 − 3·7/4, 2·(−1) + 7/4] = [−9/4, −1/4].
-    const r = evaluate((g, d, y) => softmaxGradBackpropY(g, d, y), [tensor([1, 2], undefined, 'float64'), tensor([3, -1], undefined, 'float64'), tensor([0.25, 0.75], undefined, 'float64')]);
+    const r = evaluate(
+      (g, d, y) => softmaxGradBackpropY(g, d, y),
+      [tensor([1, 2], undefined, 'float64'), tensor([3, -1], undefined, 'float64'), tensor([0.25, 0.75], undefined, 'float64')],
+    );
     expectClose(r, [-2.25, -0.25], 1e-12);
   });
 
@@ -75,7 +122,20 @@ describe('softmax', () => {
     const x = g.placeholder('x', [-1, 2], 'float64');
     const y = softmax(x);
     expect(y.shape).toEqual([-1, 2]);
-    const out = new Session(g).run(y, [[x, tensor([[0, Math.log(3)], [0, 0], [Math.log(3), 0]], undefined, 'float64')]]);
+    const out = new Session(g).run(y, [
+      [
+        x,
+        tensor(
+          [
+            [0, Math.log(3)],
+            [0, 0],
+            [Math.log(3), 0],
+          ],
+          undefined,
+          'float64',
+        ),
+      ],
+    ]);
     expectClose(out, [0.25, 0.75, 0.5, 0.5, 0.75, 0.25], 1e-12);
   });
 });

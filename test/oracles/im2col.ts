@@ -3,7 +3,15 @@ import type { FloatArray } from '@ndgraph/graph';
 import { type ConvGeometry, im2colWidth } from '@ndgraph/ops/kernels';
 
 /** Reference im2col: the defining formula, one element at a time. */
-export function im2colReference(x: FloatArray, xOffset: number, g: ConvGeometry, firstImage: number, imageCount: number, cols: FloatArray, colsOffset: number): void {
+export function im2colReference(
+  x: FloatArray,
+  xOffset: number,
+  g: ConvGeometry,
+  firstImage: number,
+  imageCount: number,
+  cols: FloatArray,
+  colsOffset: number,
+): void {
   const width = im2colWidth(g);
   for (let n = firstImage; n < firstImage + imageCount; n++) {
     for (let oh = 0; oh < g.outHeight; oh++) {
@@ -26,7 +34,15 @@ export function im2colReference(x: FloatArray, xOffset: number, g: ConvGeometry,
 }
 
 /** Reference col2im: adds every in-image entry of cols onto its input cell. */
-export function col2imReference(cols: FloatArray, colsOffset: number, g: ConvGeometry, firstImage: number, imageCount: number, dx: FloatArray, dxOffset: number): void {
+export function col2imReference(
+  cols: FloatArray,
+  colsOffset: number,
+  g: ConvGeometry,
+  firstImage: number,
+  imageCount: number,
+  dx: FloatArray,
+  dxOffset: number,
+): void {
   const width = im2colWidth(g);
   for (let n = firstImage; n < firstImage + imageCount; n++) {
     for (let oh = 0; oh < g.outHeight; oh++) {

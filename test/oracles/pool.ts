@@ -45,7 +45,15 @@ export function maxPoolForwardReference(x: FloatArray, xOffset: number, g: ConvG
 }
 
 /** Reference max-pool gradient: dy goes to the first maximum of each window. */
-export function maxPoolBackwardReference(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number): void {
+export function maxPoolBackwardReference(
+  dy: FloatArray,
+  dyOffset: number,
+  x: FloatArray,
+  xOffset: number,
+  g: ConvGeometry,
+  dx: FloatArray,
+  dxOffset: number,
+): void {
   forEachWindowReference(g, 0, (k, cells) => {
     let bestCell = cells[0];
     for (const i of cells) if (beats(x[xOffset + i], x[xOffset + bestCell])) bestCell = i;

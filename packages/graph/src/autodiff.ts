@@ -31,7 +31,9 @@ export function gradients(y: Node, xs: readonly Node[], options: GradientOptions
  * or trainable variable to `y`: the per-node view used for inspection.
  */
 export function allGradients(y: Node, options: GradientOptions = {}): Map<Node, Node> {
-  const sources = topologicalOrder([y]).filter((n) => isFloatDType(n.dtype) && (n.op.kind === 'placeholder' || (n.op.kind === 'variable' && n.graph.isTrainable(n))));
+  const sources = topologicalOrder([y]).filter(
+    (n) => isFloatDType(n.dtype) && (n.op.kind === 'placeholder' || (n.op.kind === 'variable' && n.graph.isTrainable(n))),
+  );
   return buildGradients(y, sources, options);
 }
 
@@ -47,7 +49,9 @@ function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions):
   let seed: Node;
   if (options.dy) {
     if (!shapeMatches(y.shape, options.dy.shape) || options.dy.dtype !== y.dtype) {
-      throw new GradientError(`gradients: dy must match ${y.name} ${formatShape(y.shape)} ${y.dtype}, found ${formatShape(options.dy.shape)} ${options.dy.dtype}`);
+      throw new GradientError(
+        `gradients: dy must match ${y.name} ${formatShape(y.shape)} ${y.dtype}, found ${formatShape(options.dy.shape)} ${options.dy.dtype}`,
+      );
     }
     seed = options.dy;
   } else {
@@ -89,7 +93,12 @@ function buildGradients(y: Node, xs: readonly Node[], options: GradientOptions):
     const needs = node.inputs.map((i) => relevant.has(i.id));
     if (!needs.some(Boolean)) continue;
     if (!node.op.grad) {
-      throw new GradientError(`${node.name} (op ${node.op.name}) has no gradient rule, but the gradient of ${y.name} must flow through it (to ${node.inputs.filter((_, i) => needs[i]).map((n) => n.name).join(', ')})`);
+      throw new GradientError(
+        `${node.name} (op ${node.op.name}) has no gradient rule, but the gradient of ${y.name} must flow through it (to ${node.inputs
+          .filter((_, i) => needs[i])
+          .map((n) => n.name)
+          .join(', ')})`,
+      );
     }
     const ctx: GradContext = { graph, needsGrad: (i) => needs[i] ?? false };
     const beforeRule = graph.nodes.length;
@@ -119,7 +128,9 @@ function checkGradRule(node: Node, grads: unknown): asserts grads is (Node | nul
       throw new GradientError(`${where}: entry ${i} must be a node of the same graph or null`);
     }
     if (!shapeMatches(input.shape, g.shape) || g.dtype !== input.dtype) {
-      throw new GradientError(`${where}: gradient for input ${i} (${input.name}) must be ${formatShape(input.shape)} ${input.dtype}, found ${formatShape(g.shape)} ${g.dtype} from ${g.name}`);
+      throw new GradientError(
+        `${where}: gradient for input ${i} (${input.name}) must be ${formatShape(input.shape)} ${input.dtype}, found ${formatShape(g.shape)} ${g.dtype} from ${g.name}`,
+      );
     }
   });
 }

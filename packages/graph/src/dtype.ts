@@ -4,7 +4,6 @@ export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 export type FloatArray = Float32Array | Float64Array;
 
-
 export function isFloatDType(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }

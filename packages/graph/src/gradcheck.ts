@@ -63,7 +63,11 @@ export function gradcheck(build: (...xs: Node[]) => Node, inputs: readonly Tenso
   const projection = wrap(new Float64Array(y.shape.reduce((a, b) => a * b, 1)), y.shape);
   for (let i = 0; i < projection.size; i++) projection.data[i] = g.rng.normal();
   const dy = g.constant(projection, { name: 'projection' });
-  const grads = gradients(y, wrt.map((i) => xs[i]), { dy });
+  const grads = gradients(
+    y,
+    wrt.map((i) => xs[i]),
+    { dy },
+  );
 
   const session = new Session(g);
   const feeds = () => new Map<Node, Tensor>(xs.map((x, i) => [x, values[i]]));
@@ -105,7 +109,10 @@ export function gradcheck(build: (...xs: Node[]) => Node, inputs: readonly Tenso
   });
 
   const summary = reports
-    .map((r) => `input ${r.input} ${formatShape(r.shape)}: ${r.ok ? 'ok' : 'FAIL'} max abs ${r.maxAbsError.toExponential(2)} max rel ${r.maxRelError.toExponential(2)} (worst element ${r.worst.index}: analytic ${r.worst.analytic}, numeric ${r.worst.numeric})`)
+    .map(
+      (r) =>
+        `input ${r.input} ${formatShape(r.shape)}: ${r.ok ? 'ok' : 'FAIL'} max abs ${r.maxAbsError.toExponential(2)} max rel ${r.maxRelError.toExponential(2)} (worst element ${r.worst.index}: analytic ${r.worst.analytic}, numeric ${r.worst.numeric})`,
+    )
     .join('\n');
   return {
     ok: reports.every((r) => r.ok),

@@ -216,9 +216,17 @@ export class Graph {
     }
     let spec: TensorSpec;
     try {
-      spec = op.inferShape(inputs.map((n) => n.spec), attrs);
+      spec = op.inferShape(
+        inputs.map((n) => n.spec),
+        attrs,
+      );
     } catch (e) {
-      throw locateError(e, fullName, op.name, inputs.map((n) => n.spec));
+      throw locateError(
+        e,
+        fullName,
+        op.name,
+        inputs.map((n) => n.spec),
+      );
     }
     const node = new Node<A>(this, this.nodes.length, op, inputs.slice(), attrs, spec.shape.slice(), spec.dtype, fullName);
     this.nodes.push(node);
@@ -229,7 +237,8 @@ export class Graph {
   /** A value fed at run time. Use -1 for dimensions unknown until then (the batch). */
   placeholder(name: string, shape: readonly number[], dtype: DType = 'float32'): Node {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < -1) throw new ShapeError(`placeholder ${this.qualify(name)}: dimensions must be integers ≥ 0 or -1 (unknown), found ${formatShape(shape)}`);
+      if (!Number.isInteger(d) || d < -1)
+        throw new ShapeError(`placeholder ${this.qualify(name)}: dimensions must be integers ≥ 0 or -1 (unknown), found ${formatShape(shape)}`);
     }
     return this.addNode(placeholderOp, [], { shape: shape.slice(), dtype }, name);
   }
@@ -365,7 +374,10 @@ export function defineOp<A = Record<string, never>>(def: OpDef<A>): OpBuilder<A>
   definedOps.push(def);
   if (!firstByName.has(def.name)) firstByName.set(def.name, def);
   const build = (inputs: readonly Node[], attrs?: A, options: BuildOptions = {}): Node<A> => {
-    if (!Array.isArray(inputs)) throw new GraphError(`${def.name}: expected an array of input nodes, found ${inputs instanceof Node ? `the single node ${(inputs as Node).name} (wrap it in [ ])` : typeof inputs}`);
+    if (!Array.isArray(inputs))
+      throw new GraphError(
+        `${def.name}: expected an array of input nodes, found ${inputs instanceof Node ? `the single node ${(inputs as Node).name} (wrap it in [ ])` : typeof inputs}`,
+      );
     const graph = options.graph ?? inputs[0]?.graph;
     if (!graph) throw new GraphError(`${def.name}: an op without inputs needs options.graph`);
     return graph.addNode(def, inputs, (attrs ?? {}) as A, options.name);
@@ -404,6 +416,8 @@ export function checkOptionKeys(where: string, options: object | undefined, know
   if (typeof options !== 'object') throw new GraphError(`${where}: expected an options object, found ${typeof options}`);
   const unknown = Object.keys(options).filter((k) => !known.includes(k) && (options as Record<string, unknown>)[k] !== undefined);
   if (unknown.length) {
-    throw new GraphError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; expected ${known.map((k) => `'${k}'`).join(', ')}`);
+    throw new GraphError(
+      `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; expected ${known.map((k) => `'${k}'`).join(', ')}`,
+    );
   }
 }

@@ -3,7 +3,21 @@ export * from './errors.ts';
 export { Rng, type RngState } from './rng.ts';
 export * from './tensor.ts';
 export * from './stats.ts';
-export { Graph, Node, defineOp, registeredOps, checkOptionKeys, type OpDef, type OpBuilder, type RunContext, type GradContext, type BuildOptions, type GraphOptions, type VariableOptions, type GradientInfo } from './graph.ts';
+export {
+  Graph,
+  Node,
+  defineOp,
+  registeredOps,
+  checkOptionKeys,
+  type OpDef,
+  type OpBuilder,
+  type RunContext,
+  type GradContext,
+  type BuildOptions,
+  type GraphOptions,
+  type VariableOptions,
+  type GradientInfo,
+} from './graph.ts';
 export * from './backend.ts';
 export { addN, onesLike, zerosLike } from './core-ops.ts';
 export { Session, type RunOptions, type SessionOptions } from './session/session.ts';

@@ -32,7 +32,7 @@ export class Rng {
 
   reseed(seed: number): void {
     if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, found ${seed}`);
-    const next = splitmix32(Math.floor(seed) >>> 0 ^ Math.floor(seed / 2 ** 32));
+    const next = splitmix32((Math.floor(seed) >>> 0) ^ Math.floor(seed / 2 ** 32));
     this.s0 = next();
     this.s1 = next();
     this.s2 = next();

@@ -15,12 +15,24 @@ export interface TensorStats {
 
 export function tensorStats(t: Tensor): TensorStats {
   const d = t.data;
-  let n = 0, sum = 0, sumSq = 0, zeros = 0, nan = 0, inf = 0;
-  let min = Infinity, max = -Infinity;
+  let n = 0,
+    sum = 0,
+    sumSq = 0,
+    zeros = 0,
+    nan = 0,
+    inf = 0;
+  let min = Infinity,
+    max = -Infinity;
   for (let i = 0; i < t.size; i++) {
     const v = d[t.offset + i];
-    if (Number.isNaN(v)) { nan++; continue; }
-    if (!Number.isFinite(v)) { inf++; continue; }
+    if (Number.isNaN(v)) {
+      nan++;
+      continue;
+    }
+    if (!Number.isFinite(v)) {
+      inf++;
+      continue;
+    }
     n++;
     sum += v;
     if (v === 0) zeros++;

@@ -1,4 +1,3 @@
-
 export * from './initializers.ts';
 export * from './schedules.ts';
 export * from './optimizers/index.ts';

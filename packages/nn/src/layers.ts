@@ -5,7 +5,22 @@
  * name such as `lenet/conv1/w`.
  */
 import { checkOptionKeys, type Graph, type Node, GraphError, ShapeError, formatShape, zeros, full } from '@ndgraph/graph';
-import { add, avgPool as avgPoolOp, batchNorm as batchNormOp, biasAdd, conv2d as conv2dOp, dropout as dropoutOp, elu, flatten as flattenOp, leakyRelu, matmul, maxPool as maxPoolOp, relu, sigmoid, tanh } from '@ndgraph/ops';
+import {
+  add,
+  avgPool as avgPoolOp,
+  batchNorm as batchNormOp,
+  biasAdd,
+  conv2d as conv2dOp,
+  dropout as dropoutOp,
+  elu,
+  flatten as flattenOp,
+  leakyRelu,
+  matmul,
+  maxPool as maxPoolOp,
+  relu,
+  sigmoid,
+  tanh,
+} from '@ndgraph/ops';
 import { type Initializer, heNormal, zeros as zerosInit } from './initializers.ts';
 
 export type Activation = (x: Node) => Node;
@@ -98,12 +113,16 @@ const POOL_KEYS = ['name', 'ksize', 'strides', 'padding'];
 
 export function maxPool(x: Node, options: PoolOptions = {}): Node {
   checkOptionKeys('maxPool', options, POOL_KEYS);
-  return x.graph.scope(options.name ?? 'maxPool', () => maxPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }));
+  return x.graph.scope(options.name ?? 'maxPool', () =>
+    maxPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }),
+  );
 }
 
 export function avgPool(x: Node, options: PoolOptions = {}): Node {
   checkOptionKeys('avgPool', options, POOL_KEYS);
-  return x.graph.scope(options.name ?? 'avgPool', () => avgPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }));
+  return x.graph.scope(options.name ?? 'avgPool', () =>
+    avgPoolOp(x, { ksize: options.ksize ?? 2, strides: options.strides, padding: options.padding ?? 'valid' }),
+  );
 }
 
 export function flatten(x: Node, name = 'flatten'): Node {
@@ -158,12 +177,15 @@ export function residual(x: Node, f: (x: Node) => Node, options: ResidualOptions
     const cout = fx.shape[fx.rank - 1];
     if (fx.rank !== x.rank) throw new ShapeError(`residual: the branch returned ${formatShape(fx.shape)} for input ${formatShape(x.shape)}; ranks must agree`);
     if (x.rank === 4 && (x.shape[1] !== fx.shape[1] || x.shape[2] !== fx.shape[2])) {
-      throw new ShapeError(`residual: the branch changed the spatial size ${formatShape(x.shape)} → ${formatShape(fx.shape)}; use 'same' padding inside the block`);
+      throw new ShapeError(
+        `residual: the branch changed the spatial size ${formatShape(x.shape)} → ${formatShape(fx.shape)}; use 'same' padding inside the block`,
+      );
     }
     if (cin !== cout) {
-      shortcut = x.rank === 4
-        ? conv2d(x, { name: 'projection', filters: cout, kernelSize: 1, padding: 'same', init: options.init, useBias: false })
-        : dense(x, cout, { name: 'projection', init: options.init, useBias: false });
+      shortcut =
+        x.rank === 4
+          ? conv2d(x, { name: 'projection', filters: cout, kernelSize: 1, padding: 'same', init: options.init, useBias: false })
+          : dense(x, cout, { name: 'projection', init: options.init, useBias: false });
     }
     return add(shortcut, fx);
   });

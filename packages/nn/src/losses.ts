@@ -27,7 +27,10 @@ export function lossByName(name: LossName): (logits: Node, labels: Node) => Node
 }
 
 /** Fraction of rows whose largest logit is at the label's index (first max wins ties). */
-export function countCorrect(logits: { data: ArrayLike<number>; offset: number; shape: number[] }, labels: { data: ArrayLike<number>; offset: number }): number {
+export function countCorrect(
+  logits: { data: ArrayLike<number>; offset: number; shape: number[] },
+  labels: { data: ArrayLike<number>; offset: number },
+): number {
   const [n, c] = logits.shape;
   let correct = 0;
   for (let row = 0; row < n; row++) {

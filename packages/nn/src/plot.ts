@@ -72,16 +72,38 @@ export function trainingCurveSpec(metrics: CurveData, options: CurveOptions): To
 
   const lossSeries: string[] = ['train loss (per step)'];
   const lossLayers: object[] = [
-    lineLayer(metrics.steps.map((r) => ({ step: r.step, loss: finiteOrNull(r.loss), series: 'train loss (per step)' })), 'step', 'loss', { opacity: 0.35, strokeWidth: 1 }),
+    lineLayer(
+      metrics.steps.map((r) => ({ step: r.step, loss: finiteOrNull(r.loss), series: 'train loss (per step)' })),
+      'step',
+      'loss',
+      { opacity: 0.35, strokeWidth: 1 },
+    ),
   ];
   if (window > 1) {
-    const smoothed = movingAverage(metrics.steps.map((r) => r.loss), window);
+    const smoothed = movingAverage(
+      metrics.steps.map((r) => r.loss),
+      window,
+    );
     const name = `train loss (moving average of ${window})`;
     lossSeries.push(name);
-    lossLayers.push(lineLayer(metrics.steps.map((r, i) => ({ step: r.step, loss: finiteOrNull(smoothed[i]), series: name })), 'step', 'loss', { strokeWidth: 2 }));
+    lossLayers.push(
+      lineLayer(
+        metrics.steps.map((r, i) => ({ step: r.step, loss: finiteOrNull(smoothed[i]), series: name })),
+        'step',
+        'loss',
+        { strokeWidth: 2 },
+      ),
+    );
   }
   lossSeries.push('test loss (per epoch)');
-  lossLayers.push(lineLayer(metrics.epochs.map((r) => ({ step: r.step, loss: finiteOrNull(r.testLoss), series: 'test loss (per epoch)' })), 'step', 'loss', { strokeWidth: 2, point: true }));
+  lossLayers.push(
+    lineLayer(
+      metrics.epochs.map((r) => ({ step: r.step, loss: finiteOrNull(r.testLoss), series: 'test loss (per epoch)' })),
+      'step',
+      'loss',
+      { strokeWidth: 2, point: true },
+    ),
+  );
 
   const accuracyRows = metrics.epochs.flatMap((r) => [
     { epoch: r.epoch, accuracy: finiteOrNull(r.trainAccuracy), series: 'train accuracy' },
@@ -155,7 +177,10 @@ export function compareCurvesSpec(runs: readonly CompareRun[], options: CurveOpt
   const accuracyRows = runs.flatMap((run) => run.metrics.epochs.map((r) => ({ epoch: r.epoch, testAccuracy: finiteOrNull(r.testAccuracy), run: run.label })));
   const lossRows = runs.flatMap((run) => {
     const window = options.smoothingWindow ?? defaultWindow(run.metrics.steps.length);
-    const smoothed = movingAverage(run.metrics.steps.map((r) => r.loss), window);
+    const smoothed = movingAverage(
+      run.metrics.steps.map((r) => r.loss),
+      window,
+    );
     return run.metrics.steps.map((r, i) => ({ step: r.step, loss: finiteOrNull(smoothed[i]), run: run.label }));
   });
   const color = { field: 'run', type: 'nominal', title: null, scale: { domain: labels } };

@@ -95,7 +95,10 @@ export class Trainer {
   epoch = 0;
   step = 0;
 
-  constructor(readonly config: TrainConfig, readonly data: { train: Dataset; test: Dataset }) {
+  constructor(
+    readonly config: TrainConfig,
+    readonly data: { train: Dataset; test: Dataset },
+  ) {
     checkConfig(config);
     this.graph = new Graph({ seed: config.seed });
     const g = this.graph;
@@ -126,14 +129,24 @@ export class Trainer {
     const started = performance.now();
     const fetches = [this.loss, this.logits, ...this.gradients];
     const params = this.parameters.map((p, i) => ({ name: p.name, value: this.graph.valueOf(p), grad: undefined as unknown as Tensor, index: i }));
-    let lossSum = 0, correct = 0, seen = 0, stepInEpoch = 0;
+    let lossSum = 0,
+      correct = 0,
+      seen = 0,
+      stepInEpoch = 0;
     for (const batch of batches(this.data.train, this.config.batchSize, this.dataRng)) {
       const stepStart = performance.now();
       const rate = this.optimizer.learningRate();
       const monitor = this.monitor;
       const watched = monitor !== undefined && this.step % Math.max(1, monitor.everySteps ?? 1) === 0;
       const onValue = watched ? monitor.onValue?.bind(monitor) : undefined;
-      const [lossValue, logitsValue, ...grads] = this.session.run(fetches, [[this.images, batch.images], [this.labels, batch.labels]], { training: true, borrow: true, onValue });
+      const [lossValue, logitsValue, ...grads] = this.session.run(
+        fetches,
+        [
+          [this.images, batch.images],
+          [this.labels, batch.labels],
+        ],
+        { training: true, borrow: true, onValue },
+      );
       if (watched) monitor.onGradients?.({ epoch, step: this.step + 1 }, this.parameters, grads);
       const loss = lossValue.data[0];
       if (!Number.isFinite(loss)) throw new DataError(`training diverged: loss is ${loss} at epoch ${epoch}, step ${this.step + 1} (learning rate ${rate})`);
@@ -147,8 +160,14 @@ export class Trainer {
       seen += batch.size;
       const seconds = (performance.now() - stepStart) / 1000;
       const info: StepInfo = {
-        epoch, step: this.step, stepInEpoch, stepsPerEpoch: this.stepsPerEpoch, loss,
-        accuracy: batchCorrect / batch.size, learningRate: rate, imagesPerSecond: batch.size / seconds,
+        epoch,
+        step: this.step,
+        stepInEpoch,
+        stepsPerEpoch: this.stepsPerEpoch,
+        loss,
+        accuracy: batchCorrect / batch.size,
+        learningRate: rate,
+        imagesPerSecond: batch.size / seconds,
       };
       this.metrics.recordStep({ step: this.step, epoch, loss, accuracy: info.accuracy, learningRate: rate, imagesPerSecond: info.imagesPerSecond });
       onStep?.(info);
@@ -157,8 +176,14 @@ export class Trainer {
     const test = this.evaluate(this.data.test);
     this.epoch = epoch;
     const info: EpochInfo = {
-      epoch, step: this.step, trainLoss: lossSum / seen, trainAccuracy: correct / seen,
-      testLoss: test.loss, testAccuracy: test.accuracy, seconds: trainSeconds, imagesPerSecond: seen / trainSeconds,
+      epoch,
+      step: this.step,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      seconds: trainSeconds,
+      imagesPerSecond: seen / trainSeconds,
     };
     this.metrics.recordEpoch(info);
     return info;
@@ -175,9 +200,18 @@ export class Trainer {
 
   /** Mean loss and accuracy over a dataset, in eval mode (no dropout, running batchnorm statistics). */
   evaluate(ds: Dataset): { loss: number; accuracy: number } {
-    let lossSum = 0, correct = 0, seen = 0;
+    let lossSum = 0,
+      correct = 0,
+      seen = 0;
     for (const batch of batches(ds, this.config.evalBatchSize ?? 500, null, { shuffle: false })) {
-      const [lossValue, logitsValue] = this.session.run([this.loss, this.logits], [[this.images, batch.images], [this.labels, batch.labels]], { borrow: true });
+      const [lossValue, logitsValue] = this.session.run(
+        [this.loss, this.logits],
+        [
+          [this.images, batch.images],
+          [this.labels, batch.labels],
+        ],
+        { borrow: true },
+      );
       lossSum += lossValue.data[0] * batch.size;
       correct += countCorrect(logitsValue, batch.labels);
       seen += batch.size;
@@ -207,14 +241,18 @@ export class Trainer {
   /** Restores a checkpoint made by `checkpoint()` of a trainer with the same model config. */
   restore(ckpt: { tensors: Record<string, Tensor>; metadata: Record<string, string> }, source = 'checkpoint'): void {
     const { tensors, metadata } = ckpt;
-    if (metadata.format !== 'ndgraph-training-checkpoint/1') throw new DataError(`${source}: expected format 'ndgraph-training-checkpoint/1', found '${metadata.format}'`);
+    if (metadata.format !== 'ndgraph-training-checkpoint/1')
+      throw new DataError(`${source}: expected format 'ndgraph-training-checkpoint/1', found '${metadata.format}'`);
     const saved = JSON.parse(metadata.config) as TrainConfig;
     for (const key of ['batchSize', 'optimizer', 'seed', 'loss', 'init'] as const) {
       if (JSON.stringify(saved[key]) !== JSON.stringify(this.config[key])) {
         throw new DataError(`${source}: the checkpoint was made with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(this.config[key])}`);
       }
     }
-    if (JSON.stringify(saved.model ?? {}) !== JSON.stringify(this.config.model ?? {})) throw new DataError(`${source}: the checkpoint's model options ${JSON.stringify(saved.model ?? {})} differ from this run's ${JSON.stringify(this.config.model ?? {})}`);
+    if (JSON.stringify(saved.model ?? {}) !== JSON.stringify(this.config.model ?? {}))
+      throw new DataError(
+        `${source}: the checkpoint's model options ${JSON.stringify(saved.model ?? {})} differ from this run's ${JSON.stringify(this.config.model ?? {})}`,
+      );
     for (const v of this.graph.variables()) {
       const t = tensors[`variables/${v.name}`];
       if (!t) throw new DataError(`${source}: no tensor for variable ${v.name}`);
@@ -238,5 +276,6 @@ function checkConfig(c: TrainConfig): void {
   };
   positiveInt('epochs');
   positiveInt('batchSize');
-  if (!(c.learningRate > 0) || !Number.isFinite(c.learningRate)) throw new RangeError(`training config: learningRate must be a positive number, found ${c.learningRate}`);
+  if (!(c.learningRate > 0) || !Number.isFinite(c.learningRate))
+    throw new RangeError(`training config: learningRate must be a positive number, found ${c.learningRate}`);
 }

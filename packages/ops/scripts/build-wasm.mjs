@@ -131,7 +131,9 @@ async function main(args) {
   }
   for (const binary of [compiled.plain, compiled.shared]) {
     if (binary.length > SYNC_COMPILE_LIMIT_BYTES) {
-      console.warn(`warning: a wasm kernels module is ${binary.length} bytes; browsers' main threads refuse to compile more than ${SYNC_COMPILE_LIMIT_BYTES} synchronously`);
+      console.warn(
+        `warning: a wasm kernels module is ${binary.length} bytes; browsers' main threads refuse to compile more than ${SYNC_COMPILE_LIMIT_BYTES} synchronously`,
+      );
     }
   }
   const text = renderModule(compiled, hash);

@@ -64,7 +64,8 @@ export function conv2dAttrs(options: Conv2dOptions, op = 'conv2d'): WindowAttrs 
 
 /** Pool options → the attributes stored on the node. Unknown keys (beyond `extraKeys`) are an error. */
 export function poolAttrs(options: PoolOptions, op = 'pool', extraKeys: readonly string[] = []): PoolAttrs {
-  if (!options || typeof options !== 'object') throw new GraphError(`${op} options must be an object { ksize, strides?, padding? }, found ${JSON.stringify(options)}`);
+  if (!options || typeof options !== 'object')
+    throw new GraphError(`${op} options must be an object { ksize, strides?, padding? }, found ${JSON.stringify(options)}`);
   checkOptionKeys(op, options, ['ksize', 'strides', 'padding', ...extraKeys]);
   const ksize = toWindowPair(options.ksize, 'ksize');
   return { ksize, strides: toWindowPair(options.strides, 'strides', ksize), padding: checkPadding(options.padding ?? 'valid') };
@@ -75,7 +76,8 @@ export function checkWindowAttrs(attrs: WindowAttrs, withKsize = false): void {
   const isPair = (v: unknown) => Array.isArray(v) && v.length === 2 && v.every((d) => Number.isInteger(d) && d > 0);
   if (!attrs || !isPair(attrs.strides)) throw new GraphError(`attrs.strides must be a pair of positive integers, found ${JSON.stringify(attrs?.strides)}`);
   checkPadding(attrs.padding);
-  if (withKsize && !isPair((attrs as PoolAttrs).ksize)) throw new GraphError(`attrs.ksize must be a pair of positive integers, found ${JSON.stringify((attrs as PoolAttrs).ksize)}`);
+  if (withKsize && !isPair((attrs as PoolAttrs).ksize))
+    throw new GraphError(`attrs.ksize must be a pair of positive integers, found ${JSON.stringify((attrs as PoolAttrs).ksize)}`);
 }
 
 /** Output size along one dimension. An unknown input size (-1) gives -1. */
@@ -102,8 +104,10 @@ export function windowOutputSize(inShape: readonly number[], kernel: readonly [n
   const [, h, w] = inShape;
   const [kh, kw] = kernel;
   if (attrs.padding === 'valid') {
-    if (h >= 0 && h < kh) throw new ShapeError(`${what} height ${h} is smaller than the window height ${kh} with 'valid' padding (input ${formatShape(inShape)})`);
-    if (w >= 0 && w < kw) throw new ShapeError(`${what} width ${w} is smaller than the window width ${kw} with 'valid' padding (input ${formatShape(inShape)})`);
+    if (h >= 0 && h < kh)
+      throw new ShapeError(`${what} height ${h} is smaller than the window height ${kh} with 'valid' padding (input ${formatShape(inShape)})`);
+    if (w >= 0 && w < kw)
+      throw new ShapeError(`${what} width ${w} is smaller than the window width ${kw} with 'valid' padding (input ${formatShape(inShape)})`);
   }
   return [convOutputSize(h, kh, attrs.strides[0], attrs.padding), convOutputSize(w, kw, attrs.strides[1], attrs.padding)];
 }

@@ -166,7 +166,9 @@ export function toDot(target: Graph | readonly Node[], options: ExportOptions = 
   // named font and falls back to narrow Times metrics for a list. Verdana is the
   // widest common sans-serif, so text drawn with any fallback still fits.
   out.push('digraph ndgraph {');
-  out.push(`  graph [rankdir=${options.rankdir ?? 'TB'}, fontname="Verdana", fontsize=12, labeljust=l, nodesep=0.25, ranksep=0.35${options.title ? `, label=${quote(options.title)}, labelloc=t` : ''}];`);
+  out.push(
+    `  graph [rankdir=${options.rankdir ?? 'TB'}, fontname="Verdana", fontsize=12, labeljust=l, nodesep=0.25, ranksep=0.35${options.title ? `, label=${quote(options.title)}, labelloc=t` : ''}];`,
+  );
   out.push('  node [shape=box, style="rounded,filled", fontname="Verdana", fontsize=10, margin="0.12,0.05"];');
   out.push('  edge [color="#475569", arrowsize=0.6];');
   emit(root, '  ');

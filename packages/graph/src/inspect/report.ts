@@ -230,7 +230,17 @@ export function formatNumber(v: number): string {
 }
 
 const statColumns = (s: TensorStats | null): string[] =>
-  s ? [formatNumber(s.mean), formatNumber(s.std), formatNumber(s.min), formatNumber(s.max), `${(s.zeroFraction * 100).toFixed(1)}%`, String(s.nan), String(s.inf)] : ['-', '-', '-', '-', '-', '-', '-'];
+  s
+    ? [
+        formatNumber(s.mean),
+        formatNumber(s.std),
+        formatNumber(s.min),
+        formatNumber(s.max),
+        `${(s.zeroFraction * 100).toFixed(1)}%`,
+        String(s.nan),
+        String(s.inf),
+      ]
+    : ['-', '-', '-', '-', '-', '-', '-'];
 
 /**
  * The report as an aligned text table, one row per node:
@@ -240,12 +250,23 @@ export function formatReport(report: Report, options: FormatReportOptions = {}):
   const rows = options.filter ? report.rows.filter(options.filter) : report.rows;
   const statHead = ['mean', 'std', 'min', 'max', 'zeros', 'nan', 'inf'];
   const head = ['node', 'op', 'shape', 'dtype', ...statHead, ...(options.valuesOnly ? [] : statHead)];
-  const body = rows.map((r) => [r.name, r.op, `[${r.shape.join(',')}]`, r.dtype, ...statColumns(r.value), ...(options.valuesOnly ? [] : statColumns(r.gradient))]);
+  const body = rows.map((r) => [
+    r.name,
+    r.op,
+    `[${r.shape.join(',')}]`,
+    r.dtype,
+    ...statColumns(r.value),
+    ...(options.valuesOnly ? [] : statColumns(r.gradient)),
+  ]);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
   const textColumns = 4; // name, op, shape, dtype: left-aligned; numbers right-aligned
   const line = (cells: string[]) =>
     cells
-      .map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c])) + (c === textColumns - 1 || c === textColumns - 1 + statHead.length ? ' |' : ''))
+      .map(
+        (cell, c) =>
+          (c < textColumns ? cell.padEnd(widths[c]) : cell.padStart(widths[c])) +
+          (c === textColumns - 1 || c === textColumns - 1 + statHead.length ? ' |' : ''),
+      )
       .join(' ')
       .trimEnd();
   // A group header over the two blocks of statistics.

@@ -33,7 +33,9 @@ export function normalizeFeeds(graph: Graph, feeds: Feeds | undefined): Map<numb
       throw new FeedError(`feed for ${node.name}: expected a ${node.dtype} tensor, found data of type ${Object.prototype.toString.call(value.data)}`);
     }
     if (dtype !== node.dtype || !shapeMatches(node.shape, value.shape)) {
-      throw new FeedError(`feed for ${node.op.kind ?? 'node'} ${node.name}: expected ${formatShape(node.shape)} ${node.dtype}, found ${formatShape(value.shape)} ${dtype}`);
+      throw new FeedError(
+        `feed for ${node.op.kind ?? 'node'} ${node.name}: expected ${formatShape(node.shape)} ${node.dtype}, found ${formatShape(value.shape)} ${dtype}`,
+      );
     }
     out.set(node.id, isContiguous(value) ? value : copyTensor(value));
   }

@@ -54,8 +54,7 @@ export function planFusions(order: readonly Node[], keep: (n: Node) => boolean):
   const inRun = new Set(order.map((n) => n.id));
   const uses = new Map<number, number>();
   for (const n of order) for (const x of n.inputs) uses.set(x.id, (uses.get(x.id) ?? 0) + 1);
-  const canAbsorb = (n: Node) =>
-    inRun.has(n.id) && n.op.kind === undefined && !keep(n) && uses.get(n.id) === 1 && !absorbed.has(n.id) && !fusions.has(n.id);
+  const canAbsorb = (n: Node) => inRun.has(n.id) && n.op.kind === undefined && !keep(n) && uses.get(n.id) === 1 && !absorbed.has(n.id) && !fusions.has(n.id);
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i];
     if (absorbed.has(node.id) || node.op.kind !== undefined) continue;

@@ -154,7 +154,12 @@ export class Session {
           pool.retain(value.data);
         }
         values[i] = value;
-        if (options.anomaly) checkFinite(node, value, step.inputs.map((k) => values[k]!));
+        if (options.anomaly)
+          checkFinite(
+            node,
+            value,
+            step.inputs.map((k) => values[k]!),
+          );
         if (hooked) this.hooks.call(node, value);
         options.onValue?.(node, value);
         for (const k of plan.releaseAfter[i]) {
@@ -200,7 +205,9 @@ export class Session {
       throw locateError(e, node.name, op.name, specs);
     }
     if (!shapeMatches(node.shape, spec.shape) || spec.shape.some((d) => d < 0) || spec.dtype !== node.dtype) {
-      throw new ShapeError(`${node.name} (op ${op.name}): at run time the output is ${formatShape(spec.shape)} ${spec.dtype}, but the graph was built for ${formatShape(node.shape)} ${node.dtype}`);
+      throw new ShapeError(
+        `${node.name} (op ${op.name}): at run time the output is ${formatShape(spec.shape)} ${spec.dtype}, but the graph was built for ${formatShape(node.shape)} ${node.dtype}`,
+      );
     }
     context.begin(node, spec);
     let out: Tensor;
@@ -212,7 +219,9 @@ export class Session {
     }
     context.end(out.data);
     if (!shapesEqual(out.shape, spec.shape) || dtypeOf(out) !== spec.dtype || !isContiguous(out)) {
-      throw new ShapeError(`${node.name} (op ${op.name}): the kernel returned ${formatShape(out.shape)} ${dtypeOf(out)}${isContiguous(out) ? '' : ' (not contiguous)'}, but its shape rule says ${formatShape(spec.shape)} ${spec.dtype}`);
+      throw new ShapeError(
+        `${node.name} (op ${op.name}): the kernel returned ${formatShape(out.shape)} ${dtypeOf(out)}${isContiguous(out) ? '' : ' (not contiguous)'}, but its shape rule says ${formatShape(spec.shape)} ${spec.dtype}`,
+      );
     }
     return out;
   }
@@ -269,7 +278,9 @@ class StepContext implements RunContext {
     } catch (e) {
       if (e instanceof NdgraphError && !(e instanceof MemoryError)) throw e;
       const bytes = shapeSize(shape) * (dtype === 'float64' ? 8 : 4);
-      throw new MemoryError(`cannot allocate ${formatShape(shape)} ${dtype} (${bytes} bytes) on backend '${this.pool.backend.name}': ${e instanceof Error ? e.message : String(e)}`);
+      throw new MemoryError(
+        `cannot allocate ${formatShape(shape)} ${dtype} (${bytes} bytes) on backend '${this.pool.backend.name}': ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
     this.allocated.push(buf);
     return wrap(buf, shape);

@@ -119,7 +119,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const declared = view.getBigUint64(0, true);
   if (declared > BigInt(fileLength - HEADER_LENGTH_BYTES)) {
-    fail(0, `header length ${declared} runs past the end of the file: expected at most ${fileLength - HEADER_LENGTH_BYTES} (the file has ${fileLength} bytes), found ${declared}`);
+    fail(
+      0,
+      `header length ${declared} runs past the end of the file: expected at most ${fileLength - HEADER_LENGTH_BYTES} (the file has ${fileLength} bytes), found ${declared}`,
+    );
   }
   const headerLength = Number(declared);
   const dataStart = HEADER_LENGTH_BYTES + headerLength;
@@ -139,7 +142,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
     return fail(HEADER_LENGTH_BYTES, `header is not valid JSON: expected a JSON object, found ${preview} (${(error as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    fail(HEADER_LENGTH_BYTES, `header is not a JSON object: expected { "<name>": { dtype, shape, data_offsets }, ... }, found ${Array.isArray(header) ? 'an array' : String(header)}`);
+    fail(
+      HEADER_LENGTH_BYTES,
+      `header is not a JSON object: expected { "<name>": { dtype, shape, data_offsets }, ... }, found ${Array.isArray(header) ? 'an array' : String(header)}`,
+    );
   }
   const entries = header as Record<string, unknown>;
 
@@ -178,11 +184,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
     const { dtype, itemSize } = CODES[code!];
     if (end < begin) fail(dataStart + begin, `${where}: bad data_offsets: expected begin ≤ end, found [${begin}, ${end}]`);
     if (end > dataLength) {
-      fail(dataStart + begin, `${where}: data_offsets [${begin}, ${end}] run past the end of the file: expected end ≤ ${dataLength} (the data block's length), found ${end}`);
+      fail(
+        dataStart + begin,
+        `${where}: data_offsets [${begin}, ${end}] run past the end of the file: expected end ≤ ${dataLength} (the data block's length), found ${end}`,
+      );
     }
     const expectedBytes = shapeSize(shape!) * itemSize;
     if (end - begin !== expectedBytes) {
-      fail(dataStart + begin, `${where}: data_offsets [${begin}, ${end}] do not fit the shape: expected ${expectedBytes} bytes (${JSON.stringify(shape)} × ${itemSize}-byte ${code}), found ${end - begin}`);
+      fail(
+        dataStart + begin,
+        `${where}: data_offsets [${begin}, ${end}] do not fit the shape: expected ${expectedBytes} bytes (${JSON.stringify(shape)} × ${itemSize}-byte ${code}), found ${end - begin}`,
+      );
     }
     checked.push({ name, entry: entry as HeaderEntry, itemSize, dtype });
   }
@@ -193,7 +205,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
   for (const { name, entry } of byPosition) {
     const [begin, end] = entry.data_offsets;
     if (begin < covered) {
-      fail(dataStart + begin, `tensor '${name}' overlaps tensor '${previous}': expected data_offsets to start at ${covered} or later, found [${begin}, ${end}]`);
+      fail(
+        dataStart + begin,
+        `tensor '${name}' overlaps tensor '${previous}': expected data_offsets to start at ${covered} or later, found [${begin}, ${end}]`,
+      );
     }
     if (begin > covered) {
       fail(dataStart + covered, `hole in the data block before tensor '${name}': expected it to start at ${covered}, found [${begin}, ${end}]`);
@@ -202,7 +217,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<bytes>'): Decode
     previous = name;
   }
   if (covered !== dataLength) {
-    fail(dataStart + covered, `trailing bytes after the last tensor: expected the file to end at byte ${dataStart + covered}, found ${dataLength - covered} more bytes`);
+    fail(
+      dataStart + covered,
+      `trailing bytes after the last tensor: expected the file to end at byte ${dataStart + covered}, found ${dataLength - covered} more bytes`,
+    );
   }
 
   const tensors: Record<string, Tensor> = {};

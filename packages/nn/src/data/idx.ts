@@ -37,15 +37,21 @@ function readHeader(bytes: Uint8Array, source: string, expectedMagic: number, wh
   const rank = expectedMagic & 0xff;
   const headerLength = 4 + 4 * rank;
   if (bytes.length < 4) {
-    throw new DataError(`${source}: truncated header: expected ${headerLength} header bytes for IDX ${what}, found only ${bytes.length} (the file ends at byte offset ${bytes.length})`);
+    throw new DataError(
+      `${source}: truncated header: expected ${headerLength} header bytes for IDX ${what}, found only ${bytes.length} (the file ends at byte offset ${bytes.length})`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
-    throw new DataError(`${source}: bad magic number at byte offset 0: expected ${describeMagic(expectedMagic)} for IDX ${what}, found ${describeMagic(magic)}`);
+    throw new DataError(
+      `${source}: bad magic number at byte offset 0: expected ${describeMagic(expectedMagic)} for IDX ${what}, found ${describeMagic(magic)}`,
+    );
   }
   if (bytes.length < headerLength) {
-    throw new DataError(`${source}: truncated header: expected ${headerLength} header bytes for IDX ${what}, found only ${bytes.length} (the file ends at byte offset ${bytes.length})`);
+    throw new DataError(
+      `${source}: truncated header: expected ${headerLength} header bytes for IDX ${what}, found only ${bytes.length} (the file ends at byte offset ${bytes.length})`,
+    );
   }
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d, false));

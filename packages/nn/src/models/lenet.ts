@@ -40,11 +40,15 @@ export function lenet5(images: Node, options: LeNetOptions = {}): Node {
   const convBlock = (x: Node, name: string, filters: number, padding: 'same' | 'valid') =>
     g.scope(name, () => after(conv2d(x, { name: 'conv', filters, kernelSize: 5, padding, init, useBias: !options.batchNorm })));
   const resBlock = (x: Node, name: string) =>
-    residual(x, (h) => {
-      const c = h.shape[3];
-      const a = after(conv2d(h, { name: 'conv1', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
-      return normalized(conv2d(a, { name: 'conv2', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
-    }, { name, init });
+    residual(
+      x,
+      (h) => {
+        const c = h.shape[3];
+        const a = after(conv2d(h, { name: 'conv1', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
+        return normalized(conv2d(a, { name: 'conv2', filters: c, kernelSize: 3, padding: 'same', init, useBias: !options.batchNorm }));
+      },
+      { name, init },
+    );
   const denseBlock = (x: Node, name: string, units: number) =>
     g.scope(name, () => {
       const h = after(dense(x, units, { name: 'dense', init, useBias: !options.batchNorm }));

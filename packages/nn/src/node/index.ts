@@ -1,4 +1,3 @@
-
 export * from './checkpoint-file.ts';
 export * from './mnist-files.ts';
 export * from './mnist-embedded.ts';

@@ -31,7 +31,9 @@ function readDigitFile(path: string, digit: number): DigitImages {
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as { data?: unknown };
   const data = parsed.data;
   if (!Array.isArray(data) || data.length % PIXELS !== 0) {
-    throw new DataError(`${path}: expected "data" to be a flat array of ${PIXELS}-pixel images, found ${Array.isArray(data) ? `${data.length} values` : typeof data}`);
+    throw new DataError(
+      `${path}: expected "data" to be a flat array of ${PIXELS}-pixel images, found ${Array.isArray(data) ? `${data.length} values` : typeof data}`,
+    );
   }
   const pixels = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) {
@@ -87,7 +89,10 @@ function gatherDigits(perDigit: readonly DigitImages[], indices: Int32Array): Da
 export function embeddedMnistDigits(): Dataset {
   const perDigit = readDigitFiles();
   const total = perDigit.reduce((sum, images) => sum + images.length / PIXELS, 0);
-  return gatherDigits(perDigit, Int32Array.from({ length: total }, (_, i) => i));
+  return gatherDigits(
+    perDigit,
+    Int32Array.from({ length: total }, (_, i) => i),
+  );
 }
 
 /**
@@ -96,7 +101,11 @@ export function embeddedMnistDigits(): Dataset {
  * `testSize` the test indices (disjoint; the same seed gives the same split).
  */
 export function splitIndices(n: number, trainSize: number, testSize: number, seed: number): { train: Int32Array; test: Int32Array } {
-  for (const [name, value] of [['n', n], ['trainSize', trainSize], ['testSize', testSize]] as const) {
+  for (const [name, value] of [
+    ['n', n],
+    ['trainSize', trainSize],
+    ['testSize', testSize],
+  ] as const) {
     if (!Number.isInteger(value) || value < 0) throw new DataError(`splitIndices: expected ${name} to be a whole number >= 0, found ${value}`);
   }
   if (trainSize + testSize > n) {

@@ -42,7 +42,9 @@ function loadPair(imagesPath: string, labelsPath: string): Dataset {
     throw new DataError(`${imagesPath}: expected 28 x 28 MNIST images, found ${images.shape[1]} x ${images.shape[2]}`);
   }
   if (images.shape[0] !== labels.shape[0]) {
-    throw new DataError(`count mismatch: ${imagesPath} holds ${images.shape[0]} images but ${labelsPath} holds ${labels.shape[0]} labels; expected the same number`);
+    throw new DataError(
+      `count mismatch: ${imagesPath} holds ${images.shape[0]} images but ${labelsPath} holds ${labels.shape[0]} labels; expected the same number`,
+    );
   }
   return { images, labels };
 }

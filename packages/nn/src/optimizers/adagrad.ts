@@ -26,7 +26,15 @@ class Adagrad extends BaseOptimizer {
     this.epsilon = checkOption('adagrad', 'epsilon', options.epsilon ?? 1e-8, positive, '> 0');
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, slots: readonly FloatArray[], lr: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    slots: readonly FloatArray[],
+    lr: number,
+  ): void {
     const sumSquares = slots[0];
     const { epsilon, weightDecay } = this;
     for (let i = 0; i < size; i++) {

@@ -42,7 +42,16 @@ class Adam extends BaseOptimizer {
     this.epsilon = checkOption(name, 'epsilon', options.epsilon ?? 1e-8, positive, '> 0');
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, slots: readonly FloatArray[], lr: number, step: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    slots: readonly FloatArray[],
+    lr: number,
+    step: number,
+  ): void {
     const m = slots[0];
     const v = slots[1];
     const { beta1, beta2, epsilon } = this;

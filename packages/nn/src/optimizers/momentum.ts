@@ -19,8 +19,15 @@ export interface MomentumOptions extends CommonOptimizerOptions {
 
 /** A backend's momentum update (the loop below, in place); false when it did not run. */
 export type MomentumStepKernel = (
-  value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, velocity: FloatArray, size: number,
-  momentum: number, learningRate: number, weightDecay: number,
+  value: FloatArray,
+  valueOffset: number,
+  grad: FloatArray,
+  gradOffset: number,
+  velocity: FloatArray,
+  size: number,
+  momentum: number,
+  learningRate: number,
+  weightDecay: number,
 ) => boolean;
 
 class Momentum extends BaseOptimizer {
@@ -31,13 +38,23 @@ class Momentum extends BaseOptimizer {
     this.momentum = checkOption('momentum', 'momentum', options.momentum ?? 0.9, inUnitInterval, 'in [0, 1)');
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, slots: readonly FloatArray[], lr: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    slots: readonly FloatArray[],
+    lr: number,
+  ): void {
     const velocity = slots[0];
     const mu = this.momentum;
     const decay = this.weightDecay;
     // The backend's kernel, where it has one, computes exactly this loop (the same bits).
-    const kernel = value instanceof Float32Array && grad instanceof Float32Array && velocity instanceof Float32Array
-      ? backendOwning(value).kernel<MomentumStepKernel>('momentumStep', 'float32') : undefined;
+    const kernel =
+      value instanceof Float32Array && grad instanceof Float32Array && velocity instanceof Float32Array
+        ? backendOwning(value).kernel<MomentumStepKernel>('momentumStep', 'float32')
+        : undefined;
     if (kernel?.(value, valueOffset, grad, gradOffset, velocity, size, mu, lr, decay)) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];

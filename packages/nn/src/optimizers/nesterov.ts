@@ -20,7 +20,15 @@ class Nesterov extends BaseOptimizer {
     this.momentum = checkOption('nesterov', 'momentum', options.momentum ?? 0.9, inUnitInterval, 'in [0, 1)');
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, slots: readonly FloatArray[], lr: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    slots: readonly FloatArray[],
+    lr: number,
+  ): void {
     const velocity = slots[0];
     const mu = this.momentum;
     const decay = this.weightDecay;

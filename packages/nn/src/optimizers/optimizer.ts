@@ -105,7 +105,8 @@ export abstract class BaseOptimizer implements Optimizer {
     this.slotNames = slotNames;
     const rate = options.learningRate;
     if (typeof rate === 'number') checkOption(displayName, 'learningRate', rate, nonNegative, 'to be a finite number ≥ 0');
-    else if (typeof rate !== 'function') throw new RangeError(`${displayName}: expected learningRate to be a number or a schedule (step) => rate, found ${String(rate)}`);
+    else if (typeof rate !== 'function')
+      throw new RangeError(`${displayName}: expected learningRate to be a number or a schedule (step) => rate, found ${String(rate)}`);
     this.rate = rate;
     this.weightDecay = checkOption(displayName, 'weightDecay', options.weightDecay ?? 0, nonNegative, '≥ 0');
   }
@@ -116,12 +117,22 @@ export abstract class BaseOptimizer implements Optimizer {
 
   step(params: readonly ParamUpdate[]): void {
     const lr = this.learningRate();
-    if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`${this.name}: the learning-rate schedule gave ${lr} at step ${this.stepCount}; expected a finite number ≥ 0`);
+    if (!Number.isFinite(lr) || lr < 0)
+      throw new RangeError(`${this.name}: the learning-rate schedule gave ${lr} at step ${this.stepCount}; expected a finite number ≥ 0`);
     // Indexed loop: for...of would allocate an iterator every step.
     for (let i = 0; i < params.length; i++) {
       const param = params[i];
       this.checkParam(param);
-      this.updateParam(param.value.data as FloatArray, param.value.offset, param.grad.data as FloatArray, param.grad.offset, param.value.size, this.slotsFor(param), lr, this.stepCount);
+      this.updateParam(
+        param.value.data as FloatArray,
+        param.value.offset,
+        param.grad.data as FloatArray,
+        param.grad.offset,
+        param.value.size,
+        this.slotsFor(param),
+        lr,
+        this.stepCount,
+      );
     }
     this.stepCount++;
   }
@@ -148,9 +159,12 @@ export abstract class BaseOptimizer implements Optimizer {
     if (!isFloatDType(valueType)) throw new DTypeError(`${this.name}: parameter '${name}' must be float32 or float64, found ${valueType}`);
     if (!isFloatDType(dtypeOf(grad))) throw new DTypeError(`${this.name}: gradient of '${name}' must be float32 or float64, found ${dtypeOf(grad)}`);
     if (!sameShape(value.shape, grad.shape)) {
-      throw new ShapeError(`${this.name}: gradient of '${name}' has shape ${formatShape(grad.shape)}, expected the parameter's shape ${formatShape(value.shape)}`);
+      throw new ShapeError(
+        `${this.name}: gradient of '${name}' has shape ${formatShape(grad.shape)}, expected the parameter's shape ${formatShape(value.shape)}`,
+      );
     }
-    if (!isRowMajor(value) || !isRowMajor(grad)) throw new ShapeError(`${this.name}: parameter '${name}' and its gradient must be contiguous row-major tensors`);
+    if (!isRowMajor(value) || !isRowMajor(grad))
+      throw new ShapeError(`${this.name}: parameter '${name}' and its gradient must be contiguous row-major tensors`);
   }
 
   /** The slots of a parameter, created (zero-filled) the first time it is seen. */
@@ -168,7 +182,9 @@ export abstract class BaseOptimizer implements Optimizer {
     for (let k = 0; k < slots.tensors.length; k++) {
       const slot = slots.tensors[k];
       if (!sameShape(slot.shape, param.value.shape)) {
-        throw new ShapeError(`${this.name}: slot '${param.name}/${this.slotNames[k]}' has shape ${formatShape(slot.shape)}, but parameter '${param.name}' has shape ${formatShape(param.value.shape)}`);
+        throw new ShapeError(
+          `${this.name}: slot '${param.name}/${this.slotNames[k]}' has shape ${formatShape(slot.shape)}, but parameter '${param.name}' has shape ${formatShape(param.value.shape)}`,
+        );
       }
       // A restored state may hold another float type than the model: convert once.
       if (dtypeOf(slot) !== valueType) {
@@ -203,7 +219,8 @@ export abstract class BaseOptimizer implements Optimizer {
       }
       const tensor = state.slots[key];
       const dtype = dtypeOfArray(tensor?.data);
-      if (!dtype || !isFloatDType(dtype)) throw new DTypeError(`${this.name}.setState: slot '${key}' must be a float32 or float64 tensor, found ${dtype ?? String(tensor)}`);
+      if (!dtype || !isFloatDType(dtype))
+        throw new DTypeError(`${this.name}.setState: slot '${key}' must be a float32 or float64 tensor, found ${dtype ?? String(tensor)}`);
       // Against a parameter already known, the shape must match now (otherwise it is checked at its first step).
       const current = this.slots.get(paramName);
       if (current && !shapesEqual(current.tensors[k].shape, tensor.shape)) {
@@ -215,9 +232,12 @@ export abstract class BaseOptimizer implements Optimizer {
     }
     for (const [paramName, slots] of restored) {
       for (let k = 0; k < this.slotNames.length; k++) {
-        if (!slots[k]) throw new GraphError(`${this.name}.setState: slot '${paramName}/${this.slotNames[k]}' is missing (parameter '${paramName}' has other slots)`);
+        if (!slots[k])
+          throw new GraphError(`${this.name}.setState: slot '${paramName}/${this.slotNames[k]}' is missing (parameter '${paramName}' has other slots)`);
         if (!shapesEqual(slots[k].shape, slots[0].shape)) {
-          throw new ShapeError(`${this.name}.setState: slot '${paramName}/${this.slotNames[k]}' has shape ${formatShape(slots[k].shape)}, but '${paramName}/${this.slotNames[0]}' has ${formatShape(slots[0].shape)}`);
+          throw new ShapeError(
+            `${this.name}.setState: slot '${paramName}/${this.slotNames[k]}' has shape ${formatShape(slots[k].shape)}, but '${paramName}/${this.slotNames[0]}' has ${formatShape(slots[0].shape)}`,
+          );
         }
       }
     }

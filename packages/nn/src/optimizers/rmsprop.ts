@@ -30,7 +30,15 @@ class Rmsprop extends BaseOptimizer {
     this.epsilon = checkOption('rmsprop', 'epsilon', options.epsilon ?? 1e-8, positive, '> 0');
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, slots: readonly FloatArray[], lr: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    slots: readonly FloatArray[],
+    lr: number,
+  ): void {
     const meanSquare = slots[0];
     const { decay, epsilon, weightDecay } = this;
     for (let i = 0; i < size; i++) {

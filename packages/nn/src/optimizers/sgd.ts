@@ -15,7 +15,15 @@ class Sgd extends BaseOptimizer {
     super('sgd', options, []);
   }
 
-  protected updateParam(value: FloatArray, valueOffset: number, grad: FloatArray, gradOffset: number, size: number, _slots: readonly FloatArray[], lr: number): void {
+  protected updateParam(
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    size: number,
+    _slots: readonly FloatArray[],
+    lr: number,
+  ): void {
     const decay = this.weightDecay;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];

@@ -25,4 +25,5 @@ export const avgPoolGradOp = defineOp<PoolAttrs>({
 });
 
 /** The input gradient of avgPool(x, options) for output gradient `dy`. */
-export const avgPoolGrad = (dy: Node, x: Node, options: PoolOptions, name?: string): Node => avgPoolGradOp([dy, x], poolAttrs(options, 'avgPoolGrad'), { name });
+export const avgPoolGrad = (dy: Node, x: Node, options: PoolOptions, name?: string): Node =>
+  avgPoolGradOp([dy, x], poolAttrs(options, 'avgPoolGrad'), { name });

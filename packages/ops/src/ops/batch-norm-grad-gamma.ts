@@ -20,7 +20,15 @@ export const batchNormGradGammaOp = defineOp<BatchNormGradAttrs>({
   name: 'batchNormGradGamma',
   arity: 4,
   inferShape([dy, x, runningMean, runningVar]) {
-    const { shape, dtype } = batchNormShape(x, 'x', [[runningMean, 'runningMean'], [runningVar, 'runningVar']], [[dy, 'dy']]);
+    const { shape, dtype } = batchNormShape(
+      x,
+      'x',
+      [
+        [runningMean, 'runningMean'],
+        [runningVar, 'runningVar'],
+      ],
+      [[dy, 'dy']],
+    );
     return { shape: [shape[shape.length - 1]], dtype };
   },
   forward([dy, x, runningMean, runningVar], { epsilon }, ctx) {
@@ -29,7 +37,8 @@ export const batchNormGradGammaOp = defineOp<BatchNormGradAttrs>({
     // Accumulate in float64 even for float32 tensors: a channel may sum many values.
     const sums = ctx.scratch([channels], 'float64').data;
     sums.fill(0);
-    const xd = x.data, g = dy.data;
+    const xd = x.data,
+      g = dy.data;
     for (let i = 0, c = 0; i < x.size; i++) {
       sums[c] += g[dy.offset + i] * (xd[x.offset + i] - mean[c]) * inverseStd[c];
       if (++c === channels) c = 0;

@@ -25,7 +25,15 @@ export const batchNormGradInputOp = defineOp<BatchNormGradAttrs>({
   name: 'batchNormGradInput',
   arity: 4,
   inferShape([dy, x, gamma, runningVar]) {
-    return batchNormShape(x, 'x', [[gamma, 'gamma'], [runningVar, 'runningVar']], [[dy, 'dy']]);
+    return batchNormShape(
+      x,
+      'x',
+      [
+        [gamma, 'gamma'],
+        [runningVar, 'runningVar'],
+      ],
+      [[dy, 'dy']],
+    );
   },
   forward([dy, x, gamma, runningVar], { epsilon }, ctx) {
     const channels = x.shape[x.shape.length - 1];
@@ -33,7 +41,8 @@ export const batchNormGradInputOp = defineOp<BatchNormGradAttrs>({
     const count = channels === 0 ? 0 : n / channels;
     const out = ctx.output();
     const dx = out.data;
-    const xd = x.data, g = dy.data;
+    const xd = x.data,
+      g = dy.data;
     const { mean, inverseStd } = normalization(ctx, x, null, runningVar, epsilon);
     // scale[c] = γ_c / σ_c: the whole eval gradient, and the leading factor in training.
     const scale = ctx.scratch([channels], 'float64').data;

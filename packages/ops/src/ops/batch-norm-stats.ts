@@ -28,7 +28,12 @@ export function checkBatchNormAttrs({ momentum, epsilon }: BatchNormAttrs): void
  * (all of x's float dtype). `others` lists the extra tensors that must have
  * x's full shape (dy). Returns x's spec with unknown dims filled in.
  */
-export function batchNormShape(x: TensorSpec, xName: string, perChannel: readonly [TensorSpec, string][], sameAsX: readonly [TensorSpec, string][] = []): TensorSpec {
+export function batchNormShape(
+  x: TensorSpec,
+  xName: string,
+  perChannel: readonly [TensorSpec, string][],
+  sameAsX: readonly [TensorSpec, string][] = [],
+): TensorSpec {
   expectFloat(x, xName);
   expectSameFloat([x, ...perChannel.map(([s]) => s), ...sameAsX.map(([s]) => s)], [xName, ...perChannel.map(([, n]) => n), ...sameAsX.map(([, n]) => n)]);
   if (x.shape.length < 2) throw new ShapeError(`${xName} must be [N, C] or [N, H, W, C] (channels last, rank ≥ 2), found ${formatShape(x.shape)}`);
@@ -41,7 +46,9 @@ export function batchNormShape(x: TensorSpec, xName: string, perChannel: readonl
   let channels = shape[shape.length - 1];
   for (const [spec, name] of perChannel) {
     if (spec.shape.length !== 1 || !dimsAgree(spec.shape[0], channels)) {
-      throw new ShapeError(`${name} must be [C] = [${channels < 0 ? '?' : channels}], one value per channel of ${xName} ${formatShape(x.shape)}, found ${formatShape(spec.shape)}`);
+      throw new ShapeError(
+        `${name} must be [C] = [${channels < 0 ? '?' : channels}], one value per channel of ${xName} ${formatShape(x.shape)}, found ${formatShape(spec.shape)}`,
+      );
     }
     channels = mergeDim(channels, spec.shape[0]);
   }

@@ -61,11 +61,14 @@ export const batchNormOp = defineOp<BatchNormAttrs>({
     const channels = x.shape[x.shape.length - 1];
     const count = channels === 0 ? 0 : x.size / channels;
     if (ctx.training) {
-      if (count < 2) throw new GraphError(`training-mode batch norm needs at least 2 values per channel to estimate a variance, found ${count} (x ${formatShape(x.shape)})`);
+      if (count < 2)
+        throw new GraphError(`training-mode batch norm needs at least 2 values per channel to estimate a variance, found ${count} (x ${formatShape(x.shape)})`);
       for (const k of [3, 4]) {
         const input = ctx.node.inputs[k];
         if (input.op.kind !== 'variable') {
-          throw new GraphError(`in training mode input ${k} (${k === 3 ? 'runningMean' : 'runningVar'}) must be a variable, because batch norm updates it in place; found ${input.describe()}`);
+          throw new GraphError(
+            `in training mode input ${k} (${k === 3 ? 'runningMean' : 'runningVar'}) must be a variable, because batch norm updates it in place; found ${input.describe()}`,
+          );
         }
       }
     }
@@ -73,7 +76,9 @@ export const batchNormOp = defineOp<BatchNormAttrs>({
 
     const out = ctx.output();
     const y = out.data;
-    const xd = x.data, g = gamma.data, b = beta.data;
+    const xd = x.data,
+      g = gamma.data,
+      b = beta.data;
     for (let i = 0, c = 0; i < x.size; i++) {
       y[i] = g[gamma.offset + c] * (xd[x.offset + i] - mean[c]) * inverseStd[c] + b[beta.offset + c];
       if (++c === channels) c = 0;

@@ -46,7 +46,24 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
     }
     if (isPointwise(g)) {
       // 1×1, stride 1: dfilter [Cin, Cout] = x [N·H·W, Cin]ᵀ · dy [N·H·W, Cout].
-      gemm(true, false, width, outChannels, g.batch * rowsPerImage, 1, xData, x.offset, width, dyData, dy.offset, outChannels, 0, outData, out.offset, outChannels);
+      gemm(
+        true,
+        false,
+        width,
+        outChannels,
+        g.batch * rowsPerImage,
+        1,
+        xData,
+        x.offset,
+        width,
+        dyData,
+        dy.offset,
+        outChannels,
+        0,
+        outData,
+        out.offset,
+        outChannels,
+      );
       return out;
     }
     const chunk = imagesPerChunk(g);
@@ -57,17 +74,30 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
       im2col(xData, x.offset, g, first, count, colsData, cols.offset);
       // The first chunk overwrites the output (beta 0); later chunks add to it.
       const beta = first === 0 ? 0 : 1;
-      gemm(true, false, width, outChannels, count * rowsPerImage, 1, colsData, cols.offset, width, dyData, dy.offset + first * rowsPerImage * outChannels, outChannels, beta, outData, out.offset, outChannels);
+      gemm(
+        true,
+        false,
+        width,
+        outChannels,
+        count * rowsPerImage,
+        1,
+        colsData,
+        cols.offset,
+        width,
+        dyData,
+        dy.offset + first * rowsPerImage * outChannels,
+        outChannels,
+        beta,
+        outData,
+        out.offset,
+        outChannels,
+      );
     }
     return out;
   },
   grad(ctx, g, node) {
     const [dy, x] = node.inputs;
-    return [
-      ctx.needsGrad(0) ? conv2d(x, g, node.attrs) : null,
-      ctx.needsGrad(1) ? conv2dBackpropInput(dy, g, x, node.attrs) : null,
-      null,
-    ];
+    return [ctx.needsGrad(0) ? conv2d(x, g, node.attrs) : null, ctx.needsGrad(1) ? conv2dBackpropInput(dy, g, x, node.attrs) : null, null];
   },
 });
 

@@ -40,7 +40,24 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
     if (isPointwise(g)) {
       // 1×1, stride 1: dx [N·H·W, Cin] = dy [N·H·W, Cout] · filter[Cin, Cout]ᵀ.
       const dx = ctx.output();
-      gemm(false, true, g.batch * rowsPerImage, width, outChannels, 1, dyData, dy.offset, outChannels, filterData, filter.offset, outChannels, 0, dx.data as FloatArray, dx.offset, width);
+      gemm(
+        false,
+        true,
+        g.batch * rowsPerImage,
+        width,
+        outChannels,
+        1,
+        dyData,
+        dy.offset,
+        outChannels,
+        filterData,
+        filter.offset,
+        outChannels,
+        0,
+        dx.data as FloatArray,
+        dx.offset,
+        width,
+      );
       return dx;
     }
     const dx = ctx.outputZeros(); // col2im accumulates
@@ -50,18 +67,31 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
     for (let first = 0; first < g.batch; first += chunk) {
       const count = Math.min(chunk, g.batch - first);
       // Gradient of the im2col matrix: dcols = dy · filterᵀ, filter read as [kh·kw·Cin, Cout].
-      gemm(false, true, count * rowsPerImage, width, outChannels, 1, dyData, dy.offset + first * rowsPerImage * outChannels, outChannels, filterData, filter.offset, outChannels, 0, colsData, cols.offset, width);
+      gemm(
+        false,
+        true,
+        count * rowsPerImage,
+        width,
+        outChannels,
+        1,
+        dyData,
+        dy.offset + first * rowsPerImage * outChannels,
+        outChannels,
+        filterData,
+        filter.offset,
+        outChannels,
+        0,
+        colsData,
+        cols.offset,
+        width,
+      );
       col2im(colsData, cols.offset, g, first, count, dx.data as FloatArray, dx.offset);
     }
     return dx;
   },
   grad(ctx, g, node) {
     const [dy, filter] = node.inputs;
-    return [
-      ctx.needsGrad(0) ? conv2d(g, filter, node.attrs) : null,
-      ctx.needsGrad(1) ? conv2dBackpropFilter(dy, g, filter, node.attrs) : null,
-      null,
-    ];
+    return [ctx.needsGrad(0) ? conv2d(g, filter, node.attrs) : null, ctx.needsGrad(1) ? conv2dBackpropFilter(dy, g, filter, node.attrs) : null, null];
   },
 });
 

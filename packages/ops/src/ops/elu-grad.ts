@@ -28,7 +28,9 @@ export const eluGradOp = defineOp<EluAttrs>({
   },
   forward([dy, x], { alpha }, ctx) {
     const out = ctx.output();
-    const g = dy.data, xs = x.data, o = out.data;
+    const g = dy.data,
+      xs = x.data,
+      o = out.data;
     for (let i = 0; i < out.size; i++) {
       const v = xs[x.offset + i];
       o[i] = v > 0 ? g[dy.offset + i] : g[dy.offset + i] * alpha * Math.exp(v);
@@ -37,10 +39,7 @@ export const eluGradOp = defineOp<EluAttrs>({
   },
   grad(ctx, ddy, node) {
     const [dy, x] = node.inputs;
-    return [
-      ctx.needsGrad(0) ? eluGrad(ddy, x, node.attrs.alpha) : null,
-      ctx.needsGrad(1) ? mul(ddy, sub(node, reluGrad(dy, x))) : null,
-    ];
+    return [ctx.needsGrad(0) ? eluGrad(ddy, x, node.attrs.alpha) : null, ctx.needsGrad(1) ? mul(ddy, sub(node, reluGrad(dy, x))) : null];
   },
 });
 

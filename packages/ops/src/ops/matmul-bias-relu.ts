@@ -19,7 +19,8 @@ export const matmulBiasReluOp = defineOp<Record<string, never>>({
     const dtype = expectSameFloat([x, w, bias], ['x', 'w', 'bias']);
     expectRank(x, 2, 'x');
     expectRank(w, 2, 'w');
-    if (!dimsAgree(x.shape[1], w.shape[0])) throw new ShapeError(`inner dimensions do not match: x ${formatShape(x.shape)} · w ${formatShape(w.shape)} (${x.shape[1]} vs ${w.shape[0]})`);
+    if (!dimsAgree(x.shape[1], w.shape[0]))
+      throw new ShapeError(`inner dimensions do not match: x ${formatShape(x.shape)} · w ${formatShape(w.shape)} (${x.shape[1]} vs ${w.shape[0]})`);
     if (bias.shape.length !== 1 || !dimsAgree(bias.shape[0], w.shape[1])) {
       throw new ShapeError(`bias must have shape [${w.shape[1] < 0 ? '?' : w.shape[1]}] (w's columns), found ${formatShape(bias.shape)}`);
     }

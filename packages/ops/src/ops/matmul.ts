@@ -42,7 +42,24 @@ export const matmulOp = defineOp<MatmulAttrs>({
     const transposeB = attrs.transposeB ?? false;
     const k = transposeA ? a.shape[0] : a.shape[1];
     // Row strides of a and b as stored (before any transpose).
-    gemm(transposeA, transposeB, m, n, k, 1, a.data as FloatArray, a.offset, a.shape[1], b.data as FloatArray, b.offset, b.shape[1], 0, out.data as FloatArray, out.offset, n);
+    gemm(
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      1,
+      a.data as FloatArray,
+      a.offset,
+      a.shape[1],
+      b.data as FloatArray,
+      b.offset,
+      b.shape[1],
+      0,
+      out.data as FloatArray,
+      out.offset,
+      n,
+    );
     return out;
   },
   grad(ctx, dy, node) {

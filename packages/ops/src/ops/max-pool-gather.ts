@@ -33,7 +33,16 @@ export const maxPoolGatherOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGrad
   },
   forward([g, x], attrs, ctx) {
     const out = ctx.output(); // every element is written
-    gatherAtFirstMaxima(g.data as FloatArray, g.offset, x.data as FloatArray, x.offset, convGeometry(x.shape, attrs.ksize, attrs), out.data as FloatArray, out.offset, attrs.positiveOnly);
+    gatherAtFirstMaxima(
+      g.data as FloatArray,
+      g.offset,
+      x.data as FloatArray,
+      x.offset,
+      convGeometry(x.shape, attrs.ksize, attrs),
+      out.data as FloatArray,
+      out.offset,
+      attrs.positiveOnly,
+    );
     return out;
   },
   grad: (ctx, dout, node): (Node | null)[] => [ctx.needsGrad(0) ? maxPoolGradOp([dout, node.inputs[1]], node.attrs) : null, null],

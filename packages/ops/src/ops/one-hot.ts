@@ -31,4 +31,5 @@ export const oneHotOp = defineOp<OneHotAttrs>({
   grad: () => [null],
 });
 
-export const oneHot = (labels: Node, depth: number, dtype: 'float32' | 'float64' = 'float32', name?: string): Node => oneHotOp([labels], { depth, dtype }, { name });
+export const oneHot = (labels: Node, depth: number, dtype: 'float32' | 'float64' = 'float32', name?: string): Node =>
+  oneHotOp([labels], { depth, dtype }, { name });

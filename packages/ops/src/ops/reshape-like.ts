@@ -16,7 +16,9 @@ export const reshapeLikeOp = defineOp<Record<string, never>>({
     const dtype = expectFloat(x, 'x');
     const known = (s: readonly number[]) => s.every((d) => d >= 0);
     if (known(x.shape) && known(like.shape) && shapeSize(x.shape) !== shapeSize(like.shape)) {
-      throw new ShapeError(`cannot view ${formatShape(x.shape)} (${shapeSize(x.shape)} elements) as ${formatShape(like.shape)} (${shapeSize(like.shape)} elements)`);
+      throw new ShapeError(
+        `cannot view ${formatShape(x.shape)} (${shapeSize(x.shape)} elements) as ${formatShape(like.shape)} (${shapeSize(like.shape)} elements)`,
+      );
     }
     return { shape: like.shape.slice(), dtype };
   },

@@ -33,7 +33,9 @@ export function reshapeTarget(from: readonly number[], target: readonly number[]
     // Only the known part of x can be checked now: the full size is a multiple of it.
     const knownPart = shapeSize(from.filter((d) => d >= 0));
     if (inferAt < 0 && knownPart > 0 && fixed % knownPart !== 0) {
-      throw new ShapeError(`cannot reshape ${formatShape(from)} to ${formatShape(target)}: ${fixed} elements is not a multiple of the known dims' ${knownPart}`);
+      throw new ShapeError(
+        `cannot reshape ${formatShape(from)} to ${formatShape(target)}: ${fixed} elements is not a multiple of the known dims' ${knownPart}`,
+      );
     }
     return target.slice();
   }
@@ -43,7 +45,9 @@ export function reshapeTarget(from: readonly number[], target: readonly number[]
     return target.slice();
   }
   if (fixed === 0 || size % fixed !== 0) {
-    throw new ShapeError(`cannot reshape ${formatShape(from)} (${size} elements) to ${formatShape(target)}: ${size} is not divisible by the other dims' product ${fixed}`);
+    throw new ShapeError(
+      `cannot reshape ${formatShape(from)} (${size} elements) to ${formatShape(target)}: ${size} is not divisible by the other dims' product ${fixed}`,
+    );
   }
   const out = target.slice();
   out[inferAt] = size / fixed;

@@ -13,7 +13,9 @@ export function crossEntropyShape(logits: TensorSpec, labels: TensorSpec): numbe
   const [batch, classes] = logits.shape;
   if (labels.dtype === 'int32') {
     if (labels.shape.length !== 1 || !dimsAgree(labels.shape[0], batch)) {
-      throw new ShapeError(`int32 labels must be class indices [N] matching logits [N, C]: found labels ${formatShape(labels.shape)} for logits ${formatShape(logits.shape)}`);
+      throw new ShapeError(
+        `int32 labels must be class indices [N] matching logits [N, C]: found labels ${formatShape(labels.shape)} for logits ${formatShape(logits.shape)}`,
+      );
     }
     return [mergeDim(batch, labels.shape[0]), classes];
   }

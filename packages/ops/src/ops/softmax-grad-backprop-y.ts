@@ -35,12 +35,16 @@ export const softmaxGradBackpropYOp = defineOp<Record<string, never>>({
   forward([g, dy, y], _attrs, ctx) {
     const out = ctx.output();
     const result = out.data;
-    const gd = g.data, dyd = dy.data, yd = y.data;
+    const gd = g.data,
+      dyd = dy.data,
+      yd = y.data;
     const classes = y.shape[y.shape.length - 1];
     const rows = classes === 0 ? 0 : y.size / classes;
     for (let r = 0; r < rows; r++) {
       const start = r * classes;
-      const gStart = g.offset + start, dyStart = dy.offset + start, yStart = y.offset + start;
+      const gStart = g.offset + start,
+        dyStart = dy.offset + start,
+        yStart = y.offset + start;
       let dyDotY = 0;
       let gDotY = 0;
       for (let c = 0; c < classes; c++) {

@@ -20,7 +20,8 @@ export const softmaxGradOp = defineOp<Record<string, never>>({
   forward([dy, y], _attrs, ctx) {
     const out = ctx.output();
     const dx = out.data;
-    const g = dy.data, yd = y.data;
+    const g = dy.data,
+      yd = y.data;
     const classes = y.shape[y.shape.length - 1];
     const rows = classes === 0 ? 0 : y.size / classes;
     for (let r = 0; r < rows; r++) {

@@ -16,7 +16,9 @@ export const tanhGradOp = defineOp<Record<string, never>>({
   inferShape: ([dy, y]) => elementwiseGradSpec(dy, y),
   forward([dy, y], _attrs, ctx) {
     const out = ctx.output();
-    const o = out.data, g = dy.data, v = y.data;
+    const o = out.data,
+      g = dy.data,
+      v = y.data;
     for (let i = 0; i < out.size; i++) {
       const t = v[y.offset + i];
       o[i] = g[dy.offset + i] * (1 - t * t);

@@ -24,7 +24,15 @@ export function reluGradKernel(dy: FloatArray, dyOffset: number, x: FloatArray, 
 
 /** out = relu?(x + bias[i mod C]) for n elements of [n / C, C] data. */
 export function biasAddKernel(
-  x: FloatArray, xOffset: number, bias: FloatArray, biasOffset: number, relu: boolean, out: FloatArray, outOffset: number, n: number, channels: number,
+  x: FloatArray,
+  xOffset: number,
+  bias: FloatArray,
+  biasOffset: number,
+  relu: boolean,
+  out: FloatArray,
+  outOffset: number,
+  n: number,
+  channels: number,
 ): void {
   for (let row = 0; row < n; row += channels) {
     for (let c = 0; c < channels; c++) {

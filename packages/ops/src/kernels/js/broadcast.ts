@@ -24,8 +24,10 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
 export function broadcastBinary(a: Tensor, b: Tensor, out: Tensor, f: BinaryFn): void {
   const o = out.data;
   const n = out.size;
-  const ad: TypedArray = a.data, bd: TypedArray = b.data;
-  const ao = a.offset, bo = b.offset;
+  const ad: TypedArray = a.data,
+    bd: TypedArray = b.data;
+  const ao = a.offset,
+    bo = b.offset;
   if (a.size === n && b.size === n) {
     for (let i = 0; i < n; i++) o[i] = f(ad[ao + i], bd[bo + i]);
     return;
@@ -50,7 +52,8 @@ export function broadcastBinary(a: Tensor, b: Tensor, out: Tensor, f: BinaryFn):
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);
   const idx = new Array<number>(rank).fill(0);
-  let pa = ao, pb = bo;
+  let pa = ao,
+    pb = bo;
   for (let i = 0; i < n; i++) {
     o[i] = f(ad[pa], bd[pb]);
     for (let k = rank - 1; k >= 0; k--) {

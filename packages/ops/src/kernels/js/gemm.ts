@@ -201,8 +201,14 @@ function gemmTransB(
         const b2 = b1 + ldb;
         const b3 = b2 + ldb;
         // sRC: row i+R, column j+C of the tile.
-        let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-        let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s03 = 0;
+        let s10 = 0,
+          s11 = 0,
+          s12 = 0,
+          s13 = 0;
         for (let p = 0, a0 = aRow0, a1 = aRow1; p < K; p++, a0 += aStrideP, a1 += aStrideP) {
           const u0 = A[a0];
           const u1 = A[a1];
@@ -210,8 +216,14 @@ function gemmTransB(
           const w1 = B[b1 + p];
           const w2 = B[b2 + p];
           const w3 = B[b3 + p];
-          s00 += u0 * w0; s01 += u0 * w1; s02 += u0 * w2; s03 += u0 * w3;
-          s10 += u1 * w0; s11 += u1 * w1; s12 += u1 * w2; s13 += u1 * w3;
+          s00 += u0 * w0;
+          s01 += u0 * w1;
+          s02 += u0 * w2;
+          s03 += u0 * w3;
+          s10 += u1 * w0;
+          s11 += u1 * w1;
+          s12 += u1 * w2;
+          s13 += u1 * w3;
         }
         C[cRow0 + j] += alpha * s00;
         C[cRow0 + j + 1] += alpha * s01;

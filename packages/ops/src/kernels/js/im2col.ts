@@ -44,7 +44,19 @@ export function im2colWidth(g: ConvGeometry): number {
  * single loop, with zeros for the columns that fall in the padding.
  */
 export function im2col(x: FloatArray, xOffset: number, g: ConvGeometry, firstImage: number, imageCount: number, cols: FloatArray, colsOffset: number): void {
-  const { inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  const {
+    inHeight: H,
+    inWidth: W,
+    channels: C,
+    kernelHeight: kh,
+    kernelWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    padTop,
+    padLeft,
+    outHeight: Ho,
+    outWidth: Wo,
+  } = g;
   const windowRow = kw * C; // one ki row of a window, in cols entries
   let out = colsOffset;
   for (let n = firstImage; n < firstImage + imageCount; n++) {
@@ -77,7 +89,19 @@ export function im2col(x: FloatArray, xOffset: number, g: ConvGeometry, firstIma
 
 /** Fast col2im: the same walk as `im2col`, adding each in-image run back onto dx. */
 export function col2im(cols: FloatArray, colsOffset: number, g: ConvGeometry, firstImage: number, imageCount: number, dx: FloatArray, dxOffset: number): void {
-  const { inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  const {
+    inHeight: H,
+    inWidth: W,
+    channels: C,
+    kernelHeight: kh,
+    kernelWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    padTop,
+    padLeft,
+    outHeight: Ho,
+    outWidth: Wo,
+  } = g;
   const windowRow = kw * C;
   let row = colsOffset;
   for (let n = firstImage; n < firstImage + imageCount; n++) {

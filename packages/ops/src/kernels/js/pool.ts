@@ -32,7 +32,20 @@ function forEachClippedWindow(
   g: ConvGeometry,
   visit: (out: number, image: number, ihStart: number, ihEnd: number, iwStart: number, iwEnd: number) => void,
 ): void {
-  const { batch, inHeight: H, inWidth: W, channels: C, kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop, padLeft, outHeight: Ho, outWidth: Wo } = g;
+  const {
+    batch,
+    inHeight: H,
+    inWidth: W,
+    channels: C,
+    kernelHeight: kh,
+    kernelWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    padTop,
+    padLeft,
+    outHeight: Ho,
+    outWidth: Wo,
+  } = g;
   let o = 0;
   for (let n = 0; n < batch; n++) {
     const image = n * H * W * C;
@@ -106,7 +119,16 @@ function forEachFirstMax(x: FloatArray, xOffset: number, g: ConvGeometry, visit:
  * `positiveOnly`, cells where x is not positive then get 0: the gradient
  * continues through the relu that produced x (reluGrad(dx, x)).
  */
-export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, dx: FloatArray, dxOffset: number, positiveOnly = false): void {
+export function maxPoolBackward(
+  dy: FloatArray,
+  dyOffset: number,
+  x: FloatArray,
+  xOffset: number,
+  g: ConvGeometry,
+  dx: FloatArray,
+  dxOffset: number,
+  positiveOnly = false,
+): void {
   // x and dx have the same layout: an index into x minus xOffset plus dxOffset is the same cell of dx.
   const toDx = dxOffset - xOffset;
   forEachFirstMax(x, xOffset, g, (o, cell) => {
@@ -124,7 +146,16 @@ export function maxPoolBackward(dy: FloatArray, dyOffset: number, x: FloatArray,
  * `grad` (shaped like x) at its window's first maximum — and, with
  * `positiveOnly`, 0 where that maximum is not positive.
  */
-export function gatherAtFirstMaxima(grad: FloatArray, gradOffset: number, x: FloatArray, xOffset: number, g: ConvGeometry, out: FloatArray, outOffset: number, positiveOnly = false): void {
+export function gatherAtFirstMaxima(
+  grad: FloatArray,
+  gradOffset: number,
+  x: FloatArray,
+  xOffset: number,
+  g: ConvGeometry,
+  out: FloatArray,
+  outOffset: number,
+  positiveOnly = false,
+): void {
   const toGrad = gradOffset - xOffset;
   forEachFirstMax(x, xOffset, g, (o, cell) => {
     out[outOffset + o] = positiveOnly && !(x[cell] > 0) ? 0 : grad[cell + toGrad];

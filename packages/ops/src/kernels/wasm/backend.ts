@@ -5,7 +5,16 @@
  * kernels. Registered with priority 2: where the engine runs WebAssembly
  * SIMD, it is the default backend.
  */
-import { type Backend, type DType, forgetUnreachable, lookupKernel, newTypedArray, registerBackend, releaseWhenUnreachable, type TypedArray } from '@ndgraph/graph';
+import {
+  type Backend,
+  type DType,
+  forgetUnreachable,
+  lookupKernel,
+  newTypedArray,
+  registerBackend,
+  releaseWhenUnreachable,
+  type TypedArray,
+} from '@ndgraph/graph';
 import { type WasmKernels, wasmKernels } from './runtime.ts';
 
 export const WASM_BACKEND = 'wasm';

@@ -28,7 +28,10 @@ export interface BrowserThreadOptions {
  * workers; default: `navigator.hardwareConcurrency`). Resolves to the number
  * of threads the kernels now use.
  */
-export async function enableWasmThreadsInBrowser(threads = globalThis.navigator?.hardwareConcurrency ?? 1, options: BrowserThreadOptions = {}): Promise<number> {
+export async function enableWasmThreadsInBrowser(
+  threads = globalThis.navigator?.hardwareConcurrency ?? 1,
+  options: BrowserThreadOptions = {},
+): Promise<number> {
   const kernels = wasmKernels();
   if (!kernels?.shared) return 1;
   kernels.setHelpers(null);

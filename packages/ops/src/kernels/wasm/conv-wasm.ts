@@ -35,7 +35,21 @@ export const FILTER_GRADIENT_PARTS = 8;
 
 /** The geometry struct of assembly/geometry.ts. */
 export function geometryFields(g: ConvGeometry, outChannels: number): number[] {
-  return [g.batch, g.inHeight, g.inWidth, g.channels, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft, g.outHeight, g.outWidth, outChannels];
+  return [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.channels,
+    g.kernelHeight,
+    g.kernelWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+    g.outHeight,
+    g.outWidth,
+    outChannels,
+  ];
 }
 
 function multiplyAdds(g: ConvGeometry, outChannels: number): number {
@@ -57,8 +71,17 @@ const filterSize = (g: ConvGeometry, outChannels: number): number => g.kernelHei
  * (no bias). Returns false when the kernels are unavailable.
  */
 export function conv2dForwardWasm(
-  x: Float32Array, xOffset: number, filter: Float32Array, filterOffset: number, bias: Float32Array | null, biasOffset: number,
-  relu: boolean, y: Float32Array, yOffset: number, g: ConvGeometry, outChannels: number,
+  x: Float32Array,
+  xOffset: number,
+  filter: Float32Array,
+  filterOffset: number,
+  bias: Float32Array | null,
+  biasOffset: number,
+  relu: boolean,
+  y: Float32Array,
+  yOffset: number,
+  g: ConvGeometry,
+  outChannels: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;
@@ -70,7 +93,13 @@ export function conv2dForwardWasm(
     const yAt = kernels.output(y, yOffset, g.batch * outputSize(g, outChannels));
     const geometry = kernels.geometry(geometryFields(g, outChannels));
     const workspaceBytes = kernels.exports.convForwardWorkspaceBytes(geometry);
-    kernels.parallel('convForward', [xAt, filterAt, biasAt, relu ? 1 : 0, yAt, geometry], g.batch, imagesPerThreadChunk(kernels, g, outChannels), workspaceBytes);
+    kernels.parallel(
+      'convForward',
+      [xAt, filterAt, biasAt, relu ? 1 : 0, yAt, geometry],
+      g.batch,
+      imagesPerThreadChunk(kernels, g, outChannels),
+      workspaceBytes,
+    );
   });
   return true;
 }
@@ -80,8 +109,14 @@ export function conv2dForwardWasm(
  * Returns false when the kernels are unavailable.
  */
 export function conv2dBackpropFilterWasm(
-  x: Float32Array, xOffset: number, dy: Float32Array, dyOffset: number, dfilter: Float32Array, dfilterOffset: number,
-  g: ConvGeometry, outChannels: number,
+  x: Float32Array,
+  xOffset: number,
+  dy: Float32Array,
+  dyOffset: number,
+  dfilter: Float32Array,
+  dfilterOffset: number,
+  g: ConvGeometry,
+  outChannels: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;
@@ -109,8 +144,14 @@ export function conv2dBackpropFilterWasm(
  * Returns false when the kernels are unavailable.
  */
 export function conv2dBackpropInputWasm(
-  dy: Float32Array, dyOffset: number, filter: Float32Array, filterOffset: number, dx: Float32Array, dxOffset: number,
-  g: ConvGeometry, outChannels: number,
+  dy: Float32Array,
+  dyOffset: number,
+  filter: Float32Array,
+  filterOffset: number,
+  dx: Float32Array,
+  dxOffset: number,
+  g: ConvGeometry,
+  outChannels: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;

@@ -52,7 +52,15 @@ export function reluGradWasm(dy: Float32Array, dyOffset: number, x: Float32Array
 
 /** out = relu?(x + bias[i mod C]) for n elements of [n / C, C] data. */
 export function biasAddWasm(
-  x: Float32Array, xOffset: number, bias: Float32Array, biasOffset: number, relu: boolean, out: Float32Array, outOffset: number, n: number, channels: number,
+  x: Float32Array,
+  xOffset: number,
+  bias: Float32Array,
+  biasOffset: number,
+  relu: boolean,
+  out: Float32Array,
+  outOffset: number,
+  n: number,
+  channels: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;
@@ -63,7 +71,13 @@ export function biasAddWasm(
     const outAt = kernels.output(out, outOffset, n);
     // Chunks of whole rows (each starts at channel 0).
     const rows = n / channels;
-    kernels.parallel('biasAdd', [xAt, biasAt, outAt, channels, relu ? 1 : 0], rows, chunkFor(kernels, rows, channels, 1), kernels.exports.biasAddWorkspaceBytes(channels));
+    kernels.parallel(
+      'biasAdd',
+      [xAt, biasAt, outAt, channels, relu ? 1 : 0],
+      rows,
+      chunkFor(kernels, rows, channels, 1),
+      kernels.exports.biasAddWorkspaceBytes(channels),
+    );
   });
   return true;
 }

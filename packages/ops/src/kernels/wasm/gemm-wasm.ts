@@ -44,10 +44,13 @@ function checkCount(value: number, what: string): void {
 function checkOperand(name: string, data: FloatArray, offset: number, rows: number, cols: number, ld: number): number {
   checkCount(offset, `${name} offset`);
   checkCount(ld, `ld${name.toLowerCase()}`);
-  if (rows > 1 && ld < cols) throw new RangeError(`gemmWasm: ld${name.toLowerCase()} must be at least ${cols} (the width of stored ${name}, ${rows}×${cols}), found ${ld}`);
+  if (rows > 1 && ld < cols)
+    throw new RangeError(`gemmWasm: ld${name.toLowerCase()} must be at least ${cols} (the width of stored ${name}, ${rows}×${cols}), found ${ld}`);
   const span = storedSpan(rows, cols, ld);
   if (offset + span > data.length) {
-    throw new RangeError(`gemmWasm: stored ${name} (${rows}×${cols}, row stride ${ld}) needs ${span} elements from offset ${offset}, but the array has ${data.length}`);
+    throw new RangeError(
+      `gemmWasm: stored ${name} (${rows}×${cols}, row stride ${ld}) needs ${span} elements from offset ${offset}, but the array has ${data.length}`,
+    );
   }
   return span;
 }
@@ -65,8 +68,22 @@ function kernelsOrThrow(): WasmKernels {
  * in, so the result does not depend on the number of threads.
  */
 function runGemm(
-  kernels: WasmKernels, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-  a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, bias: number, relu: boolean,
+  kernels: WasmKernels,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  beta: number,
+  c: number,
+  ldc: number,
+  bias: number,
+  relu: boolean,
 ): void {
   const byColumns = N > M;
   const length = byColumns ? N : M;
@@ -130,9 +147,22 @@ export function gemmWasm(
  * Returns false, doing nothing, when the kernels are unavailable.
  */
 export function gemmBiasReluWasm(
-  transA: boolean, transB: boolean, M: number, N: number, K: number,
-  A: Float32Array, aOffset: number, lda: number, B: Float32Array, bOffset: number, ldb: number,
-  bias: Float32Array, biasOffset: number, relu: boolean, C: Float32Array, cOffset: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  aOffset: number,
+  lda: number,
+  B: Float32Array,
+  bOffset: number,
+  ldb: number,
+  bias: Float32Array,
+  biasOffset: number,
+  relu: boolean,
+  C: Float32Array,
+  cOffset: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;

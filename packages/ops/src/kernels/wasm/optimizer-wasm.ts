@@ -16,8 +16,15 @@ import { kernelCall, wasmKernels } from './runtime.ts';
  * v ← μ·v − lr·g; w ← w + v (`velocity` from index 0).
  */
 export function momentumStepWasm(
-  value: Float32Array, valueOffset: number, grad: Float32Array, gradOffset: number, velocity: Float32Array, size: number,
-  momentum: number, learningRate: number, weightDecay: number,
+  value: Float32Array,
+  valueOffset: number,
+  grad: Float32Array,
+  gradOffset: number,
+  velocity: Float32Array,
+  size: number,
+  momentum: number,
+  learningRate: number,
+  weightDecay: number,
 ): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;

@@ -44,7 +44,16 @@ export function maxPoolForwardWasm(x: Float32Array, xOffset: number, g: ConvGeom
  * (every element written); with `positiveOnly`, then 0 wherever x ≤ 0 (the
  * gradient continues through the relu that produced x).
  */
-export function maxPoolBackwardWasm(dy: Float32Array, dyOffset: number, x: Float32Array, xOffset: number, g: ConvGeometry, dx: Float32Array, dxOffset: number, positiveOnly = false): boolean {
+export function maxPoolBackwardWasm(
+  dy: Float32Array,
+  dyOffset: number,
+  x: Float32Array,
+  xOffset: number,
+  g: ConvGeometry,
+  dx: Float32Array,
+  dxOffset: number,
+  positiveOnly = false,
+): boolean {
   const kernels = wasmKernels();
   if (!kernels) return false;
   const inSize = g.batch * g.inHeight * g.inWidth * g.channels;

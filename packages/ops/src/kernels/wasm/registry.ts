@@ -33,7 +33,10 @@ function ran(done: boolean, op: string): void {
 
 function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tensor, relu: boolean): Tensor {
   const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
-  ran(conv2dForwardWasm(f32(x), x.offset, f32(filter), filter.offset, bias ? f32(bias) : null, bias?.offset ?? 0, relu, f32(out), out.offset, g, filter.shape[3]), 'conv2d');
+  ran(
+    conv2dForwardWasm(f32(x), x.offset, f32(filter), filter.offset, bias ? f32(bias) : null, bias?.offset ?? 0, relu, f32(out), out.offset, g, filter.shape[3]),
+    'conv2d',
+  );
   return out;
 }
 
@@ -42,14 +45,34 @@ export const WASM_KERNELS: Record<string, Kernel> = {
     const out = ctx.output();
     const [m, n] = out.shape;
     const k = attrs.transposeA ? a.shape[0] : a.shape[1];
-    matmulGemm(attrs.transposeA ?? false, attrs.transposeB ?? false, m, n, k, 1, f32(a), a.offset, a.shape[1], f32(b), b.offset, b.shape[1], 0, f32(out), out.offset, n);
+    matmulGemm(
+      attrs.transposeA ?? false,
+      attrs.transposeB ?? false,
+      m,
+      n,
+      k,
+      1,
+      f32(a),
+      a.offset,
+      a.shape[1],
+      f32(b),
+      b.offset,
+      b.shape[1],
+      0,
+      f32(out),
+      out.offset,
+      n,
+    );
     return out;
   },
   matmulBiasRelu([x, w, bias], _attrs, ctx) {
     const out = ctx.output();
     const [m, k] = x.shape;
     const n = w.shape[1];
-    ran(gemmBiasReluWasm(false, false, m, n, k, f32(x), x.offset, k, f32(w), w.offset, n, f32(bias), bias.offset, true, f32(out), out.offset), 'matmulBiasRelu');
+    ran(
+      gemmBiasReluWasm(false, false, m, n, k, f32(x), x.offset, k, f32(w), w.offset, n, f32(bias), bias.offset, true, f32(out), out.offset),
+      'matmulBiasRelu',
+    );
     return out;
   },
   conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
@@ -73,7 +96,10 @@ export const WASM_KERNELS: Record<string, Kernel> = {
   },
   maxPoolGrad([dy, x], attrs: MaxPoolGradAttrs, ctx) {
     const dx = ctx.output(); // written whole
-    ran(maxPoolBackwardWasm(f32(dy), dy.offset, f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(dx), dx.offset, attrs.positiveOnly), 'maxPoolGrad');
+    ran(
+      maxPoolBackwardWasm(f32(dy), dy.offset, f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(dx), dx.offset, attrs.positiveOnly),
+      'maxPoolGrad',
+    );
     return dx;
   },
   relu([x], _attrs, ctx) {

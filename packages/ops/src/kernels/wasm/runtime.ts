@@ -37,11 +37,50 @@ import { WASM_KERNELS_BASE64, WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_MA
 export interface KernelExports {
   heapBase(): number;
   gemmWorkspaceBytes(m: number, n: number, k: number): number;
-  gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, bias: number, relu: number, byColumns: number, first: number, count: number, workspace: number): void;
+  gemm(
+    transA: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    beta: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    relu: number,
+    byColumns: number,
+    first: number,
+    count: number,
+    workspace: number,
+  ): void;
   convForwardWorkspaceBytes(geometry: number): number;
-  convForward(x: number, filter: number, bias: number, relu: number, y: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  convForward(
+    x: number,
+    filter: number,
+    bias: number,
+    relu: number,
+    y: number,
+    geometry: number,
+    firstImage: number,
+    imageCount: number,
+    workspace: number,
+  ): void;
   convBackpropFilterWorkspaceBytes(geometry: number): number;
-  convBackpropFilter(x: number, dy: number, partials: number, imagesPerPartial: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+  convBackpropFilter(
+    x: number,
+    dy: number,
+    partials: number,
+    imagesPerPartial: number,
+    geometry: number,
+    firstImage: number,
+    imageCount: number,
+    workspace: number,
+  ): void;
   sumPartials(partials: number, count: number, size: number, out: number): void;
   convBackpropInputWorkspaceBytes(geometry: number): number;
   convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
@@ -57,7 +96,17 @@ export interface KernelExports {
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
-export const PARALLEL_KERNELS = ['gemm', 'convForward', 'convBackpropFilter', 'convBackpropInput', 'maxPoolForward', 'maxPoolBackward', 'reluForward', 'reluBackward', 'biasAdd'] as const;
+export const PARALLEL_KERNELS = [
+  'gemm',
+  'convForward',
+  'convBackpropFilter',
+  'convBackpropInput',
+  'maxPoolForward',
+  'maxPoolBackward',
+  'reluForward',
+  'reluBackward',
+  'biasAdd',
+] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
 /**
@@ -134,11 +183,37 @@ const alignUp = (bytes: number): number => Math.ceil(bytes / ALIGNMENT) * ALIGNM
  * `i8x16.popcnt(i8x16.splat(i32.const 0))`. An engine without SIMD rejects it.
  */
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
-  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x0a, 0x0a, 0x01, 0x08, 0x00, // code section: one body, no locals
-  0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x62, 0x0b, // i32.const 0; i8x16.splat; i8x16.popcnt; end
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type section: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x0a,
+  0x01,
+  0x08,
+  0x00, // code section: one body, no locals
+  0x41,
+  0x00,
+  0xfd,
+  0x0f,
+  0xfd,
+  0x62,
+  0x0b, // i32.const 0; i8x16.splat; i8x16.popcnt; end
 ]);
 
 let simdSupported: boolean | undefined;
@@ -210,9 +285,7 @@ export class WasmKernels {
   constructor(shared: boolean) {
     this.shared = shared;
     this.module = new WebAssembly.Module(decodeBase64(shared ? WASM_KERNELS_SHARED_BASE64 : WASM_KERNELS_BASE64));
-    this.memory = shared
-      ? new WebAssembly.Memory({ initial: 32, maximum: SHARED_MAXIMUM_PAGES, shared: true })
-      : new WebAssembly.Memory({ initial: 32 });
+    this.memory = shared ? new WebAssembly.Memory({ initial: 32, maximum: SHARED_MAXIMUM_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 32 });
     this.exports = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.controlBlock = alignUp(this.exports.heapBase()); // its first i32 is the chunk counter
     this.blocks = new BlockAllocator(this.controlBlock + CONTROL_BLOCK_BYTES, (end) => this.ensure(end));
@@ -452,7 +525,8 @@ export class WasmKernels {
   /** Returns a tensor block from `allocateFloat32` for reuse. */
   freeFloat32(array: Float32Array): void {
     const bytes = this.blocks.sizeOf(array.byteOffset);
-    if (!this.holds(array) || bytes === undefined || bytes < array.byteLength) throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
+    if (!this.holds(array) || bytes === undefined || bytes < array.byteLength)
+      throw new Error('WebAssembly kernels: freeFloat32 got an array that is not a tensor block');
     this.freeBlock(array.byteOffset);
   }
 

@@ -113,9 +113,19 @@ export interface StartedThread {
 }
 
 /** Start-up data for helper `index` (what HELPER_THREAD_SOURCE's runHelper expects). */
-export function helperSetup(kernels: WasmKernels, index: number, spin = DEFAULT_SPIN): { module: WebAssembly.Module; memory: WebAssembly.Memory; slot: number; kernels: string[]; spin: number } {
+export function helperSetup(
+  kernels: WasmKernels,
+  index: number,
+  spin = DEFAULT_SPIN,
+): { module: WebAssembly.Module; memory: WebAssembly.Memory; slot: number; kernels: string[]; spin: number } {
   if (index >= MAX_HELPERS) throw new RangeError(`at most ${MAX_HELPERS} helper threads, asked for helper ${index}`);
-  return { module: kernels.module, memory: kernels.memory, slot: kernels.controlBlock + CONTROL_SLOTS_OFFSET + index * SLOT_BYTES, kernels: [...PARALLEL_KERNELS], spin };
+  return {
+    module: kernels.module,
+    memory: kernels.memory,
+    slot: kernels.controlBlock + CONTROL_SLOTS_OFFSET + index * SLOT_BYTES,
+    kernels: [...PARALLEL_KERNELS],
+    spin,
+  };
 }
 
 /** Waits until control[index] ≠ value, spinning first; returns false after `timeoutMs`. The main thread of a browser may only spin. */
