@@ -36,6 +36,9 @@ describe('examples', () => {
       expect(row!).toMatch(/ swish +\[16,[\d,]+\] +float32 \|(\s+\S+){7} \|(\s+\S+){7}$/);
       expect(row!).not.toMatch(/\| +- /); // both statistic blocks filled
     }
+    // 4. the custom fusion rule: kept apart in training (swishGrad reads the sum), fused in evaluation
+    expect(stdout).toMatch(/training run: +biasAdd ×5, swish ×4, biasAddSwish ×0, swishGrad ×4/);
+    expect(stdout).toMatch(/evaluation run: +biasAdd ×1, swish ×0, biasAddSwish ×4, swishGrad ×0/);
   });
 
   it('inspect-lenet: prints the per-node table and writes the SVG, DOT and JSON files', () => {

@@ -4,13 +4,14 @@
  *
  *   1. check swish's gradient rule against finite differences (float64);
  *   2. train LeNet-5 with swish in place of relu for a few steps;
- *   3. look at the swish nodes and their gradients in the inspector.
+ *   3. look at the swish nodes and their gradients in the inspector;
+ *   4. see which kernels a training and an evaluation run plan (the fusion rule).
  *
  *   pnpm example:custom-op               # 20 steps of 32 images
  *   pnpm example:custom-op --steps 3     # quicker (the test suite runs this)
  */
 import { parseArgs } from 'node:util';
-import { formatReport, gradcheck, inspectRun, tensor } from '@ndgraph/graph';
+import { formatReport, gradcheck, inspectRun, type Node, tensor } from '@ndgraph/graph';
 import { Trainer, defaultTrainConfig } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import { swish } from './swish.ts';
@@ -58,3 +59,25 @@ const report = inspectRun(trainer.session, {
 });
 console.log('\n3. the swish nodes in the inspector (value of swish; the gradient of its input comes from swishGrad)');
 console.log(formatReport(report, { filter: (row) => row.op === 'swish' || row.gradientOp === 'swishGrad' }));
+
+// 4. The plans. Sessions apply fusion rules by themselves: the evaluation run
+//    computes biasAdd → swish as one biasAddSwish kernel; the training run keeps
+//    the two nodes, because swishGrad reads the pre-activation.
+const kernelsOf = (fetches: Node[], training: boolean) => {
+  const ran = new Map<string, number>();
+  trainer.session.run(
+    fetches,
+    [
+      [trainer.images, batch.images],
+      [trainer.labels, batch.labels],
+    ],
+    {
+      training,
+      onTime: (_node, _ms, op) => ran.set(op.name, (ran.get(op.name) ?? 0) + 1),
+    },
+  );
+  return ['biasAdd', 'swish', 'biasAddSwish', 'swishGrad'].map((op) => `${op} ×${ran.get(op) ?? 0}`).join(', ');
+};
+console.log('\n4. kernels the session plans');
+console.log(`   training run:   ${kernelsOf([trainer.loss, ...trainer.gradients], true)}`);
+console.log(`   evaluation run: ${kernelsOf([trainer.logits], false)}`);

@@ -12,8 +12,13 @@
  * The gradient is itself an op (`swishGrad`), so it shows up as a node you can
  * fetch and inspect like any other. swishGrad has no grad rule of its own:
  * second derivatives through swish raise a GradientError naming it.
+ *
+ * Two optional extras, registered the way the built-in ops register theirs:
+ * a fused kernel for biasAdd → swish that sessions plan by themselves (a
+ * fusion rule), and a float32 kernel of it for the 'wasm' backend (the
+ * default), next to its JavaScript `forward`.
  */
-import { defineOp, DTypeError, ShapeError, formatShape, type Node, type TensorSpec } from '@ndgraph/graph';
+import { defineOp, DTypeError, type Kernel, ShapeError, formatShape, type Node, registerFusionRule, registerKernel, type TensorSpec } from '@ndgraph/graph';
 
 /** σ(v) written so that exp never overflows: for large |v| it saturates to 0 or 1. */
 const sigmoid = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
@@ -64,3 +69,60 @@ export const swishOp = defineOp({
 
 /** The friendly builder: `swish(x)`. It fits anywhere an activation `(x: Node) => Node` does. */
 export const swish = (x: Node, name?: string): Node => swishOp([x], {}, { name });
+
+/**
+ * swish(x + bias), bias [C] along the last axis: the fused kernel for the
+ * chain biasAdd → swish. It writes its output once instead of twice, with the
+ * same bits as the two ops (the sum is rounded to the dtype before swish, as
+ * biasAdd stores it). No builder and no gradient rule: it only exists in
+ * plans, after gradients are built on the plain chain.
+ */
+export const biasAddSwishOp = defineOp({
+  name: 'biasAddSwish',
+  arity: 2,
+  inferShape: ([x]) => floatLike(x, 'x'), // the bias was checked by biasAdd when the graph was built
+  forward([x, bias], _attrs, ctx) {
+    const out = ctx.output();
+    const channels = bias.size;
+    for (let i = 0; i < out.size; i++) {
+      out.data[i] = x.data[x.offset + i] + bias.data[bias.offset + (i % channels)];
+      const v = out.data[i];
+      out.data[i] = v * sigmoid(v);
+    }
+    return out;
+  },
+});
+
+/**
+ * The fusion rule: a swish whose input is a biasAdd that nothing else needs
+ * (not fetched or hooked, no other consumer) runs as biasAddSwish. In training
+ * swishGrad reads the sum too, so the planner keeps the two nodes there; in
+ * evaluation runs they fuse.
+ */
+registerFusionRule({
+  name: 'biasAdd + swish',
+  root: 'swish',
+  match(node, canAbsorb) {
+    const sum = node.inputs[0];
+    if (sum.op.name !== 'biasAdd' || !canAbsorb(sum)) return null;
+    return { op: biasAddSwishOp.def, attrs: {}, inputs: sum.inputs, absorbs: [sum] };
+  },
+});
+
+/**
+ * A kernel of biasAddSwish for the 'wasm' backend, which runs float32 values:
+ * a loop over Float32Arrays (a real one would call into WebAssembly). float64,
+ * and every other backend, run the op's `forward`.
+ */
+const biasAddSwishFloat32: Kernel = ([x, bias], _attrs, ctx) => {
+  const out = ctx.output();
+  const [xs, bs, ys] = [x.data as Float32Array, bias.data as Float32Array, out.data as Float32Array];
+  const channels = bias.size;
+  for (let i = 0; i < out.size; i++) {
+    ys[i] = xs[x.offset + i] + bs[bias.offset + (i % channels)];
+    const v = ys[i];
+    ys[i] = v * sigmoid(v);
+  }
+  return out;
+};
+registerKernel('biasAddSwish', 'wasm', biasAddSwishFloat32);

@@ -265,3 +265,21 @@ describe('hooks in a training run with fusion on', () => {
     expect(ops.filter((op) => op === 'reluGrad')).toHaveLength(2);
   });
 });
+
+describe("a custom op's fusion rule and backend kernel (examples/custom-op)", () => {
+  it('biasAdd → swish runs as biasAddSwish, with the bits of the two ops, on either backend', async () => {
+    const { swish } = await import('../../examples/custom-op/swish.ts');
+    for (const backend of ['wasm', 'js']) {
+      const g = new Graph({ backend });
+      const x = g.placeholder('x', [-1, 5]);
+      const b = g.variable('b', randomTensor([5], 61, -1, 1, 'float32'));
+      const y = swish(biasAdd(x, b));
+      const feeds = { x: randomTensor([7, 5], 62, -3, 3, 'float32') };
+      const ops: string[] = [];
+      const fused = new Session(g).run(y, feeds, { onTime: (_n, _ms, op) => ops.push(op.name) });
+      const plain = new Session(g, { fusion: false }).run(y, feeds);
+      expect(ops).toEqual(['biasAddSwish']);
+      expect(toArray(fused)).toEqual(toArray(plain));
+    }
+  });
+});
