@@ -102,6 +102,7 @@ export const biasAddSwishOp = defineOp({
 registerFusionRule({
   name: 'biasAdd + swish',
   root: 'swish',
+  into: 'biasAddSwish',
   match(node, canAbsorb) {
     const sum = node.inputs[0];
     if (sum.op.name !== 'biasAdd' || !canAbsorb(sum)) return null;

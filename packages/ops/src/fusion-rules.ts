@@ -29,6 +29,7 @@ export const FUSION_RULES: FusionRule[] = [
   {
     name: 'conv2d + biasAdd + relu',
     root: 'relu',
+    into: 'conv2dBiasRelu',
     match(relu, canAbsorb) {
       const chain = productBiasRelu(relu, conv2dOp, canAbsorb);
       if (!chain) return null;
@@ -39,6 +40,7 @@ export const FUSION_RULES: FusionRule[] = [
   {
     name: 'matmul + biasAdd + relu',
     root: 'relu',
+    into: 'matmulBiasRelu',
     match(relu, canAbsorb) {
       const chain = productBiasRelu(relu, matmulOp, canAbsorb);
       const attrs = chain?.product.attrs as MatmulAttrs | undefined;
@@ -50,6 +52,7 @@ export const FUSION_RULES: FusionRule[] = [
   {
     name: 'maxPoolGrad + reluGrad',
     root: 'reluGrad',
+    into: 'maxPoolGrad',
     match(reluGrad, canAbsorb) {
       const [poolGrad, y] = reluGrad.inputs;
       const attrs = poolGrad.attrs as MaxPoolGradAttrs;

@@ -22,6 +22,8 @@ export interface FusionRule {
   readonly name: string;
   /** The op name of the node a match starts from (the last node of the pattern). */
   readonly root: string;
+  /** The op name a match computes the pattern with (for tables and docs). */
+  readonly into: string;
   /** The fusion for `node` when the pattern matches, else null. Absorb only nodes for which `canAbsorb` is true. */
   match(node: Node, canAbsorb: (n: Node) => boolean): Fusion | null;
 }
