@@ -8,7 +8,7 @@
  *                      over training, one color per variant.
  * Browser-safe.
  */
-import { movingAverage, type renderSvg } from '@ndgraph/nn';
+import { movingAverage, plotParts, type renderSvg } from '@ndgraph/nn';
 import type { StudyResult } from './runner.ts';
 
 /** A vega-lite spec, as `renderSvg` takes it (vega-lite itself is a dependency of @ndgraph/nn, not of the examples). */
@@ -30,34 +30,7 @@ export interface StudyFigureOptions {
   smoothingWindow?: number;
 }
 
-// Spec pieces in the same style as @ndgraph/nn's training plots (whose own copies are private to the package).
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-
-/** The x encoding of per-epoch panels: whole epochs on the axis. */
-function epochX(): object {
-  return { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } };
-}
-
-/** The y encoding of an accuracy: shown as a percentage, on an axis that need not start at zero. */
-function accuracyY(field: string, title: string, scale: object = { zero: false }): object {
-  return { field, type: 'quantitative', title, scale, axis: { format: '.1%' } };
-}
-
-/** The "Training loss" panel: a line of `loss` against `step` per series of `color`. */
-function trainingLossPanel(width: number, height: number, values: object[], yTitle: string, color: object, yScale?: object): object {
-  return {
-    title: 'Training loss',
-    width,
-    height,
-    data: { values },
-    mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
-      y: { field: 'loss', type: 'quantitative', title: yTitle, ...(yScale && { scale: yScale }) },
-      color,
-    },
-  };
-}
+const { SCHEMA, epochX, accuracyY, trainingLossPanel } = plotParts;
 
 const toNumber = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);
 /** JSON has no NaN: vega reads null as a gap. */

@@ -7,6 +7,7 @@ export * from './data/idx.ts';
 export * from './data/batches.ts';
 export * from './metrics.ts';
 export * from './plot.ts';
+export * as plotParts from './vega-parts.ts';
 // Layers are a namespace (layers.conv2d, layers.dense, ...): their names would clash with the ops'.
 export * as layers from './layers.ts';
 export { activations, activationByName, type Activation, type ActivationName } from './layers.ts';

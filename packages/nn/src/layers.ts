@@ -2,7 +2,10 @@
  * Layers: small functions that create variables (in a scope named after the
  * layer) and call ops. They take and return graph nodes, so a model is plain
  * function composition, and every variable and intermediate keeps a readable
- * name such as `lenet/conv1/w`.
+ * name such as `lenet/conv1/w`. Every layer takes its name in its options
+ * object (`{ name }`), and rejects options it does not know. Exported from
+ * @ndgraph/nn as the `layers` namespace (`layers.conv2d`), apart from the ops
+ * of the same names.
  */
 import { checkOptionKeys, type Graph, type Node, GraphError, ShapeError, formatShape, zeros, full } from '@ndgraph/graph';
 import {
@@ -125,8 +128,9 @@ export function avgPool(x: Node, options: PoolOptions = {}): Node {
   );
 }
 
-export function flatten(x: Node, name = 'flatten'): Node {
-  return x.graph.scope(name, () => flattenOp(x));
+export function flatten(x: Node, options: { name?: string } = {}): Node {
+  checkOptionKeys('flatten', options, ['name']);
+  return x.graph.scope(options.name ?? 'flatten', () => flattenOp(x));
 }
 
 export interface BatchNormOptions {
@@ -152,8 +156,9 @@ export function batchNorm(x: Node, options: BatchNormOptions = {}): Node {
 }
 
 /** Inverted dropout: drops with probability `rate` in training runs, identity in eval runs. */
-export function dropout(x: Node, rate: number, name = 'dropout'): Node {
-  return dropoutOp(x, rate, name); // the op makes its own `name/mask` and `name/mul`
+export function dropout(x: Node, rate: number, options: { name?: string } = {}): Node {
+  checkOptionKeys('dropout', options, ['name']);
+  return dropoutOp(x, rate, options.name ?? 'dropout'); // the op makes its own `name/mask` and `name/mul`
 }
 
 export interface ResidualOptions {

@@ -1,6 +1,7 @@
 /**
- * Pieces of vega-lite specs for the training plots (plot.ts). Not part of the
- * package's exports (examples/studies/figures.ts keeps its own copies).
+ * Pieces of vega-lite specs in the style of the training plots (plot.ts),
+ * for figures of your own (the seed article's study figures use them).
+ * Exported as the `plotParts` namespace: `plotParts.epochX()`.
  */
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
