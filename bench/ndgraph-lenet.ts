@@ -6,7 +6,7 @@
  * metrics bookkeeping: the next batch, one session run (forward and backward,
  * borrowed fetches), a finite-loss check, and one momentum step.
  */
-import { topologicalOrder, wrap, type Node, type Tensor } from '@ndgraph/graph';
+import { type OpDef, topologicalOrder, wrap, type Node, type Tensor } from '@ndgraph/graph';
 import { Trainer } from '@ndgraph/nn';
 import { INFERENCE_BATCH, NDGRAPH_TRAIN_CONFIG, TRAIN_BATCH, TrainingBatches, inferenceBatches, type BenchData } from './engine-common.ts';
 
@@ -27,10 +27,10 @@ export interface NdgraphLenet {
   /** Losses of every training step so far. */
   losses: number[];
   /** One training step; returns the number of images. `onTime` is the session's per-node kernel timing hook. */
-  trainStep(times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number;
+  trainStep(times?: StepTimes, onTime?: (node: Node, milliseconds: number, op: OpDef) => void): number;
   /** One inference batch of INFERENCE_BATCH images in eval mode; returns the number of images. */
   inferStep(): number;
-  /** How many nodes of each op one training step computes (placeholders, variables and constants left out). */
+  /** How many graph nodes of each op one training step needs (placeholders, variables and constants left out; the session fuses some of them, which the profile shows). */
   opCounts: Record<string, number>;
 }
 
@@ -53,7 +53,7 @@ export function ndgraphLenet(data: BenchData): NdgraphLenet {
   ];
   const losses: number[] = [];
 
-  const trainStep = (times?: StepTimes, onTime?: (node: Node, milliseconds: number) => void): number => {
+  const trainStep = (times?: StepTimes, onTime?: (node: Node, milliseconds: number, op: OpDef) => void): number => {
     const t0 = performance.now();
     const size = batches.next();
     const t1 = performance.now();

@@ -19,7 +19,7 @@
  * that the rows add up to the whole (instrumented) step.
  */
 import { join, relative } from 'node:path';
-import type { Node } from '@ndgraph/graph';
+import type { Node, OpDef } from '@ndgraph/graph';
 import { RESULTS_DIR, buildBenchData, codeVersion, formatTable, loadAverage, machineInfo, round2, writeJson } from './common.ts';
 import { LEARNING_RATE, MOMENTUM, TRAIN_BATCH, argValue, hasFlag, numberArg } from './engine-common.ts';
 import { ndgraphLenet, type StepTimes } from './ndgraph-lenet.ts';
@@ -52,14 +52,15 @@ function main(): void {
 
   // Steps with per-node kernel times, each followed by one without (the real
   // step time): alternating them lets a burst of load on a shared machine hit both alike.
-  const perNode = new Map<Node, { ms: number; calls: number }>();
-  const onTime = (node: Node, ms: number): void => {
+  // Keyed by node; `op` is the op whose kernel ran (a fused one where the planner fused the node).
+  const perNode = new Map<Node, { op: string; ms: number; calls: number }>();
+  const onTime = (node: Node, ms: number, op: OpDef): void => {
     const entry = perNode.get(node);
     if (entry) {
       entry.ms += ms;
       entry.calls++;
     } else {
-      perNode.set(node, { ms, calls: 1 });
+      perNode.set(node, { op: op.name, ms, calls: 1 });
     }
   };
   const profiled: StepTimes = { batching: 0, sessionRun: 0, optimizer: 0, total: 0 };
@@ -80,10 +81,10 @@ function main(): void {
   const groups = new Map<string, { op: string; pass: Pass; ms: number; calls: number }>();
   let kernelMs = 0;
   const passMs: Record<Pass, number> = { forward: 0, backward: 0 };
-  for (const [node, { ms, calls }] of perNode) {
+  for (const [node, { op, ms, calls }] of perNode) {
     const pass = passOf(node);
-    const key = `${node.op.name}\u0000${pass}`;
-    const g = groups.get(key) ?? { op: node.op.name, pass, ms: 0, calls: 0 };
+    const key = `${op}\u0000${pass}`;
+    const g = groups.get(key) ?? { op, pass, ms: 0, calls: 0 };
     g.ms += ms;
     g.calls += calls;
     groups.set(key, g);
@@ -140,9 +141,9 @@ function main(): void {
   if (cpuShare < 0.9) console.log('WARNING: CPU share below 90%: other work on the machine took the CPU during the measured steps; rerun when it is quieter.');
 
   const nodes = [...perNode.entries()]
-    .map(([node, { ms, calls }]) => ({
+    .map(([node, { op, ms, calls }]) => ({
       name: node.name,
-      op: node.op.name,
+      op,
       pass: passOf(node),
       shape: node.shape,
       callsPerStep: calls / steps,
