@@ -3,7 +3,7 @@
  * (assembly/optimizer.ts). They compute in float64 in the same order as the
  * JavaScript optimizers of @ndgraph/nn, so both give the same bits; the
  * kernel only does it faster. It pays when the parameters and slots live in
- * kernel memory (see `wasmTensorAllocator`); other arrays are copied in and
+ * kernel memory (where the wasm backend puts them); other arrays are copied in and
  * out, which costs about what the kernel saves.
  *
  * Each function returns false, doing nothing, when the kernels are not

@@ -7,7 +7,8 @@
  *
  *   [0, heapBase)          the module's static data
  *   thread control block   one slot per helper thread (see threads.ts)
- *   tensor blocks          float32 arrays handed out by `allocateFloat32`, so
+ *   tensor blocks          float32 arrays handed out by `allocateFloat32` (the
+ *                          wasm backend's `allocate`; block-allocator.ts), so
  *                          tensors can live in kernel memory and skip copies
  *   call frame             operands copied in for one kernel call, the output,
  *                          and each thread's workspace; released when the call
