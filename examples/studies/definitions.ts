@@ -58,7 +58,7 @@ export interface Study {
 }
 
 /** The training setup of `pnpm train`: LeNet-5, relu, He init, momentum 0.9 at 0.05, batch 64, softmax cross-entropy. */
-export const STUDY_BASE_CONFIG: Omit<TrainConfig, 'epochs' | 'seed'> = {
+export const STUDY_BASE_CONFIG: Omit<TrainConfig, 'epochs' | 'seed'> & { learningRate: number } = {
   batchSize: 64,
   optimizer: 'momentum',
   learningRate: 0.05,

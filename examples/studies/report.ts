@@ -1,6 +1,7 @@
 /**
  * A study's results as Markdown tables, and as compact JSON. Browser-safe.
  */
+import { DEFAULT_LEARNING_RATES, type OptimizerName } from '@ndgraph/nn';
 import type { StudyResult, VariantResult } from './runner.ts';
 import type { MeanStd } from './summary.ts';
 
@@ -40,7 +41,7 @@ export function resultsTableMarkdown(result: StudyResult): string {
     const s = v.summary;
     return [
       v.label,
-      `${v.config.optimizer} ${formatRate(v.config.learningRate)}`,
+      `${v.config.optimizer} ${formatRate(v.config.learningRate ?? DEFAULT_LEARNING_RATES[v.config.optimizer as OptimizerName])}`,
       finalAccuracyCell(v),
       s.bestEpoch === null ? '—' : `${s.bestEpoch} (${percent(s.bestTestAccuracy!)})`,
       s.finalTestLoss.mean === null ? '—' : s.finalTestLoss.mean.toFixed(4),

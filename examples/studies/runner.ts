@@ -5,7 +5,18 @@
  * Node entry writes the files.
  */
 import { DataError } from '@ndgraph/graph';
-import { type ActivationName, type Dataset, type EpochInfo, type StepInfo, type TrainConfig, Trainer, datasetSize, subset } from '@ndgraph/nn';
+import {
+  type ActivationName,
+  type Dataset,
+  type EpochInfo,
+  type StepInfo,
+  type TrainConfig,
+  Trainer,
+  datasetSize,
+  subset,
+  DEFAULT_LEARNING_RATES,
+  type OptimizerName,
+} from '@ndgraph/nn';
 import { type Study, type StudyName, type StudyVariant, variantTrainConfig } from './definitions.ts';
 import { type GradientFlowPoint, GradientFlowMonitor, inactiveRule } from './gradient-flow.ts';
 import { type MeanEpoch, type RunRecord, type VariantSummary, meanEpochCurve, meanGradientFlow, meanStepLoss, summarizeVariant } from './summary.ts';
@@ -141,7 +152,7 @@ function trainRun(
   const last = epochs[epochs.length - 1];
   const record: RunRecord = {
     seed: config.seed,
-    learningRate: config.learningRate,
+    learningRate: config.learningRate ?? DEFAULT_LEARNING_RATES[config.optimizer as OptimizerName],
     epochs,
     diverged,
     seconds: (performance.now() - started) / 1000,

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { tensor, toArray, wrap, DTypeError, GraphError, ShapeError, type Tensor, type DType } from '@ndgraph/graph';
-import { sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, createOptimizer, stepDecay, type Optimizer } from '@ndgraph/nn';
+import { sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, createOptimizer, stepDecay, type Optimizer, DEFAULT_LEARNING_RATES } from '@ndgraph/nn';
 import { expectClose } from '../helpers.ts';
 
 /** Runs `optimizer` on one parameter for the given gradients; returns the weights after each step. */
@@ -350,6 +350,10 @@ describe('createOptimizer', () => {
     expect(() => createOptimizer('sgd', { learningRate: 0.1, beta1: 0.9 })).toThrow(
       /createOptimizer\('sgd'\): unknown option 'beta1'; sgd accepts learningRate, weightDecay/,
     );
-    expect(() => createOptimizer('sgd', {})).toThrow(/learningRate is required/);
+  });
+
+  it('each optimizer has a default learning rate', () => {
+    for (const [name, rate] of Object.entries(DEFAULT_LEARNING_RATES)) expect(createOptimizer(name).learningRate(), name).toBe(rate);
+    expect(createOptimizer('adam', { learningRate: 0.01 }).learningRate()).toBe(0.01);
   });
 });

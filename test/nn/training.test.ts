@@ -118,7 +118,9 @@ describe('Trainer', () => {
     const ckpt = first.checkpoint();
     const bytes = encodeSafetensors(ckpt.tensors, ckpt.metadata);
     const resumed = new Trainer(config, tiny);
-    resumed.restore(decodeSafetensors(bytes, 'test checkpoint'));
+    // The metrics log is saved beside the checkpoint (its own file in a run), not in it.
+    expect(ckpt.metadata.metrics).toBeUndefined();
+    resumed.restore(decodeSafetensors(bytes, 'test checkpoint'), 'test checkpoint', JSON.parse(JSON.stringify(first.metrics.toJSON())));
     expect(resumed.epoch).toBe(2);
     resumed.trainEpoch();
     resumed.trainEpoch();

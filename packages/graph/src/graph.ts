@@ -47,6 +47,8 @@ export interface OpDef<A = any> {
   grad?(ctx: GradContext, dy: Node, node: Node<A>): (Node | null)[];
   /** Exact input count, checked when a node is built. */
   readonly arity?: number;
+  /** True for ops that behave differently in training runs (dropout, batchnorm): a gradient run without `training: true` warns. */
+  readonly dependsOnMode?: boolean;
   /** Source ops (placeholder, variable, constant) hold no kernel work; the session takes their values from feeds or the graph. */
   readonly kind?: 'placeholder' | 'variable' | 'constant';
 }

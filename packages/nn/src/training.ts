@@ -4,31 +4,36 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
-import { Graph, Session, Rng, gradients, type Node, type Tensor, type RngState, DataError } from '@ndgraph/graph';
-import { batches, batchCount } from './data/batches.ts';
-import { type Dataset, datasetSize } from './data/dataset.ts';
-import { initializerByName } from './initializers.ts';
-import { lenet5, type LeNetOptions } from './models/lenet.ts';
-import { type LossName, countCorrect, lossByName } from './losses.ts';
-import { createOptimizer } from './optimizers/index.ts';
+import { checkOptionKeys, DataError, Graph, GraphError, gradients, type Node, Rng, type RngState, Session, type Tensor } from '@ndgraph/graph';
+import { batchCount, batches } from './data/batches.ts';
+import { checkDataset, type Dataset, datasetSize } from './data/dataset.ts';
+import { countCorrect, type LossName, lossByName } from './losses.ts';
+import { type EpochRecord, MetricsLog } from './metrics.ts';
+import type { LeNetOptions } from './models/lenet.ts';
+import { asModel, checkLogits, isModelLike, type Model, type ModelBuilder } from './models/model.ts';
+import { type LeNetSpecOptions, lenet5Model } from './models/zoo.ts';
+import { checkWeights, type Prediction, predictWith } from './model-io.ts';
+import { createOptimizer, DEFAULT_LEARNING_RATES, type OptimizerName } from './optimizers/index.ts';
 import type { Optimizer } from './optimizers/optimizer.ts';
 import type { LearningRate } from './schedules.ts';
-import { MetricsLog, type EpochRecord } from './metrics.ts';
 
 export interface TrainConfig {
   epochs: number;
   batchSize: number;
-  /** 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'rmsprop' | 'adagrad'. */
+  /** 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad' (or pass an Optimizer to the Trainer). */
   optimizer: string;
-  learningRate: number;
+  /** Default: the optimizer's own (DEFAULT_LEARNING_RATES). */
+  learningRate?: number;
   weightDecay?: number;
   /** Multiply the rate by this factor after every epoch (1 = constant). */
   learningRateDecay?: number;
   seed: number;
+  /** A built-in loss by name (or pass a loss function to the Trainer). */
   loss?: LossName;
-  /** Initializer name ('he', 'xavier', 'lecun', 'normal:0.01', …). */
+  /** Initializer name ('he', 'xavier', 'lecun', 'normal:0.01', …) of the default LeNet-5. */
   init?: string;
-  model?: Omit<LeNetOptions, 'init'>;
+  /** Options of the default model, LeNet-5 (activation, batchnorm, dropout, ...). Any other model is the Trainer's third argument. */
+  model?: LeNetSpecOptions | Omit<LeNetOptions, 'init'>;
   /** Batch size for evaluation runs. Default 500. */
   evalBatchSize?: number;
 }
@@ -48,7 +53,17 @@ export interface StepInfo {
 /** What one epoch gave: the same record the metrics log keeps. */
 export type EpochInfo = EpochRecord;
 
-export const defaultTrainConfig: TrainConfig = {
+/** A loss: a scalar node from the logits and the int32 labels (mean over the batch). */
+export type LossFunction = (logits: Node, labels: Node) => Node;
+
+/** What the Trainer can take besides its config: any model, loss and optimizer. */
+export interface TrainerParts {
+  model?: Model | ModelBuilder;
+  loss?: LossFunction;
+  optimizer?: Optimizer;
+}
+
+export const defaultTrainConfig: TrainConfig & { learningRate: number } = {
   epochs: 8,
   batchSize: 64,
   optimizer: 'momentum',
@@ -75,9 +90,18 @@ export interface TrainingMonitor {
   onGradients?(step: { epoch: number; step: number }, parameters: readonly Node[], gradients: readonly Tensor[]): void;
 }
 
-/** Owns the graph, session, optimizer and generators of one training run. */
+/**
+ * Owns the graph, session, optimizer and generators of one training run, for
+ * any model: `new Trainer(config, data, myModel)`, or with the model, loss and
+ * optimizer as parts `{ model, loss, optimizer }`. Without a model it trains
+ * LeNet-5 with `config.model`'s options. The input shape and the number of
+ * classes come from the data.
+ */
 export class Trainer {
   readonly graph: Graph;
+  readonly model: Model;
+  /** Classes the labels hold (largest label + 1, at least 2). */
+  readonly classes: number;
   readonly session: Session;
   readonly images: Node;
   readonly labels: Node;
@@ -98,25 +122,44 @@ export class Trainer {
   constructor(
     readonly config: TrainConfig,
     readonly data: { train: Dataset; test: Dataset },
+    parts: TrainerParts | Model | ModelBuilder = {},
   ) {
     checkConfig(config);
+    checkDataset(data.train, 'training data');
+    checkDataset(data.test, 'test data');
+    if (datasetSize(data.train) === 0) throw new DataError('training data: expected at least one example, found none');
+    const given: TrainerParts = isModelLike(parts) ? { model: parts } : parts;
+    checkOptionKeys('Trainer parts', given, ['model', 'loss', 'optimizer']);
+    this.classes = classCount(data);
+    this.model = chooseModel(config, given.model, this.classes);
     this.graph = new Graph({ seed: config.seed });
     const g = this.graph;
-    const [h, w, c] = data.train.images.shape.slice(1);
-    this.images = g.placeholder('images', [-1, h, w, c]);
+    this.images = g.placeholder('images', [-1, ...data.train.images.shape.slice(1)]);
     this.labels = g.placeholder('labels', [-1], 'int32');
-    const init = initializerByName(config.init ?? 'he');
-    this.logits = lenet5(this.images, { ...config.model, init });
-    this.loss = lossByName(config.loss ?? 'cross-entropy')(this.logits, this.labels);
+    this.logits = checkLogits(this.model.build(this.images), this.images, this.model.name, this.classes);
+    this.loss = checkLoss((given.loss ?? lossByName(config.loss ?? 'cross-entropy'))(this.logits, this.labels), this.logits);
     this.parameters = g.trainableVariables();
+    if (!this.parameters.length) throw new GraphError(`model ${this.model.name}: it has no trainable variables to train`);
     this.gradients = gradients(this.loss, this.parameters);
     this.session = new Session(g, { seed: config.seed + 1 });
     this.dataRng = new Rng(config.seed + 2);
+    this.optimizer = given.optimizer ?? this.optimizerFromConfig();
+    this.metrics.meta = { config: JSON.stringify(configJSON(config, this.model)) };
+  }
+
+  private optimizerFromConfig(): Optimizer {
+    const config = this.config;
+    const name = config.optimizer.trim().toLowerCase() as OptimizerName;
+    const base = config.learningRate ?? DEFAULT_LEARNING_RATES[name];
     const decay = config.learningRateDecay ?? 1;
-    const stepsPerEpoch = batchCount(datasetSize(data.train), config.batchSize);
-    const rate: LearningRate = decay === 1 ? config.learningRate : (s: number) => config.learningRate * Math.pow(decay, Math.floor(s / stepsPerEpoch));
-    this.optimizer = createOptimizer(config.optimizer, { learningRate: rate, weightDecay: config.weightDecay ?? 0 });
-    this.metrics.meta = { config: JSON.stringify(config) };
+    const stepsPerEpoch = this.stepsPerEpoch;
+    const rate: LearningRate = base === undefined || decay === 1 ? base : (s: number) => base * Math.pow(decay, Math.floor(s / stepsPerEpoch));
+    return createOptimizer(config.optimizer, { learningRate: rate, weightDecay: config.weightDecay ?? 0 });
+  }
+
+  /** Class probabilities and the most likely class of each image (eval mode). */
+  predict(images: Tensor): Prediction {
+    return predictWith(this.session, this.images, this.logits, images);
   }
 
   get stepsPerEpoch(): number {
@@ -219,7 +262,11 @@ export class Trainer {
     return { loss: lossSum / seen, accuracy: correct / seen };
   }
 
-  /** Everything needed to continue bit-identically: variables, optimizer slots, generators, position. */
+  /**
+   * Everything needed to continue bit-identically: variables, optimizer slots,
+   * generators, position, and what the model was. The metrics log is not in
+   * it (it grows every step): save `trainer.metrics` next to it.
+   */
   checkpoint(): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
     const tensors: Record<string, Tensor> = {};
     for (const v of this.graph.variables()) tensors[`variables/${v.name}`] = this.graph.valueOf(v);
@@ -227,45 +274,111 @@ export class Trainer {
     for (const [k, t] of Object.entries(opt.slots)) tensors[`optimizer/${k}`] = t;
     const metadata: Record<string, string> = {
       format: 'ndgraph-training-checkpoint/1',
-      config: JSON.stringify(this.config),
+      config: JSON.stringify(configJSON(this.config, this.model)),
+      model: JSON.stringify({ name: this.model.name, spec: this.model.spec ?? null }),
+      inputShape: JSON.stringify(this.images.shape.slice(1)),
+      classes: String(this.classes),
       epoch: String(this.epoch),
       step: String(this.step),
       optimizerStep: String(opt.step),
       dataRng: JSON.stringify(this.dataRng.getState()),
       sessionRng: JSON.stringify(this.session.rng.getState()),
-      metrics: JSON.stringify(this.metrics.toJSON()),
     };
     return { tensors, metadata };
   }
 
-  /** Restores a checkpoint made by `checkpoint()` of a trainer with the same model config. */
-  restore(ckpt: { tensors: Record<string, Tensor>; metadata: Record<string, string> }, source = 'checkpoint'): void {
+  /**
+   * Restores a checkpoint made by `checkpoint()` of a trainer with the same
+   * model and config. Checks everything first (format, settings, every
+   * variable's presence, shape and dtype, no unknown tensors) and changes
+   * nothing unless all of it fits. Give `metrics` (the saved log) to continue it.
+   */
+  restore(ckpt: { tensors: Record<string, Tensor>; metadata: Record<string, string> }, source = 'checkpoint', metrics?: unknown): void {
     const { tensors, metadata } = ckpt;
     if (metadata.format !== 'ndgraph-training-checkpoint/1')
       throw new DataError(`${source}: expected format 'ndgraph-training-checkpoint/1', found '${metadata.format}'`);
-    const saved = JSON.parse(metadata.config) as TrainConfig;
-    for (const key of ['batchSize', 'optimizer', 'seed', 'loss', 'init'] as const) {
-      if (JSON.stringify(saved[key]) !== JSON.stringify(this.config[key])) {
-        throw new DataError(`${source}: the checkpoint was made with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(this.config[key])}`);
+    const saved = parseJSON(metadata.config, source, 'config') as Record<string, unknown>;
+    const current = configJSON(this.config, this.model) as Record<string, unknown>;
+    for (const key of ['batchSize', 'optimizer', 'seed', 'loss', 'init', 'model'] as const) {
+      if (JSON.stringify(saved[key]) !== JSON.stringify(current[key])) {
+        throw new DataError(`${source}: the checkpoint was made with ${key} = ${JSON.stringify(saved[key])}, this run has ${JSON.stringify(current[key])}`);
       }
     }
-    if (JSON.stringify(saved.model ?? {}) !== JSON.stringify(this.config.model ?? {}))
-      throw new DataError(
-        `${source}: the checkpoint's model options ${JSON.stringify(saved.model ?? {})} differ from this run's ${JSON.stringify(this.config.model ?? {})}`,
-      );
-    for (const v of this.graph.variables()) {
-      const t = tensors[`variables/${v.name}`];
-      if (!t) throw new DataError(`${source}: no tensor for variable ${v.name}`);
-      this.graph.assign(v, t);
-    }
+    const whole = (field: string) => {
+      const n = Number(metadata[field]);
+      if (!Number.isInteger(n) || n < 0)
+        throw new DataError(`${source}: metadata field '${field}' must be a whole number ≥ 0, found ${JSON.stringify(metadata[field])}`);
+      return n;
+    };
+    const [epoch, step, optimizerStep] = [whole('epoch'), whole('step'), whole('optimizerStep')];
+    const dataRng = parseJSON(metadata.dataRng, source, 'dataRng') as { words: RngState; spareNormal: number | null };
+    const sessionRng = parseJSON(metadata.sessionRng, source, 'sessionRng') as { words: RngState; spareNormal: number | null };
+    const variables = checkWeights(this.graph, tensors, source, { prefix: 'variables/', otherPrefixes: ['optimizer/'] });
     const slots: Record<string, Tensor> = {};
     for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optimizer/')) slots[k.slice('optimizer/'.length)] = t;
-    this.optimizer.setState({ step: Number(metadata.optimizerStep), slots });
-    this.dataRng.setState(JSON.parse(metadata.dataRng) as { words: RngState; spareNormal: number | null });
-    this.session.rng.setState(JSON.parse(metadata.sessionRng) as { words: RngState; spareNormal: number | null });
-    this.epoch = Number(metadata.epoch);
-    this.step = Number(metadata.step);
-    this.metrics.loadJSON(JSON.parse(metadata.metrics));
+    // Everything checked: now change the trainer.
+    for (const [node, t] of variables) this.graph.assign(node, t);
+    this.optimizer.setState({ step: optimizerStep, slots });
+    this.dataRng.setState(dataRng);
+    this.session.rng.setState(sessionRng);
+    this.epoch = epoch;
+    this.step = step;
+    if (metrics !== undefined) this.metrics.loadJSON(metrics as never);
+    else if (metadata.metrics) this.metrics.loadJSON(metadata.metrics); // checkpoints made before the log moved out
+    this.metrics.truncateAfter(step);
+  }
+}
+
+/** Largest label of either split + 1 (at least 2). */
+function classCount(data: { train: Dataset; test: Dataset }): number {
+  let max = 1;
+  for (const ds of [data.train, data.test]) {
+    const { data: labels, offset } = ds.labels;
+    for (let i = 0; i < datasetSize(ds); i++) {
+      const label = labels[offset + i];
+      if (!Number.isInteger(label) || label < 0) throw new DataError(`labels: expected class indices ≥ 0, found ${label} at index ${i}`);
+      if (label > max) max = label;
+    }
+  }
+  return max + 1;
+}
+
+/** The model given to the Trainer, or in `config.model`, or LeNet-5 with `config.model`'s options. */
+function chooseModel(config: TrainConfig, given: unknown, classes: number): Model {
+  if (given !== undefined) return asModel(given, 'Trainer: the model');
+  if (isModelLike(config.model)) {
+    throw new GraphError(
+      `training config: model holds the options of the default LeNet-5; pass a model of your own as the Trainer's third argument: new Trainer(config, data, ${asModel(config.model, 'model').name})`,
+    );
+  }
+  if (config.model !== undefined && (typeof config.model !== 'object' || config.model === null || Array.isArray(config.model))) {
+    throw new GraphError(`training config: model must be LeNet-5's options object, found ${Array.isArray(config.model) ? 'an array' : typeof config.model}`);
+  }
+  return lenet5Model({ classes, ...(config.model as LeNetSpecOptions), init: config.init ?? 'he' });
+}
+
+/** The loss must be a scalar node of the logits' graph. */
+function checkLoss(loss: unknown, logits: Node): Node {
+  const node = loss as Node;
+  if (typeof loss !== 'object' || loss === null || !('op' in loss) || node.graph !== logits.graph) {
+    throw new GraphError(`the loss function must return a node of the model's graph, found ${typeof loss}`);
+  }
+  if (node.rank !== 0) throw new GraphError(`the loss must be a scalar, found ${node.name} [${node.shape.join(',')}]`);
+  return node;
+}
+
+/** The config as JSON, with the model by name and spec (a function does not survive JSON). */
+function configJSON(config: TrainConfig, model: Model): object {
+  const isOptions = config.model !== undefined && !isModelLike(config.model);
+  return { ...config, model: isOptions ? config.model : { name: model.name, spec: model.spec ?? null } };
+}
+
+function parseJSON(text: string | undefined, source: string, field: string): unknown {
+  if (text === undefined) throw new DataError(`${source}: metadata field '${field}' is missing`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DataError(`${source}: metadata field '${field}' is not valid JSON: ${text.slice(0, 60)}`);
   }
 }
 
@@ -276,6 +389,6 @@ function checkConfig(c: TrainConfig): void {
   };
   positiveInt('epochs');
   positiveInt('batchSize');
-  if (!(c.learningRate > 0) || !Number.isFinite(c.learningRate))
+  if (c.learningRate !== undefined && (!(c.learningRate > 0) || !Number.isFinite(c.learningRate)))
     throw new RangeError(`training config: learningRate must be a positive number, found ${c.learningRate}`);
 }

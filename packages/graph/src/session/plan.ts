@@ -28,6 +28,8 @@ export interface Plan {
   readonly position: ReadonlyMap<number, number>;
   /** Steps after which a value is no longer needed: releaseAfter[step] = plan indices. */
   readonly releaseAfter: readonly (readonly number[])[];
+  /** When the run computes gradients through ops that depend on the mode: their nodes (for the warning of an eval-mode gradient run). */
+  readonly modeDependentNodes: readonly Node[];
 }
 
 export interface PlanOptions {
@@ -93,7 +95,9 @@ export function buildPlan(fetches: readonly Node[], fed: ReadonlySet<number>, op
   lastUse.forEach((step, k) => {
     if (step >= 0 && !fetched.has(steps[k].node.id)) releaseAfter[step].push(k);
   });
-  return { steps, position, releaseAfter };
+  const computesGradients = steps.some((s) => s.node.graph.gradientInfo(s.node) !== undefined);
+  const modeDependentNodes = computesGradients ? steps.filter((s) => s.op.dependsOnMode).map((s) => s.node) : [];
+  return { steps, position, releaseAfter, modeDependentNodes };
 }
 
 /**

@@ -63,6 +63,8 @@ export class Session {
   /** Buffers lent by the previous `borrow` run, returned to the pool when the next run starts. */
   private lent: TypedArray[] = [];
   private disposed = false;
+  /** The eval-mode gradient warning is given once per session. */
+  private warnedAboutMode = false;
 
   constructor(
     readonly graph: Graph,
@@ -128,6 +130,13 @@ export class Session {
     }
     const feedMap = normalizeFeeds(this.graph, feeds);
     const plan = this.plan(fetches, feedMap, this.fusion && !options.anomaly && !options.onValue);
+    if (!options.training && plan.modeDependentNodes.length && !this.warnedAboutMode) {
+      this.warnedAboutMode = true;
+      const names = plan.modeDependentNodes.map((n) => `${n.name} (${n.op.name})`).join(', ');
+      console.warn(
+        `ndgraph: this run computes gradients through ${names} without training: true, so they run in eval mode (no dropout, running batchnorm statistics); pass { training: true } to train. (Said once per session.)`,
+      );
+    }
     if (options.seed !== undefined) this.rng.reseed(options.seed);
     const values: (Tensor | undefined)[] = new Array(plan.steps.length);
     const pool = this.pool;

@@ -4,3 +4,4 @@ export * from './mnist-embedded.ts';
 export * from './progress.ts';
 export * from './png.ts';
 export * from './write-run-files.ts';
+export * from './model-files.ts';

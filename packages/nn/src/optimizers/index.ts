@@ -32,25 +32,37 @@ export interface OptimizerOptions {
   decay?: number;
 }
 
+/**
+ * Each optimizer's default learning rate, for LeNet-5-sized conv nets on
+ * MNIST (batch 64; `pnpm train` decays it ×0.7 per epoch): plain SGD and
+ * momentum want large steps, the adaptive ones (Adam, RMSProp) small ones.
+ */
+export const DEFAULT_LEARNING_RATES = {
+  sgd: 0.1,
+  momentum: 0.05,
+  nesterov: 0.05,
+  adam: 1e-3,
+  adamw: 1e-3,
+  rmsprop: 1e-3,
+  adagrad: 0.01,
+} as const;
+
+const rateOf = (name: OptimizerName, o: OptimizerOptions): LearningRate => o.learningRate ?? DEFAULT_LEARNING_RATES[name];
+
 const FACTORIES = {
-  sgd: { create: (o: OptimizerOptions) => sgd({ ...o, learningRate: requireRate('sgd', o) }), options: [] as string[] },
-  momentum: { create: (o: OptimizerOptions) => momentum({ ...o, learningRate: requireRate('momentum', o) }), options: ['momentum'] },
-  nesterov: { create: (o: OptimizerOptions) => nesterov({ ...o, learningRate: requireRate('nesterov', o) }), options: ['momentum'] },
-  adam: { create: (o: OptimizerOptions) => adam(o), options: ['beta1', 'beta2', 'epsilon'] },
-  adamw: { create: (o: OptimizerOptions) => adamw(o), options: ['beta1', 'beta2', 'epsilon'] },
-  rmsprop: { create: (o: OptimizerOptions) => rmsprop(o), options: ['decay', 'epsilon'] },
-  adagrad: { create: (o: OptimizerOptions) => adagrad(o), options: ['epsilon'] },
+  sgd: { create: (o: OptimizerOptions) => sgd({ ...o, learningRate: rateOf('sgd', o) }), options: [] as string[] },
+  momentum: { create: (o: OptimizerOptions) => momentum({ ...o, learningRate: rateOf('momentum', o) }), options: ['momentum'] },
+  nesterov: { create: (o: OptimizerOptions) => nesterov({ ...o, learningRate: rateOf('nesterov', o) }), options: ['momentum'] },
+  adam: { create: (o: OptimizerOptions) => adam({ ...o, learningRate: rateOf('adam', o) }), options: ['beta1', 'beta2', 'epsilon'] },
+  adamw: { create: (o: OptimizerOptions) => adamw({ ...o, learningRate: rateOf('adamw', o) }), options: ['beta1', 'beta2', 'epsilon'] },
+  rmsprop: { create: (o: OptimizerOptions) => rmsprop({ ...o, learningRate: rateOf('rmsprop', o) }), options: ['decay', 'epsilon'] },
+  adagrad: { create: (o: OptimizerOptions) => adagrad({ ...o, learningRate: rateOf('adagrad', o) }), options: ['epsilon'] },
 } as const;
 
 export type OptimizerName = keyof typeof FACTORIES;
 export const OPTIMIZER_NAMES = Object.keys(FACTORIES) as OptimizerName[];
 
-function requireRate(name: string, options: OptimizerOptions): LearningRate {
-  if (options.learningRate === undefined) throw new GraphError(`createOptimizer('${name}'): learningRate is required (${name} has no default rate)`);
-  return options.learningRate;
-}
-
-/** An optimizer by name: 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad'. */
+/** An optimizer by name: 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad'; the learning rate defaults to DEFAULT_LEARNING_RATES. */
 export function createOptimizer(name: string, options: OptimizerOptions = {}): Optimizer {
   const key = name.trim().toLowerCase();
   if (!Object.hasOwn(FACTORIES, key)) throw new GraphError(`unknown optimizer '${name}'; expected one of: ${OPTIMIZER_NAMES.join(', ')}`);

@@ -47,6 +47,7 @@ export type { BatchNormAttrs } from './batch-norm-stats.ts';
 
 export const batchNormOp = defineOp<BatchNormAttrs>({
   name: 'batchNorm',
+  dependsOnMode: true,
   arity: 5,
   inferShape([x, gamma, beta, runningMean, runningVar], attrs) {
     checkBatchNormAttrs(attrs);

@@ -34,6 +34,7 @@ function checkRate(rate: number): void {
 
 export const dropoutMaskOp = defineOp<DropoutAttrs>({
   name: 'dropoutMask',
+  dependsOnMode: true,
   arity: 1,
   inferShape([x], { rate }) {
     checkRate(rate);
