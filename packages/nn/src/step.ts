@@ -8,7 +8,7 @@
  *     for (const batch of batches(train, 64, rng))
  *       console.log(step({ images: batch.images, labels: batch.labels }));
  */
-import { type Feeds, GraphError, gradients, type Node, Session, type Tensor } from '@ndgraph/graph';
+import { formatShape, type Feeds, GraphError, gradients, type Node, Session, type Tensor } from '@ndgraph/graph';
 import type { Optimizer } from './optimizers/optimizer.ts';
 
 export interface TrainingStepOptions {
@@ -22,7 +22,7 @@ export interface TrainingStepOptions {
 export type TrainingStep = ((feeds: Feeds) => number) & { readonly session: Session; readonly parameters: readonly Node[] };
 
 export function trainingStep(loss: Node, optimizer: Optimizer, options: TrainingStepOptions = {}): TrainingStep {
-  if (loss.rank !== 0) throw new GraphError(`trainingStep: the loss must be a scalar node, found ${loss.name} [${loss.shape.join(',')}]`);
+  if (loss.rank !== 0) throw new GraphError(`trainingStep: the loss must be a scalar node, found ${loss.name} ${formatShape(loss.shape)}`);
   const g = loss.graph;
   const parameters = options.parameters ?? g.trainableVariables();
   if (!parameters.length) throw new GraphError(`trainingStep: the graph of ${loss.name} has no trainable variables`);

@@ -4,7 +4,7 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
-import { checkOptionKeys, DataError, Graph, GraphError, gradients, type Node, Rng, type RngState, Session, type Tensor } from '@ndgraph/graph';
+import { formatShape, checkOptionKeys, DataError, Graph, GraphError, gradients, type Node, Rng, type RngState, Session, type Tensor } from '@ndgraph/graph';
 import { batchCount, batches } from './data/batches.ts';
 import { checkDataset, type Dataset, datasetSize } from './data/dataset.ts';
 import { countCorrect, type LossName, lossByName } from './losses.ts';
@@ -363,7 +363,7 @@ function checkLoss(loss: unknown, logits: Node): Node {
   if (typeof loss !== 'object' || loss === null || !('op' in loss) || node.graph !== logits.graph) {
     throw new GraphError(`the loss function must return a node of the model's graph, found ${typeof loss}`);
   }
-  if (node.rank !== 0) throw new GraphError(`the loss must be a scalar, found ${node.name} [${node.shape.join(',')}]`);
+  if (node.rank !== 0) throw new GraphError(`the loss must be a scalar, found ${node.name} ${formatShape(node.shape)}`);
   return node;
 }
 

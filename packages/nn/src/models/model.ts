@@ -7,7 +7,7 @@
  *   const net: Model = model('tiny', (x) => layers.dense(layers.flatten(x), 10));
  *   new Trainer(config, data, net);
  */
-import { GraphError, type Node } from '@ndgraph/graph';
+import { formatShape, GraphError, type Node } from '@ndgraph/graph';
 
 export type ModelBuilder = (inputs: Node) => Node;
 
@@ -75,7 +75,7 @@ export function checkLogits(logits: unknown, inputs: Node, name: string, classes
   if (!isNode) throw new GraphError(`model ${name}: the builder must return the logits node, found ${describe(logits)}`);
   const node = logits as Node;
   if (node.graph !== inputs.graph) throw new GraphError(`model ${name}: the logits node ${node.name} belongs to another graph than the inputs`);
-  if (node.rank !== 2) throw new GraphError(`model ${name}: expected logits of shape [N, classes], found ${node.name} [${node.shape.join(',')}]`);
+  if (node.rank !== 2) throw new GraphError(`model ${name}: expected logits of shape [N, classes], found ${node.name} ${formatShape(node.shape)}`);
   if (classes !== undefined && node.shape[1] >= 0 && node.shape[1] < classes) {
     throw new GraphError(`model ${name}: the logits ${node.name} have ${node.shape[1]} classes, but the labels go up to ${classes - 1}`);
   }
