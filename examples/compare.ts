@@ -8,7 +8,8 @@
  * <study>.md (tables), <study>.svg/.png (curves) and, for the activation
  * study, <study>-gradient-flow.svg/.png.
  *
- *   pnpm compare                                  # every study, 5 epochs, 3 seeds, into docs/experiments
+ *   pnpm compare                                  # every study, 5 epochs, 3 seeds, into runs/compare
+ *   pnpm compare --out docs/experiments           # the same, into the committed results of docs/experiments.md
  *   pnpm compare activations --epochs 2 --seeds 2 --out runs/compare
  *   pnpm compare optimizers --skip-sweep          # the stated rates instead of the sweep's choice
  *   pnpm compare --replot                         # redraw figures and tables from the saved JSON, no training
@@ -31,7 +32,7 @@ import {
 } from './studies/index.ts';
 import { readStudyResult, writeStudyFiles } from './studies/study-files.ts';
 
-const DEFAULTS = { epochs: 5, seeds: 3, out: join('docs', 'experiments'), flowEvery: 5 };
+const DEFAULTS = { epochs: 5, seeds: 3, out: join('runs', 'compare'), flowEvery: 5 };
 /** The embedded digits' split. */
 const FULL_SIZES = { train: 8000, test: 2000 };
 

@@ -61,7 +61,7 @@ const usage = `usage: pnpm train [options]
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')}; momentum for cnn-bn-res: 0.01)
   --lr-decay X        multiply the rate by X after each epoch, in (0, 1] (default ${defaultTrainConfig.learningRateDecay})
-  --weight-decay X    L2 coefficient (default 0)
+  --weight-decay X    L2 coefficient (default ${defaultTrainConfig.weightDecay})
   --activation NAME   relu | leakyRelu | elu | sigmoid | tanh (lenet5, mlp; default relu)
   --init NAME         he | he-uniform | xavier | xavier-uniform | lecun | normal:STD (default he)
   --batchnorm         batch normalization after each conv/dense layer (lenet5)
@@ -189,7 +189,7 @@ function parse(argv: string[]): Args {
       (['momentum', 'nesterov'].includes(optimizer) ? MOMENTUM_RATE_BY_MODEL[model] : undefined) ??
       DEFAULT_LEARNING_RATES[optimizer as keyof typeof DEFAULT_LEARNING_RATES],
     learningRateDecay: lrDecay ?? defaultTrainConfig.learningRateDecay,
-    weightDecay: number('weight-decay', (n) => n >= 0, 'a number ≥ 0') ?? 0,
+    weightDecay: number('weight-decay', (n) => n >= 0, 'a number ≥ 0') ?? defaultTrainConfig.weightDecay,
     seed: wholeAtLeast('seed', 0) ?? defaultTrainConfig.seed,
     init: str('init') ?? defaultTrainConfig.init,
     model: model === 'lenet5' ? modelOptions : undefined,
