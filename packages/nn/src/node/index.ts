@@ -5,3 +5,4 @@ export * from './progress.ts';
 export * from './png.ts';
 export * from './write-run-files.ts';
 export * from './model-files.ts';
+export * from './fashion-mnist.ts';

@@ -10,14 +10,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { DataError, Rng, wrap } from '@ndgraph/graph';
+import { DataError, Rng } from '@ndgraph/graph';
 import type { Dataset } from '../data/dataset.ts';
+import { type ClassImages, gatherPerClass, readClassFile } from './per-class-json.ts';
 
 const IMAGE_SIZE = 28;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 
 /** One digit's images, float32, 784 pixels each. */
-type DigitImages = Float32Array;
+type DigitImages = ClassImages;
 
 /**
  * The last files parsed, for as long as anyone holds them: loading twice in a
@@ -25,24 +26,6 @@ type DigitImages = Float32Array;
  * once the caller has taken its train and test sets.
  */
 let lastParsed: WeakRef<DigitImages[]> | null = null;
-
-/** One digit's images as float32, checked; the parsed JSON can be freed as soon as this returns. */
-function readDigitFile(path: string, digit: number): DigitImages {
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { data?: unknown };
-  const data = parsed.data;
-  if (!Array.isArray(data) || data.length % PIXELS !== 0) {
-    throw new DataError(
-      `${path}: expected "data" to be a flat array of ${PIXELS}-pixel images, found ${Array.isArray(data) ? `${data.length} values` : typeof data}`,
-    );
-  }
-  const pixels = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!(v >= 0 && v <= 1)) throw new DataError(`mnist digit ${digit}: pixel ${i} is ${v}, expected a value in [0, 1]`);
-    pixels[i] = v;
-  }
-  return pixels;
-}
 
 /**
  * The images of digits 0 to 9, one array per digit. Each file is converted
@@ -56,29 +39,9 @@ function readDigitFiles(): DigitImages[] {
   const require = createRequire(import.meta.url);
   const digitsDir = join(dirname(require.resolve('mnist')), 'digits');
   const perDigit: DigitImages[] = [];
-  for (let digit = 0; digit <= 9; digit++) perDigit.push(readDigitFile(join(digitsDir, `${digit}.json`), digit));
+  for (let digit = 0; digit <= 9; digit++) perDigit.push(readClassFile(join(digitsDir, `${digit}.json`), `mnist digit ${digit}`, 1));
   lastParsed = new WeakRef(perDigit);
   return perDigit;
-}
-
-/**
- * Examples `indices` (numbered as in `embeddedMnistDigits`) copied out of the
- * per-digit arrays, without building the whole set first.
- */
-function gatherDigits(perDigit: readonly DigitImages[], indices: Int32Array): Dataset {
-  // firstOfDigit[d] is the number of the first example of digit d.
-  const firstOfDigit = [0];
-  for (const images of perDigit) firstOfDigit.push(firstOfDigit[firstOfDigit.length - 1] + images.length / PIXELS);
-  const pixels = new Float32Array(indices.length * PIXELS);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((example, k) => {
-    let digit = 0;
-    while (example >= firstOfDigit[digit + 1]) digit++;
-    const from = (example - firstOfDigit[digit]) * PIXELS;
-    pixels.set(perDigit[digit].subarray(from, from + PIXELS), k * PIXELS);
-    labels[k] = digit;
-  });
-  return { images: wrap(pixels, [indices.length, IMAGE_SIZE, IMAGE_SIZE, 1]), labels: wrap(labels, [indices.length]) };
 }
 
 /**
@@ -89,7 +52,7 @@ function gatherDigits(perDigit: readonly DigitImages[], indices: Int32Array): Da
 export function embeddedMnistDigits(): Dataset {
   const perDigit = readDigitFiles();
   const total = perDigit.reduce((sum, images) => sum + images.length / PIXELS, 0);
-  return gatherDigits(
+  return gatherPerClass(
     perDigit,
     Int32Array.from({ length: total }, (_, i) => i),
   );
@@ -132,5 +95,5 @@ export function loadEmbeddedMnist(options: EmbeddedMnistOptions = {}): { train: 
   const perDigit = readDigitFiles();
   const total = perDigit.reduce((sum, images) => sum + images.length / PIXELS, 0);
   const split = splitIndices(total, trainSize, testSize, seed);
-  return { train: gatherDigits(perDigit, split.train), test: gatherDigits(perDigit, split.test) };
+  return { train: gatherPerClass(perDigit, split.train), test: gatherPerClass(perDigit, split.test) };
 }
