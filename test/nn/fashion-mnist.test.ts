@@ -17,7 +17,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Class k: 3 images whose pixels are all 25·k + image, plus (for class 0) two empty entries as in the package. */
 for (let k = 0; k < 10; k++) {
   const images = [0, 1, 2].map((i) => new Array(784).fill(25 * k + i));
-  if (k === 0) images.splice(1, 0, []), images.push([]);
+  if (k === 0) {
+    images.splice(1, 0, []);
+    images.push([]);
+  }
   writeFileSync(join(dir, `${k}.json`), JSON.stringify({ data: images }));
 }
 

@@ -7,7 +7,6 @@
  * We read those files directly: the package's own `mnist.set()` is slow and
  * gives uneven splits.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataError, Rng } from '@ndgraph/graph';
