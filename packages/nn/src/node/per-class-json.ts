@@ -59,4 +59,3 @@ export function gatherPerClass(perDigit: readonly ClassImages[], indices: Int32A
   });
   return { images: wrap(pixels, [indices.length, IMAGE_SIZE, IMAGE_SIZE, 1]), labels: wrap(labels, [indices.length]) };
 }
-
