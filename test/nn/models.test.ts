@@ -13,6 +13,7 @@ import {
   decodeModel,
   defaultTrainConfig,
   encodeModel,
+  fit,
   layers,
   mlp,
   model,
@@ -74,6 +75,17 @@ describe('the Trainer trains any model', () => {
       return Array.from(t.graph.valueOf(t.parameters[0]).data);
     };
     expect(run()).toEqual(run());
+  });
+
+  it("fit trains for the config's epochs and returns the trainer and the epochs", () => {
+    const seen: number[] = [];
+    const { trainer, epochs } = fit(tiny, small, config, { onEpoch: (e) => seen.push(e.epoch) });
+    expect(seen).toEqual([1, 2]);
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(trainer.epoch).toBe(2);
+    expect(() => fit({ predict: () => 0 } as never, small, config)).toThrow(
+      'fit: the model: expected a model — a builder (inputs: Node) => Node, or a Model { name, build(inputs) } — found an object with keys ["predict"]',
+    );
   });
 
   it('refuses what is not a model, with a message that says what a model is', () => {

@@ -394,3 +394,37 @@ function checkConfig(c: TrainConfig): void {
   if (c.learningRate !== undefined && (!(c.learningRate > 0) || !Number.isFinite(c.learningRate)))
     throw new RangeError(`training config: learningRate must be a positive number, found ${c.learningRate}`);
 }
+
+export interface FitOptions {
+  /** Called after every step. */
+  onStep?: (info: StepInfo) => void;
+  /** Called after every epoch (training and evaluation done). */
+  onEpoch?: (info: EpochInfo) => void;
+  /** The loss and optimizer, when not the config's. */
+  loss?: LossFunction;
+  optimizer?: Optimizer;
+}
+
+/**
+ * Trains `model` on `data` for `config.epochs` epochs (Keras' `fit`): the
+ * Trainer's loop, with per-epoch evaluation on `data.test`. Returns the
+ * trainer (its graph, weights, metrics, `predict`, `checkpoint`) and the epochs.
+ *
+ *   const { trainer, epochs } = fit(sequential([...]), data, { ...defaultTrainConfig, epochs: 3 });
+ */
+export function fit(
+  model: Model | ModelBuilder,
+  data: { train: Dataset; test: Dataset },
+  config: TrainConfig = defaultTrainConfig,
+  options: FitOptions = {},
+): { trainer: Trainer; epochs: EpochInfo[] } {
+  checkOptionKeys('fit', options, ['onStep', 'onEpoch', 'loss', 'optimizer']);
+  const trainer = new Trainer(config, data, { model: asModel(model, 'fit: the model'), loss: options.loss, optimizer: options.optimizer });
+  const epochs: EpochInfo[] = [];
+  while (trainer.epoch < config.epochs) {
+    const info = trainer.trainEpoch(options.onStep);
+    epochs.push(info);
+    options.onEpoch?.(info);
+  }
+  return { trainer, epochs };
+}
