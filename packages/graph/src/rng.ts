@@ -4,6 +4,8 @@
  * give unrelated streams. Pure 32-bit integer arithmetic (Math.imul), so the
  * same seed gives the same numbers bit for bit on every JavaScript engine.
  */
+import { DataError } from './errors.ts';
+
 export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -101,7 +103,15 @@ export class Rng {
   }
 
   setState(state: { words: RngState; spareNormal: number | null }): void {
-    [this.s0, this.s1, this.s2, this.s3] = state.words.map((w) => w | 0) as RngState;
+    const words = state?.words;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new DataError(`Rng.setState: expected words to be 4 unsigned 32-bit integers, found ${JSON.stringify(words)}`);
+    }
+    if (words.every((w) => w === 0)) throw new DataError('Rng.setState: the state words are all zero, which xoshiro128** never reaches (a corrupted state)');
+    if (state.spareNormal !== null && !Number.isFinite(state.spareNormal)) {
+      throw new DataError(`Rng.setState: expected spareNormal to be a finite number or null, found ${JSON.stringify(state.spareNormal)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = words.map((w) => w | 0) as RngState;
     this.spareNormal = state.spareNormal;
   }
 }

@@ -4,7 +4,20 @@
  * same in both) and applies the optimizer to the variables in place. Files,
  * progress bars and the CLI live in the Node entry (`@ndgraph/nn/node`).
  */
-import { formatShape, checkOptionKeys, DataError, Graph, GraphError, gradients, type Node, Rng, type RngState, Session, type Tensor } from '@ndgraph/graph';
+import {
+  checkOptionKeys,
+  DataError,
+  formatShape,
+  Graph,
+  GraphError,
+  gradients,
+  type Node,
+  Rng,
+  type RngState,
+  Session,
+  shapesEqual,
+  type Tensor,
+} from '@ndgraph/graph';
 import { batchCount, batches } from './data/batches.ts';
 import { checkDataset, type Dataset, datasetSize } from './data/dataset.ts';
 import { countCorrect, type LossName, lossByName } from './losses.ts';
@@ -130,6 +143,7 @@ export class Trainer {
     checkDataset(data.train, 'training data');
     checkDataset(data.test, 'test data');
     if (datasetSize(data.train) === 0) throw new DataError('training data: expected at least one example, found none');
+    if (datasetSize(data.test) === 0) throw new DataError('test data: expected at least one example to evaluate on, found none');
     const given: TrainerParts = isModelLike(parts) ? { model: parts } : parts;
     checkOptionKeys('Trainer parts', given, ['model', 'loss', 'optimizer']);
     this.classes = classCount(data);
@@ -159,13 +173,51 @@ export class Trainer {
     return createOptimizer(config.optimizer, { learningRate: rate, weightDecay: config.weightDecay ?? 0 });
   }
 
+  /**
+   * Checks saved optimizer slots against the parameters: after a step, every
+   * parameter has each of the optimizer's slots, of its shape and finite;
+   * none names a parameter or slot that does not exist.
+   */
+  private checkSlots(slots: Record<string, Tensor>, optimizerStep: number, source: string): void {
+    const names = this.optimizer.slotNames;
+    if (!names) return;
+    const problems: string[] = [];
+    const expected = new Map<string, Node>();
+    if (optimizerStep > 0) for (const p of this.parameters) for (const slot of names) expected.set(`${p.name}/${slot}`, p);
+    for (const [key, param] of expected) {
+      const t = slots[key];
+      if (!t) problems.push(`missing optimizer slot 'optimizer/${key}' for parameter ${param.name}`);
+      else if (!shapesEqual(t.shape, param.shape))
+        problems.push(`optimizer slot 'optimizer/${key}' is ${formatShape(t.shape)}, but parameter ${param.name} is ${formatShape(param.shape)}`);
+      else if (!allFinite(t)) problems.push(`optimizer slot 'optimizer/${key}' holds a non-finite value`);
+    }
+    for (const key of Object.keys(slots))
+      if (!expected.has(key))
+        problems.push(`unexpected optimizer slot 'optimizer/${key}': ${this.optimizer.name} has no such slot for a parameter of this model`);
+    if (problems.length)
+      throw new DataError(
+        `${source}: the optimizer state does not fit (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}`,
+      );
+  }
+
   /** Class probabilities and the most likely class of each image (eval mode). */
   predict(images: Tensor): Prediction {
     return predictWith(this.session, this.images, this.logits, images);
   }
 
+  /**
+   * Batch statistics need at least two examples: with batchnorm in the model,
+   * a last batch of one is dropped from each training epoch (its example
+   * joins another batch in later epochs, as the data are reshuffled).
+   */
+  private get dropsLastSingle(): boolean {
+    return (
+      datasetSize(this.data.train) % this.config.batchSize === 1 && datasetSize(this.data.train) > 1 && this.graph.nodes.some((n) => n.op.name === 'batchNorm')
+    );
+  }
+
   get stepsPerEpoch(): number {
-    return batchCount(datasetSize(this.data.train), this.config.batchSize);
+    return batchCount(datasetSize(this.data.train), this.config.batchSize) - (this.dropsLastSingle ? 1 : 0);
   }
 
   /** Trains one epoch, then evaluates on the test set. */
@@ -178,7 +230,9 @@ export class Trainer {
       correct = 0,
       seen = 0,
       stepInEpoch = 0;
+    const dropSingle = this.dropsLastSingle;
     for (const batch of batches(this.data.train, this.config.batchSize, this.dataRng)) {
+      if (dropSingle && batch.size === 1) continue;
       const stepStart = performance.now();
       const rate = this.optimizer.learningRate();
       const monitor = this.monitor;
@@ -219,6 +273,12 @@ export class Trainer {
     }
     const trainSeconds = (performance.now() - started) / 1000;
     const test = this.evaluate(this.data.test);
+    // A diverged run stops here, before anyone saves its weights over a good checkpoint.
+    if (!Number.isFinite(test.loss)) throw new DataError(`training diverged: the test loss is ${test.loss} after epoch ${epoch} (step ${this.step})`);
+    for (const p of this.parameters) {
+      if (!allFinite(this.graph.valueOf(p)))
+        throw new DataError(`training diverged: parameter ${p.name} holds a non-finite value after epoch ${epoch} (step ${this.step})`);
+    }
     this.epoch = epoch;
     const info: EpochInfo = {
       epoch,
@@ -318,6 +378,17 @@ export class Trainer {
     const variables = checkWeights(this.graph, tensors, source, { prefix: 'variables/', otherPrefixes: ['optimizer/'] });
     const slots: Record<string, Tensor> = {};
     for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optimizer/')) slots[k.slice('optimizer/'.length)] = t;
+    this.checkSlots(slots, optimizerStep, source);
+    for (const [name, state] of [
+      ['dataRng', dataRng],
+      ['sessionRng', sessionRng],
+    ] as const) {
+      try {
+        new Rng(0).setState(state);
+      } catch (e) {
+        throw new DataError(`${source}: metadata field '${name}': ${(e as Error).message}`);
+      }
+    }
     // Everything checked: now change the trainer.
     for (const [node, t] of variables) this.graph.assign(node, t);
     this.optimizer.setState({ step: optimizerStep, slots });
@@ -427,4 +498,12 @@ export function fit(
     options.onEpoch?.(info);
   }
   return { trainer, epochs };
+}
+
+function allFinite(t: Tensor): boolean {
+  for (let i = 0; i < t.size; i++) {
+    const x = t.data[t.offset + i];
+    if (x - x !== 0) return false;
+  }
+  return true;
 }

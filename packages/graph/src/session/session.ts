@@ -129,6 +129,8 @@ export class Session {
       if (!isNode(f) || f.graph !== this.graph) throw new GraphError(`run: every fetch must be a node of this session's graph, found ${describeAny(f)}`);
     }
     const feedMap = normalizeFeeds(this.graph, feeds);
+    // A value borrowed from the last run goes back to the pool now: a feed of it is copied first.
+    if (this.lent.length) for (const [id, t] of feedMap) if (this.lent.includes(t.data)) feedMap.set(id, copyTensor(t));
     const plan = this.plan(fetches, feedMap, this.fusion && !options.anomaly && !options.onValue);
     if (!options.training && plan.modeDependentNodes.length && !this.warnedAboutMode) {
       this.warnedAboutMode = true;

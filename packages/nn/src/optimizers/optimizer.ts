@@ -47,6 +47,8 @@ export interface OptimizerState {
 
 export interface Optimizer {
   readonly name: string;
+  /** Names of the per-parameter slots (['v'] for momentum, ['m', 'v'] for Adam), for checking saved states. */
+  readonly slotNames?: readonly string[];
   /** The rate the next step will use. */
   learningRate(): number;
   step(params: readonly ParamUpdate[]): void;
@@ -99,7 +101,7 @@ export abstract class BaseOptimizer implements Optimizer {
   private slots = new Map<string, ParamSlots>();
 
   /** Names of the per-parameter buffers, e.g. ['m', 'v'] for Adam. */
-  protected readonly slotNames: readonly string[];
+  readonly slotNames: readonly string[];
 
   protected constructor(displayName: string, options: CommonOptimizerOptions, slotNames: readonly string[]) {
     this.slotNames = slotNames;
