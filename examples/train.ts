@@ -33,7 +33,7 @@ import {
   type TrainConfig,
   Trainer,
 } from '@ndgraph/nn';
-import { DATASET_NAMES, loadDataset, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
+import { claimRunFolder, DATASET_NAMES, loadDataset, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 
 /** One thread per core, up to 4: LeNet's kernels at batch 64 are too small to gain from more. */
@@ -68,6 +68,7 @@ const usage = `usage: pnpm train [options]
   --seed N            seed of weights, data order and dropout (default 0)
   --out DIR           run directory for metrics, curve and checkpoint (default runs/<model>)
   --resume            continue from DIR/checkpoint.safetensors
+  --overwrite         start afresh in a folder that already holds a checkpoint (replacing it)
   --threads N         threads the float32 kernels split their work between (default ${DEFAULT_THREADS}: one per core, up to 4; results do not depend on it)
   --help`;
 
@@ -83,6 +84,7 @@ interface Args {
   trainSize?: number;
   out: string;
   resume: boolean;
+  overwrite: boolean;
   threads: number;
 }
 
@@ -120,6 +122,7 @@ function parse(argv: string[]): Args {
         seed: { type: 'string' },
         out: { type: 'string' },
         resume: { type: 'boolean' },
+        overwrite: { type: 'boolean' },
         threads: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -200,10 +203,16 @@ function parse(argv: string[]): Args {
     dataset,
     validation: wholeAtLeast('validation', 1),
     trainSize: wholeAtLeast('train-size', 1),
-    out: str('out') ?? join('runs', builtIn ? model : 'model'),
+    out: outOption(str('out'), builtIn ? model : 'model'),
     resume: values.resume === true,
+    overwrite: values.overwrite === true,
     threads: wholeAtLeast('threads', 1) ?? DEFAULT_THREADS,
   };
+}
+
+function outOption(out: string | undefined, model: string): string {
+  if (out !== undefined && out.trim() === '') throw new UsageError("--out: expected a directory, found ''");
+  return out ?? join('runs', model);
 }
 
 /** The data the options name, with the test set replaced by a validation split when asked. */
@@ -244,6 +253,13 @@ async function loadModelOption(args: Args): Promise<Model | ModelBuilder> {
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const { config } = args;
+  if (args.resume && args.overwrite) throw new UsageError('--resume and --overwrite: give one of them');
+  // The run folder first: writable, ours alone (a lock), no leftovers of killed runs, no good checkpoint replaced by accident.
+  const folder = claimRunFolder(args.out);
+  if (folder.removedLeftovers.length) console.log(`removed ${folder.removedLeftovers.length} temporary file(s) of an interrupted run in ${args.out}`);
+  if (!args.resume && !args.overwrite && existsSync(join(args.out, 'checkpoint.safetensors'))) {
+    throw new UsageError(`${join(args.out, 'checkpoint.safetensors')} exists: pass --resume to continue it, or --overwrite to start afresh`);
+  }
   const model = await loadModelOption(args);
   if (args.threads > 1) {
     const threads = enableWasmThreads(args.threads);

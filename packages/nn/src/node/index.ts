@@ -7,3 +7,4 @@ export * from './write-run-files.ts';
 export * from './model-files.ts';
 export * from './fashion-mnist.ts';
 export * from './datasets.ts';
+export * from './run-folder.ts';
