@@ -1,5 +1,5 @@
 import type { DType } from './dtype.ts';
-import { GraphError, ShapeError, NdgraphError } from './errors.ts';
+import { DTypeError, GraphError, NdgraphError, ShapeError } from './errors.ts';
 import { type Backend, resolveBackend } from './backend.ts';
 import { Rng } from './rng.ts';
 import { type Tensor, type TensorSpec, dtypeOf, formatShape, shapeMatches, copyTensor, isContiguous, tensor as makeTensor, wrap } from './tensor.ts';
@@ -218,10 +218,10 @@ export class Graph {
     }
     let spec: TensorSpec;
     try {
-      spec = op.inferShape(
+      spec = checkSpec(op.inferShape(
         inputs.map((n) => n.spec),
         attrs,
-      );
+      ));
     } catch (e) {
       throw locateError(
         e,
@@ -343,11 +343,43 @@ function checkName(name: string): void {
 
 /** Adds where an error happened: node name (with scope), op and input specs. */
 export function locateError(e: unknown, nodeName: string, opName: string, inputs: TensorSpec[]): Error {
-  if (!(e instanceof NdgraphError)) return e instanceof Error ? e : new Error(String(e));
+  if (located.has(e as object)) return e as Error;
   const shapes = inputs.map((s) => `${formatShape(s.shape)} ${s.dtype}`).join(', ');
-  const Ctor = e.constructor as new (m: string) => NdgraphError;
-  const located = new Ctor(`${nodeName} (op ${opName}, inputs ${shapes || 'none'}): ${e.message}`);
-  return located;
+  const where = `${nodeName} (op ${opName}, inputs ${shapes || 'none'})`;
+  let error: Error;
+  if (e instanceof NdgraphError) {
+    const Ctor = e.constructor as new (m: string) => NdgraphError;
+    error = new Ctor(`${where}: ${e.message}`);
+  } else if (e instanceof Error && BUILT_IN_ERRORS.includes(e.constructor as ErrorConstructor)) {
+    // A kernel's own TypeError or RangeError (a custom op's bug, say) keeps its class and gains the node.
+    error = new (e.constructor as ErrorConstructor)(`${where}: ${e.message}`, { cause: e });
+  } else {
+    return e instanceof Error ? e : new Error(`${where}: ${String(e)}`);
+  }
+  located.add(error);
+  return error;
+}
+
+const BUILT_IN_ERRORS: ErrorConstructor[] = [Error, TypeError, RangeError, ReferenceError, SyntaxError];
+/** Errors that already say where they happened. */
+const located = new WeakSet<object>();
+
+/**
+ * Runs a builder's option checks and node creation, so that an error thrown
+ * before the node exists (an option that does not fit) names the node it
+ * would have been: `net/pool (op maxPool): ksize must be ...`.
+ */
+export function buildingNode<T>(graph: Graph | undefined, op: string, name: string | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof NdgraphError) || located.has(e)) throw e;
+    const scope = graph instanceof Graph ? graph.currentScope : '';
+    const Ctor = e.constructor as new (m: string) => NdgraphError;
+    const error = new Ctor(`${scope ? `${scope}/` : ''}${name ?? op} (op ${op}): ${e.message}`);
+    located.add(error);
+    throw error;
+  }
 }
 
 interface SourceAttrs {
@@ -422,4 +454,13 @@ export function checkOptionKeys(where: string, options: object | undefined, know
       `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; expected ${known.map((k) => `'${k}'`).join(', ')}`,
     );
   }
+}
+
+/** A shape rule's result, checked: integer dims ≥ 0 (or -1 for unknown) and a known dtype. */
+function checkSpec(spec: TensorSpec): TensorSpec {
+  if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= -1)) {
+    throw new ShapeError(`the shape rule returned shape ${JSON.stringify(spec?.shape)}; expected integer dimensions ≥ 0 (or -1 for unknown)`);
+  }
+  if (!['float32', 'float64', 'int32'].includes(spec.dtype)) throw new DTypeError(`the shape rule returned dtype ${JSON.stringify(spec.dtype)}; expected float32, float64 or int32`);
+  return spec;
 }

@@ -8,6 +8,7 @@ export {
   Node,
   defineOp,
   registeredOps,
+  buildingNode,
   checkOptionKeys,
   type OpDef,
   type OpBuilder,

@@ -68,6 +68,7 @@ export function dense(x: Node, units: number, options: DenseOptions = {}): Node 
   const g = x.graph;
   return g.scope(options.name ?? 'dense', () => {
     if (x.rank !== 2) throw new ShapeError(`dense: expected a 2-D input [batch, features], found ${x.name} ${formatShape(x.shape)}; flatten it first`);
+    if (!Number.isInteger(units) || units < 1) throw new GraphError(`dense: units must be a positive integer, found ${JSON.stringify(units)}`);
     const inputs = knownDim(x, 1, 'dense');
     const w = g.variable('w', (options.init ?? heNormal)([inputs, units], g.rng, floatOf(x)));
     let y = matmul(x, w);
@@ -94,7 +95,9 @@ export function conv2d(x: Node, options: Conv2dOptions): Node {
   const g = x.graph;
   return g.scope(options.name ?? 'conv', () => {
     if (x.rank !== 4) throw new ShapeError(`conv2d: expected an NHWC input, found ${x.name} ${formatShape(x.shape)}`);
-    const [kh, kw] = typeof options.kernelSize === 'number' ? [options.kernelSize, options.kernelSize] : options.kernelSize;
+    const [kh, kw] = typeof options.kernelSize === 'number' ? [options.kernelSize, options.kernelSize] : (options.kernelSize ?? []);
+    if (![kh, kw].every((k) => Number.isInteger(k) && k > 0)) throw new GraphError(`conv2d: kernelSize must be a positive integer or a pair of them, found ${JSON.stringify(options.kernelSize)}`);
+    if (!Number.isInteger(options.filters) || options.filters < 1) throw new GraphError(`conv2d: filters must be a positive integer, found ${JSON.stringify(options.filters)}`);
     const cin = knownDim(x, 3, 'conv2d');
     const w = g.variable('w', (options.init ?? heNormal)([kh, kw, cin, options.filters], g.rng, floatOf(x)));
     const geometry = { strides: options.strides ?? 1, padding: options.padding ?? 'valid' } as const;

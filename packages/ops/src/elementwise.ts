@@ -42,14 +42,17 @@ export interface UnaryDef<A> {
   /** y = fn(x). Written as a loop so the kernel has no per-element call overhead where it matters. */
   forward: (x: ArrayLike<number>, xOffset: number, y: { [i: number]: number }, n: number, attrs: A) => void;
   grad?: (ctx: GradContext, dy: Node, x: Node, y: Node, attrs: A) => Node | null;
+  /** Checks the attributes when a node is built; throw a GraphError saying what was expected and found. */
+  checkAttrs?: (attrs: A) => void;
 }
 
 export function defineUnary<A = Record<string, never>>(def: UnaryDef<A>): OpBuilder<A> {
   return defineOp<A>({
     name: def.name,
     arity: 1,
-    inferShape([x]) {
+    inferShape([x], attrs) {
       expectFloat(x, 'x');
+      def.checkAttrs?.(attrs);
       return sameAs(x);
     },
     forward([x], attrs, ctx) {

@@ -1,5 +1,5 @@
 /** Shape and dtype rules shared by many ops. Each throws ShapeError/DTypeError with what was expected and found. */
-import { DTypeError, ShapeError, formatShape, isFloatDType, type DType, type TensorSpec } from '@ndgraph/graph';
+import { DTypeError, GraphError, ShapeError, formatShape, isFloatDType, type DType, type TensorSpec } from '@ndgraph/graph';
 
 /** Checks that input `i` is a float tensor and returns its dtype. */
 export function expectFloat(spec: TensorSpec, what: string): DType {
@@ -58,4 +58,10 @@ export function elementwiseGradSpec(dy: TensorSpec, y: TensorSpec): TensorSpec {
     throw new ShapeError(`dy ${formatShape(dy.shape)} must have the shape of y ${formatShape(y.shape)}`);
   }
   return sameAs(dy);
+}
+
+/** Checks that attribute `name` is a finite number (a NaN or a string would compute NaN everywhere). */
+export function expectFiniteAttr(attrs: Record<string, unknown>, name: string): void {
+  const v = attrs[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new GraphError(`${name} must be a finite number, found ${typeof v === 'number' ? v : JSON.stringify(v)}`);
 }

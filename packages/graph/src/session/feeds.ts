@@ -37,6 +37,12 @@ export function normalizeFeeds(graph: Graph, feeds: Feeds | undefined): Map<numb
         `feed for ${node.op.kind ?? 'node'} ${node.name}: expected ${formatShape(node.shape)} ${node.dtype}, found ${formatShape(value.shape)} ${dtype}`,
       );
     }
+    const [lowest, highest] = indexRange(value);
+    if (value.size > 0 && (lowest < 0 || highest >= value.data.length)) {
+      throw new FeedError(
+        `feed for ${node.name}: its shape ${formatShape(value.shape)} (offset ${value.offset}, strides [${value.stride.join(',')}]) reaches elements ${lowest}..${highest}, but its data holds ${value.data.length}`,
+      );
+    }
     out.set(node.id, isContiguous(value) ? value : copyTensor(value));
   }
   return out;
@@ -51,4 +57,16 @@ export function describeAny(x: unknown): string {
   if (x === undefined) return 'undefined';
   if (isNode(x)) return `node ${x.name} of another graph`;
   return typeof x === 'object' ? (x.constructor?.name ?? 'object') : `${typeof x} ${String(x)}`;
+}
+
+/** The smallest and largest data index a view reads. */
+function indexRange(t: Tensor): [number, number] {
+  let lowest = t.offset;
+  let highest = t.offset;
+  t.shape.forEach((d, i) => {
+    const reach = (d - 1) * t.stride[i];
+    if (reach > 0) highest += reach;
+    else lowest += reach;
+  });
+  return [lowest, highest];
 }

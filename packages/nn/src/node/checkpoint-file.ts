@@ -69,6 +69,12 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, options: Atomic
     } catch {
       // The temp file may already be gone (e.g. its directory was removed).
     }
+    // Say which file could not be written (ENOSPC from a write names no path); keep the code and the cause.
+    if (error instanceof Error && !error.message.includes(path)) {
+      const located = new Error(`${path}: cannot write it (${(error as NodeJS.ErrnoException).code ?? error.message}: ${error.message})`, { cause: error });
+      Object.assign(located, { code: (error as NodeJS.ErrnoException).code });
+      throw located;
+    }
     throw error;
   }
   syncDirectory(dirname(path));

@@ -6,7 +6,7 @@
  * Gradient: the op is linear in dy and its transpose is avgPool itself, so
  * for an upstream g shaped like x: d/d dy = avgPool(g); none for x.
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { avgPoolBackward } from '../kernels/js/pool.ts';
@@ -26,4 +26,4 @@ export const avgPoolGradOp = defineOp<PoolAttrs>({
 
 /** The input gradient of avgPool(x, options) for output gradient `dy`. */
 export const avgPoolGrad = (dy: Node, x: Node, options: PoolOptions, name?: string): Node =>
-  avgPoolGradOp([dy, x], poolAttrs(options, 'avgPoolGrad'), { name });
+  buildingNode(dy?.graph, 'avgPoolGrad', name, () => avgPoolGradOp([dy, x], poolAttrs(options, 'avgPoolGrad'), { name }));

@@ -7,7 +7,7 @@
  * Gradient: avgPoolGrad(dy, x) — each output's dy / count goes to every real
  * cell of its window.
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { avgPoolForward } from '../kernels/js/pool.ts';
@@ -26,4 +26,4 @@ export const avgPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Average pooling of NHWC `x` over `ksize` windows. */
-export const avgPool = (x: Node, options: PoolOptions, name?: string): Node => avgPoolOp([x], poolAttrs(options, 'avgPool'), { name });
+export const avgPool = (x: Node, options: PoolOptions, name?: string): Node => buildingNode(x?.graph, 'avgPool', name, () => avgPoolOp([x], poolAttrs(options, 'avgPool'), { name }));

@@ -37,7 +37,7 @@
  *   TensorFlow's moving averages and PyTorch's buffers they get no gradient,
  *   even in eval mode where y depends on them.
  */
-import { checkOptionKeys, GraphError, defineOp, formatShape, type Node } from '@ndgraph/graph';
+import { buildingNode, checkOptionKeys, GraphError, defineOp, formatShape, type Node } from '@ndgraph/graph';
 import { reduceToShape } from './reduce-to-shape.ts';
 import { batchNormGradInput } from './batch-norm-grad-input.ts';
 import { batchNormGradGamma } from './batch-norm-grad-gamma.ts';
@@ -118,7 +118,9 @@ export interface BatchNormOptions {
 }
 
 export function batchNorm(x: Node, gamma: Node, beta: Node, runningMean: Node, runningVar: Node, options: BatchNormOptions = {}, name?: string): Node {
-  checkOptionKeys('batchNorm', options, ['momentum', 'epsilon']);
-  const attrs: BatchNormAttrs = { momentum: options.momentum ?? 0.9, epsilon: options.epsilon ?? 1e-5 };
-  return batchNormOp([x, gamma, beta, runningMean, runningVar], attrs, { name });
+  return buildingNode(x?.graph, 'batchNorm', name, () => {
+    checkOptionKeys('batchNorm', options, ['momentum', 'epsilon']);
+    const attrs: BatchNormAttrs = { momentum: options.momentum ?? 0.9, epsilon: options.epsilon ?? 1e-5 };
+    return batchNormOp([x, gamma, beta, runningMean, runningVar], attrs, { name });
+  });
 }

@@ -12,7 +12,7 @@
  * filter: d/d dy = conv2d(x, G), d/dx = conv2dBackpropInput(dy, G, x); none for
  * filter (only its shape is used).
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, type Conv2dOptions, type WindowAttrs } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { gemm } from '../kernels/js/gemm.ts';
@@ -103,4 +103,4 @@ export const conv2dBackpropFilterOp = defineOp<WindowAttrs>({
 
 /** The filter gradient of conv2d(x, filter, options) for output gradient `dy`. */
 export const conv2dBackpropFilter = (dy: Node, x: Node, filter: Node, options: Conv2dOptions, name?: string): Node =>
-  conv2dBackpropFilterOp([dy, x, filter], conv2dAttrs(options, 'conv2dBackpropFilter'), { name });
+  buildingNode(dy?.graph, 'conv2dBackpropFilter', name, () => conv2dBackpropFilterOp([dy, x, filter], conv2dAttrs(options, 'conv2dBackpropFilter'), { name }));

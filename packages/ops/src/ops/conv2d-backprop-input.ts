@@ -12,7 +12,7 @@
  * like x: d/d dy = conv2d(g, filter), d/d filter = conv2dBackpropFilter(dy, g, filter);
  * none for x (only its shape is used).
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { checkWindowGradientShape, checkWindowAttrs, conv2dAttrs, conv2dOutputShape, type Conv2dOptions, type WindowAttrs } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { gemm } from '../kernels/js/gemm.ts';
@@ -97,4 +97,4 @@ export const conv2dBackpropInputOp = defineOp<WindowAttrs>({
 
 /** The input gradient of conv2d(x, filter, options) for output gradient `dy`. */
 export const conv2dBackpropInput = (dy: Node, filter: Node, x: Node, options: Conv2dOptions, name?: string): Node =>
-  conv2dBackpropInputOp([dy, filter, x], conv2dAttrs(options, 'conv2dBackpropInput'), { name });
+  buildingNode(dy?.graph, 'conv2dBackpropInput', name, () => conv2dBackpropInputOp([dy, filter, x], conv2dAttrs(options, 'conv2dBackpropInput'), { name }));

@@ -11,7 +11,7 @@
  * the image (no im2col matrix).
  * Gradient: dx = conv2dBackpropInput(dy, filter, x), dfilter = conv2dBackpropFilter(dy, x, filter).
  */
-import { defineOp, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type Node } from '@ndgraph/graph';
 import { checkWindowAttrs, conv2dAttrs, conv2dOutputShape, type Conv2dOptions, type WindowAttrs } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { conv2dForward } from '../kernels/js/conv2d-forward.ts';
@@ -42,4 +42,4 @@ export const conv2dOp = defineOp<WindowAttrs>({
 });
 
 /** 2-D convolution of NHWC `x` with `filter` [kh, kw, Cin, Cout]; strides default to 1. */
-export const conv2d = (x: Node, filter: Node, options: Conv2dOptions, name?: string): Node => conv2dOp([x, filter], conv2dAttrs(options), { name });
+export const conv2d = (x: Node, filter: Node, options: Conv2dOptions, name?: string): Node => buildingNode(x?.graph, 'conv2d', name, () => conv2dOp([x, filter], conv2dAttrs(options), { name }));

@@ -6,9 +6,11 @@
  */
 import type { Node } from '@ndgraph/graph';
 import { defineUnary } from '../elementwise.ts';
+import { expectFiniteAttr } from '../util.ts';
 import { eluGrad, type EluAttrs } from './elu-grad.ts';
 
 export const eluOp = defineUnary<EluAttrs>({
+  checkAttrs: (attrs) => expectFiniteAttr(attrs as unknown as Record<string, unknown>, 'alpha'),
   name: 'elu',
   forward(x, o, y, n, { alpha }) {
     for (let i = 0; i < n; i++) {

@@ -7,6 +7,7 @@
  */
 import type { Node } from '@ndgraph/graph';
 import { defineUnary } from '../elementwise.ts';
+import { expectFiniteAttr } from '../util.ts';
 import { add } from './add.ts';
 import { reluGrad } from './relu-grad.ts';
 import { scale } from './scale.ts';
@@ -16,6 +17,7 @@ export interface LeakyReluAttrs {
 }
 
 export const leakyReluOp = defineUnary<LeakyReluAttrs>({
+  checkAttrs: (attrs) => expectFiniteAttr(attrs as unknown as Record<string, unknown>, 'alpha'),
   name: 'leakyRelu',
   forward(x, o, y, n, { alpha }) {
     for (let i = 0; i < n; i++) {

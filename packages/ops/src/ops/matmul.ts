@@ -10,7 +10,7 @@
  * Every gradient is itself a matmul, so it differentiates again.
  * Kernels: js (here), wasm (products below 512 multiply-adds stay in JavaScript).
  */
-import { checkOptionKeys, defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, checkOptionKeys, defineOp, ShapeError, formatShape, type FloatArray, type Node } from '@ndgraph/graph';
 import { gemm } from '../kernels/js/gemm.ts';
 import { dimsAgree, expectRank, expectSameFloat } from '../util.ts';
 
@@ -85,7 +85,8 @@ export const matmulOp = defineOp<MatmulAttrs>({
 });
 
 /** op(a)·op(b); `transposeA`/`transposeB` multiply by the transpose without building it. */
-export const matmul = (a: Node, b: Node, options: MatmulAttrs = {}, name?: string): Node => {
-  checkOptionKeys('matmul', options, ['transposeA', 'transposeB']);
-  return matmulOp([a, b], { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false }, { name });
-};
+export const matmul = (a: Node, b: Node, options: MatmulAttrs = {}, name?: string): Node =>
+  buildingNode(a?.graph, 'matmul', name, () => {
+    checkOptionKeys('matmul', options, ['transposeA', 'transposeB']);
+    return matmulOp([a, b], { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false }, { name });
+  });

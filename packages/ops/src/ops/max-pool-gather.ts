@@ -13,7 +13,7 @@
  * order flow through max pooling.
  * Kernel: plain TypeScript (it only appears in second and higher derivatives).
  */
-import { ShapeError, defineOp, formatShape, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
+import { buildingNode, ShapeError, defineOp, formatShape, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
 import { poolAttrs, poolSpec, type PoolOptions } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { gatherAtFirstMaxima } from '../kernels/js/pool.ts';
@@ -50,4 +50,4 @@ export const maxPoolGatherOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGrad
 
 /** maxPoolGather(g, x, options): each window of maxPool(x, options) takes g at its first maximum. */
 export const maxPoolGather = (g: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
-  maxPoolGatherOp([g, x], { ...poolAttrs(options, 'maxPoolGather', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name });
+  buildingNode(g?.graph, 'maxPoolGather', name, () => maxPoolGatherOp([g, x], { ...poolAttrs(options, 'maxPoolGather', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }));

@@ -14,7 +14,7 @@
  * and higher derivatives flow through max pooling.
  * Kernels: js (here), wasm (same results).
  */
-import { defineOp, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node, type OpBuilder } from '@ndgraph/graph';
 import { poolAttrs, poolGradSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { maxPoolBackward } from '../kernels/js/pool.ts';
@@ -40,4 +40,4 @@ export const maxPoolGradOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGradAt
 
 /** The input gradient of maxPool(x, options) for output gradient `dy` (with `positiveOnly`, on through the relu that made x). */
 export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
-  maxPoolGradOp([dy, x], { ...poolAttrs(options, 'maxPoolGrad', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name });
+  buildingNode(dy?.graph, 'maxPoolGrad', name, () => maxPoolGradOp([dy, x], { ...poolAttrs(options, 'maxPoolGrad', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }));

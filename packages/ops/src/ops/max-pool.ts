@@ -9,7 +9,7 @@
  * not differentiable); overlapping windows add up.
  * Kernels: js (here), wasm (same results).
  */
-import { defineOp, type FloatArray, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type FloatArray, type Node } from '@ndgraph/graph';
 import { poolAttrs, poolSpec, type PoolAttrs, type PoolOptions } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { maxPoolForward } from '../kernels/js/pool.ts';
@@ -29,4 +29,4 @@ export const maxPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Max pooling of NHWC `x` over `ksize` windows. */
-export const maxPool = (x: Node, options: PoolOptions, name?: string): Node => maxPoolOp([x], poolAttrs(options, 'maxPool'), { name });
+export const maxPool = (x: Node, options: PoolOptions, name?: string): Node => buildingNode(x?.graph, 'maxPool', name, () => maxPoolOp([x], poolAttrs(options, 'maxPool'), { name }));

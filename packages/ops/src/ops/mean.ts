@@ -6,7 +6,7 @@
  * Gradient: dy/n broadcast back to x's shape (n a constant factor when every
  * reduced dim is known when the graph is built, else divByCount at run time).
  */
-import { defineOp, type Node } from '@ndgraph/graph';
+import { buildingNode, defineOp, type Node } from '@ndgraph/graph';
 import { divByCount } from './div-by-count.ts';
 import { scale } from './scale.ts';
 import { broadcastReduced, normalizeReduceAxes, reduceAttrs, reduceShapeRule, sumOverAxes, type ReduceAttrs, type ReduceOptions } from './sum.ts';
@@ -32,4 +32,4 @@ export const meanOp = defineOp<ReduceAttrs>({
   },
 });
 
-export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node => meanOp([x], reduceAttrs(options, 'mean'), { name });
+export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node => buildingNode(x?.graph, 'mean', name, () => meanOp([x], reduceAttrs(options, 'mean'), { name }));

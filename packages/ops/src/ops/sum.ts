@@ -6,7 +6,7 @@
  * dropped dims (its shape comes from dy at run time, so unknown batch dims
  * work), then broadcastTo x.
  */
-import { checkOptionKeys, defineOp, ShapeError, wrap, type Node, type RunContext, type Tensor, type TensorSpec } from '@ndgraph/graph';
+import { buildingNode, checkOptionKeys, defineOp, ShapeError, wrap, type Node, type RunContext, type Tensor, type TensorSpec } from '@ndgraph/graph';
 import { sumToShapeKernel } from '../kernels/js/broadcast.ts';
 import { expectFloat } from '../util.ts';
 import { broadcastTo } from './broadcast-to.ts';
@@ -107,4 +107,4 @@ export function reduceAttrs(options: ReduceOptions, op = 'sum'): ReduceAttrs {
   return attrs;
 }
 
-export const sum = (x: Node, options: ReduceOptions = {}, name?: string): Node => sumOp([x], reduceAttrs(options), { name });
+export const sum = (x: Node, options: ReduceOptions = {}, name?: string): Node => buildingNode(x?.graph, 'sum', name, () => sumOp([x], reduceAttrs(options), { name }));
