@@ -4,7 +4,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,10 +161,16 @@ describe('pnpm train', () => {
       [['--model', 'examples/first-graph.ts'], "--model examples/first-graph.ts: expected a default export (or an export named 'model') that is a model"],
       [['--epochs'], "Option '--epochs <value>' argument missing"],
     ];
-    for (const [args, message] of cases) {
-      const run = train(args);
+    const out = mkdtempSync(join(tmpdir(), 'ndgraph-train-errors-'));
+    const checkpoint = join(out, 'checkpoint.safetensors');
+    // Last: a folder that holds a checkpoint is not trained into afresh by accident.
+    cases.push([['--dataset', 'mnist-small'], `${checkpoint} exists: pass --resume to continue it, or --overwrite to start afresh`]);
+    for (const [index, [args, message]] of cases.entries()) {
+      if (index === cases.length - 1) writeFileSync(checkpoint, 'a good checkpoint');
+      const run = train(['--out', out, ...args]);
       expect(run.status, args.join(' ')).toBe(2);
       expect(run.stderr, args.join(' ')).toContain(`pnpm train: ${message}`);
     }
+    rmSync(out, { recursive: true, force: true });
   });
 });
