@@ -218,10 +218,12 @@ export class Graph {
     }
     let spec: TensorSpec;
     try {
-      spec = checkSpec(op.inferShape(
-        inputs.map((n) => n.spec),
-        attrs,
-      ));
+      spec = checkSpec(
+        op.inferShape(
+          inputs.map((n) => n.spec),
+          attrs,
+        ),
+      );
     } catch (e) {
       throw locateError(
         e,
@@ -461,6 +463,7 @@ function checkSpec(spec: TensorSpec): TensorSpec {
   if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= -1)) {
     throw new ShapeError(`the shape rule returned shape ${JSON.stringify(spec?.shape)}; expected integer dimensions ≥ 0 (or -1 for unknown)`);
   }
-  if (!['float32', 'float64', 'int32'].includes(spec.dtype)) throw new DTypeError(`the shape rule returned dtype ${JSON.stringify(spec.dtype)}; expected float32, float64 or int32`);
+  if (!['float32', 'float64', 'int32'].includes(spec.dtype))
+    throw new DTypeError(`the shape rule returned dtype ${JSON.stringify(spec.dtype)}; expected float32, float64 or int32`);
   return spec;
 }

@@ -96,8 +96,10 @@ export function conv2d(x: Node, options: Conv2dOptions): Node {
   return g.scope(options.name ?? 'conv', () => {
     if (x.rank !== 4) throw new ShapeError(`conv2d: expected an NHWC input, found ${x.name} ${formatShape(x.shape)}`);
     const [kh, kw] = typeof options.kernelSize === 'number' ? [options.kernelSize, options.kernelSize] : (options.kernelSize ?? []);
-    if (![kh, kw].every((k) => Number.isInteger(k) && k > 0)) throw new GraphError(`conv2d: kernelSize must be a positive integer or a pair of them, found ${JSON.stringify(options.kernelSize)}`);
-    if (!Number.isInteger(options.filters) || options.filters < 1) throw new GraphError(`conv2d: filters must be a positive integer, found ${JSON.stringify(options.filters)}`);
+    if (![kh, kw].every((k) => Number.isInteger(k) && k > 0))
+      throw new GraphError(`conv2d: kernelSize must be a positive integer or a pair of them, found ${JSON.stringify(options.kernelSize)}`);
+    if (!Number.isInteger(options.filters) || options.filters < 1)
+      throw new GraphError(`conv2d: filters must be a positive integer, found ${JSON.stringify(options.filters)}`);
     const cin = knownDim(x, 3, 'conv2d');
     const w = g.variable('w', (options.init ?? heNormal)([kh, kw, cin, options.filters], g.rng, floatOf(x)));
     const geometry = { strides: options.strides ?? 1, padding: options.padding ?? 'valid' } as const;

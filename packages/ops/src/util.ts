@@ -63,5 +63,6 @@ export function elementwiseGradSpec(dy: TensorSpec, y: TensorSpec): TensorSpec {
 /** Checks that attribute `name` is a finite number (a NaN or a string would compute NaN everywhere). */
 export function expectFiniteAttr(attrs: Record<string, unknown>, name: string): void {
   const v = attrs[name];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new GraphError(`${name} must be a finite number, found ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new GraphError(`${name} must be a finite number, found ${typeof v === 'number' ? v : JSON.stringify(v)}`);
 }

@@ -26,4 +26,5 @@ export const avgPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Average pooling of NHWC `x` over `ksize` windows. */
-export const avgPool = (x: Node, options: PoolOptions, name?: string): Node => buildingNode(x?.graph, 'avgPool', name, () => avgPoolOp([x], poolAttrs(options, 'avgPool'), { name }));
+export const avgPool = (x: Node, options: PoolOptions, name?: string): Node =>
+  buildingNode(x?.graph, 'avgPool', name, () => avgPoolOp([x], poolAttrs(options, 'avgPool'), { name }));

@@ -42,4 +42,5 @@ export const conv2dOp = defineOp<WindowAttrs>({
 });
 
 /** 2-D convolution of NHWC `x` with `filter` [kh, kw, Cin, Cout]; strides default to 1. */
-export const conv2d = (x: Node, filter: Node, options: Conv2dOptions, name?: string): Node => buildingNode(x?.graph, 'conv2d', name, () => conv2dOp([x, filter], conv2dAttrs(options), { name }));
+export const conv2d = (x: Node, filter: Node, options: Conv2dOptions, name?: string): Node =>
+  buildingNode(x?.graph, 'conv2d', name, () => conv2dOp([x, filter], conv2dAttrs(options), { name }));

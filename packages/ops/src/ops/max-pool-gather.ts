@@ -50,4 +50,6 @@ export const maxPoolGatherOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGrad
 
 /** maxPoolGather(g, x, options): each window of maxPool(x, options) takes g at its first maximum. */
 export const maxPoolGather = (g: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
-  buildingNode(g?.graph, 'maxPoolGather', name, () => maxPoolGatherOp([g, x], { ...poolAttrs(options, 'maxPoolGather', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }));
+  buildingNode(g?.graph, 'maxPoolGather', name, () =>
+    maxPoolGatherOp([g, x], { ...poolAttrs(options, 'maxPoolGather', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }),
+  );

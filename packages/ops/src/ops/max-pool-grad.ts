@@ -40,4 +40,6 @@ export const maxPoolGradOp: OpBuilder<MaxPoolGradAttrs> = defineOp<MaxPoolGradAt
 
 /** The input gradient of maxPool(x, options) for output gradient `dy` (with `positiveOnly`, on through the relu that made x). */
 export const maxPoolGrad = (dy: Node, x: Node, options: PoolOptions & { positiveOnly?: boolean }, name?: string): Node =>
-  buildingNode(dy?.graph, 'maxPoolGrad', name, () => maxPoolGradOp([dy, x], { ...poolAttrs(options, 'maxPoolGrad', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }));
+  buildingNode(dy?.graph, 'maxPoolGrad', name, () =>
+    maxPoolGradOp([dy, x], { ...poolAttrs(options, 'maxPoolGrad', ['positiveOnly']), positiveOnly: options.positiveOnly ?? false }, { name }),
+  );

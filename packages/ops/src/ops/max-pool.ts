@@ -29,4 +29,5 @@ export const maxPoolOp = defineOp<PoolAttrs>({
 });
 
 /** Max pooling of NHWC `x` over `ksize` windows. */
-export const maxPool = (x: Node, options: PoolOptions, name?: string): Node => buildingNode(x?.graph, 'maxPool', name, () => maxPoolOp([x], poolAttrs(options, 'maxPool'), { name }));
+export const maxPool = (x: Node, options: PoolOptions, name?: string): Node =>
+  buildingNode(x?.graph, 'maxPool', name, () => maxPoolOp([x], poolAttrs(options, 'maxPool'), { name }));

@@ -32,4 +32,5 @@ export const meanOp = defineOp<ReduceAttrs>({
   },
 });
 
-export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node => buildingNode(x?.graph, 'mean', name, () => meanOp([x], reduceAttrs(options, 'mean'), { name }));
+export const mean = (x: Node, options: ReduceOptions = {}, name?: string): Node =>
+  buildingNode(x?.graph, 'mean', name, () => meanOp([x], reduceAttrs(options, 'mean'), { name }));

@@ -107,4 +107,5 @@ export function reduceAttrs(options: ReduceOptions, op = 'sum'): ReduceAttrs {
   return attrs;
 }
 
-export const sum = (x: Node, options: ReduceOptions = {}, name?: string): Node => buildingNode(x?.graph, 'sum', name, () => sumOp([x], reduceAttrs(options), { name }));
+export const sum = (x: Node, options: ReduceOptions = {}, name?: string): Node =>
+  buildingNode(x?.graph, 'sum', name, () => sumOp([x], reduceAttrs(options), { name }));
