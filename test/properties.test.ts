@@ -1,0 +1,162 @@
+/**
+ * Property-based tests (fast-check): over random shapes, strides and
+ * paddings, the WebAssembly kernels give what the JavaScript reference
+ * kernels give (values and gradients), and random composite graphs — fan-out,
+ * residual adds, dense layers — pass the float64 gradient check end to end.
+ * Each property prints nothing when it holds; a failure shows the shrunk case.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph, gradients, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
+import { add, avgPool, biasAdd, conv2d, matmul, maxPool, mul, relu, sigmoid, softplus, sum, tanh } from '@ndgraph/ops';
+import { expectGradcheck, uniformRandom } from './helpers.ts';
+
+const RUNS = 100;
+
+/** Float32 values in [-1, 1) from a seed. */
+function values(n: number, seed: number): Float32Array {
+  const u = uniformRandom(seed);
+  return Float32Array.from({ length: n }, () => u() * 2 - 1);
+}
+
+/** Runs `build` on float32 feeds with the wasm and the js backend; returns both sides' value and gradients. */
+function bothBackends(shapes: number[][], seed: number, build: (xs: Node[]) => Node): Tensor[][] {
+  const g = new Graph({ backend: 'wasm' });
+  const xs = shapes.map((s, i) => g.placeholder(`x${i}`, s));
+  const y = build(xs);
+  const grads = gradients(sum(y), xs);
+  const feeds = new Map(
+    xs.map((x, i) => [
+      x,
+      tensor(
+        values(
+          shapes[i].reduce((a, b) => a * b, 1),
+          seed + i,
+        ),
+        shapes[i],
+      ),
+    ]),
+  );
+  return ['wasm', 'js'].map((backend) => new Session(g, { backend }).run([y, ...grads], feeds));
+}
+
+function expectNear(fast: Tensor, reference: Tensor, label: string): void {
+  const a = toArray(fast);
+  const b = toArray(reference);
+  expect(a.length, label).toBe(b.length);
+  const scale = Math.max(1, ...b.map(Math.abs));
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs(a[i] - b[i]) <= 2e-5 * scale)) expect.fail(`${label}: element ${i} is ${a[i]} on wasm, ${b[i]} on js`);
+  }
+}
+
+const windowCase = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    h: fc.integer({ min: 1, max: 9 }),
+    w: fc.integer({ min: 1, max: 9 }),
+    cin: fc.integer({ min: 1, max: 5 }),
+    cout: fc.integer({ min: 1, max: 9 }),
+    kh: fc.integer({ min: 1, max: 4 }),
+    kw: fc.integer({ min: 1, max: 4 }),
+    stride: fc.integer({ min: 1, max: 3 }),
+    padding: fc.constantFrom('same' as const, 'valid' as const),
+    seed: fc.integer({ min: 1, max: 1e6 }),
+  })
+  .filter((c) => c.padding === 'same' || (c.kh <= c.h && c.kw <= c.w));
+
+describe('wasm kernels equal the JavaScript reference over random shapes', () => {
+  it(`conv2d, its input and filter gradients, with bias and relu (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(windowCase, (c) => {
+        const [fast, ref] = bothBackends([[c.n, c.h, c.w, c.cin], [c.kh, c.kw, c.cin, c.cout], [c.cout]], c.seed, ([x, f, b]) =>
+          relu(biasAdd(conv2d(x, f, { strides: c.stride, padding: c.padding }), b)),
+        );
+        ['y', 'dx', 'dfilter', 'dbias'].forEach((label, i) => expectNear(fast[i], ref[i], `${label} ${JSON.stringify(c)}`));
+      }),
+      { numRuns: RUNS, seed: 1 },
+    );
+  });
+
+  it(`max pooling (the same bits) and average pooling, forward and backward (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(windowCase, (c) => {
+        const pool = { ksize: [c.kh, c.kw] as [number, number], strides: c.stride, padding: c.padding };
+        const [fast, ref] = bothBackends([[c.n, c.h, c.w, c.cin]], c.seed, ([x]) => add(maxPool(x, pool), avgPool(x, pool)));
+        expectNear(fast[0], ref[0], `y ${JSON.stringify(c)}`);
+        expectNear(fast[1], ref[1], `dx ${JSON.stringify(c)}`);
+        const [maxFast, maxRef] = bothBackends([[c.n, c.h, c.w, c.cin]], c.seed, ([x]) => maxPool(x, pool));
+        expect(toArray(maxFast[0])).toEqual(toArray(maxRef[0]));
+        expect(toArray(maxFast[1])).toEqual(toArray(maxRef[1]));
+      }),
+      { numRuns: RUNS, seed: 2 },
+    );
+  });
+
+  it(`matmul with transposes, and the dense layer fused with bias and relu (${RUNS} cases)`, () => {
+    const matmulCase = fc.record({
+      m: fc.integer({ min: 1, max: 40 }),
+      k: fc.integer({ min: 1, max: 40 }),
+      n: fc.integer({ min: 1, max: 40 }),
+      transposeA: fc.boolean(),
+      transposeB: fc.boolean(),
+      seed: fc.integer({ min: 1, max: 1e6 }),
+    });
+    fc.assert(
+      fc.property(matmulCase, (c) => {
+        const a = c.transposeA ? [c.k, c.m] : [c.m, c.k];
+        const b = c.transposeB ? [c.n, c.k] : [c.k, c.n];
+        const [fast, ref] = bothBackends([a, b, [c.n]], c.seed, ([x, w, bias]) =>
+          relu(biasAdd(matmul(x, w, { transposeA: c.transposeA, transposeB: c.transposeB }), bias)),
+        );
+        ['y', 'da', 'db', 'dbias'].forEach((label, i) => expectNear(fast[i], ref[i], `${label} ${JSON.stringify(c)}`));
+      }),
+      { numRuns: RUNS, seed: 3 },
+    );
+  });
+});
+
+describe('random composite graphs pass the float64 gradient check', () => {
+  /** A layer of a random network: each reads the previous value, some also an earlier one (fan-out, residuals). */
+  const layer = fc.constantFrom('tanh', 'sigmoid', 'softplus', 'dense', 'residual', 'product');
+  it(`chains of 1 to 6 layers with fan-out and residual adds (50 cases)`, () => {
+    fc.assert(
+      fc.property(fc.array(layer, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 1e6 }), (kinds, seed) => {
+        const width = 3;
+        expectGradcheck(
+          `layers ${kinds.join(' → ')}`,
+          (x: Node, w: Node) => {
+            const seen: Node[] = [x];
+            for (const kind of kinds) {
+              const h = seen[seen.length - 1];
+              const earlier = seen[Math.floor(seen.length / 2)];
+              const next =
+                kind === 'tanh'
+                  ? tanh(h)
+                  : kind === 'sigmoid'
+                    ? sigmoid(h)
+                    : kind === 'softplus'
+                      ? softplus(h)
+                      : kind === 'dense'
+                        ? matmul(h, w)
+                        : kind === 'residual'
+                          ? add(h, earlier)
+                          : mul(h, earlier);
+              seen.push(next);
+            }
+            return seen[seen.length - 1];
+          },
+          [
+            tensor(
+              Array.from(values(2 * width, seed), (v) => v * 0.8),
+              [2, width],
+              'float64',
+            ),
+            tensor(Array.from(values(width * width, seed + 1)), [width, width], 'float64'),
+          ],
+        );
+      }),
+      { numRuns: 50, seed: 4 },
+    );
+  });
+});
