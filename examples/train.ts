@@ -13,7 +13,7 @@
  *   pnpm train --optimizer adam                 # each optimizer has its own default rate (see --help)
  *   pnpm train --out runs/a --resume            # continue from runs/a/checkpoint.safetensors
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,6 +69,7 @@ const usage = `usage: pnpm train [options]
   --out DIR           run directory for metrics, curve and checkpoint (default runs/<model>)
   --resume            continue from DIR/checkpoint.safetensors
   --overwrite         start afresh in a folder that already holds a checkpoint (replacing it)
+  --keep N            also keep the checkpoints of the last N epochs as DIR/checkpoints/epoch-<E>.safetensors (default 0)
   --threads N         threads the float32 kernels split their work between (default ${DEFAULT_THREADS}: one per core, up to 4; results do not depend on it)
   --help`;
 
@@ -85,6 +86,7 @@ interface Args {
   out: string;
   resume: boolean;
   overwrite: boolean;
+  keep: number;
   threads: number;
 }
 
@@ -123,6 +125,7 @@ function parse(argv: string[]): Args {
         out: { type: 'string' },
         resume: { type: 'boolean' },
         overwrite: { type: 'boolean' },
+        keep: { type: 'string' },
         threads: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -206,6 +209,7 @@ function parse(argv: string[]): Args {
     out: outOption(str('out'), builtIn ? model : 'model'),
     resume: values.resume === true,
     overwrite: values.overwrite === true,
+    keep: wholeAtLeast('keep', 0) ?? 0,
     threads: wholeAtLeast('threads', 1) ?? DEFAULT_THREADS,
   };
 }
@@ -248,6 +252,17 @@ async function loadModelOption(args: Args): Promise<Model | ModelBuilder> {
     );
   }
   return found;
+}
+
+/** Writes DIR/checkpoints/epoch-<E>.safetensors and removes those older than the last `keep` epochs. */
+function keepHistory(out: string, ckpt: ReturnType<Trainer['checkpoint']>, epoch: number, keep: number): void {
+  const dir = join(out, 'checkpoints');
+  mkdirSync(dir, { recursive: true });
+  saveSafetensors(join(dir, `epoch-${epoch}.safetensors`), ckpt.tensors, ckpt.metadata);
+  for (const name of readdirSync(dir)) {
+    const e = Number(/^epoch-(\d+)\.safetensors$/.exec(name)?.[1]);
+    if (Number.isInteger(e) && e <= epoch - keep) rmSync(join(dir, name));
+  }
 }
 
 async function main(): Promise<void> {
@@ -299,8 +314,10 @@ async function main(): Promise<void> {
         `test loss ${info.testLoss.toFixed(4)} acc ${(info.testAccuracy * 100).toFixed(2)}% | ${info.imagesPerSecond.toFixed(0)} img/s, ${info.seconds.toFixed(1)} s`,
     );
     await writeRunFiles(args.out, trainer.metrics, { title: `${trainer.model.name} on ${data.description} (${config.optimizer}, lr ${config.learningRate})` });
+    // trainEpoch has thrown by now if the epoch diverged, so only finite weights are saved here.
     const ckpt = trainer.checkpoint();
     saveSafetensors(checkpointPath, ckpt.tensors, ckpt.metadata);
+    if (args.keep > 0) keepHistory(args.out, ckpt, trainer.epoch, args.keep);
   }
   const last = trainer.metrics.lastEpoch();
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s: test accuracy ${last ? (last.testAccuracy * 100).toFixed(2) : '?'}%`);
