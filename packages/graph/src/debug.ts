@@ -1,6 +1,8 @@
 /**
  * '@ndgraph/graph/debug': statistics for benchmarks and memory investigations,
  * kept out of the main API.
+ *
+ * @module @ndgraph/graph/debug
  */
 import { poolOf, type Session } from './session/session.ts';
 

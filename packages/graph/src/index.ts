@@ -1,3 +1,8 @@
+/**
+ * @ndgraph/graph
+ *
+ * @module @ndgraph/graph
+ */
 export * from './dtype.ts';
 export * from './errors.ts';
 export { Rng, type RngState } from './rng.ts';

@@ -1,3 +1,11 @@
+/**
+ * Neural networks on the engine: layers (the `layers` namespace), models
+ * (builders, `sequential`, the built-ins), initializers, losses, optimizers,
+ * the Trainer and `fit`, predict / save / load, data batching, metrics and
+ * plots. Browser-safe; files and the CLI helpers are in `@ndgraph/nn/node`.
+ *
+ * @module @ndgraph/nn
+ */
 export * from './initializers.ts';
 export * from './schedules.ts';
 export * from './optimizers/index.ts';

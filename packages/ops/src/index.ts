@@ -4,6 +4,8 @@
  * elementwise ops, and the shape helpers custom ops use. Importing it also
  * registers the WebAssembly backend, its kernel table and the fusion rules.
  * Kernels, their references and thread plumbing are in '@ndgraph/ops/kernels'.
+ *
+ * @module @ndgraph/ops
  */
 import './kernels/wasm/backend.ts';
 import './kernels/wasm/registry.ts';

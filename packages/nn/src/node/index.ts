@@ -1,3 +1,10 @@
+/**
+ * The Node-only part of @ndgraph/nn: datasets (MNIST IDX files, the embedded
+ * digits, Fashion-MNIST, `loadDataset`), model and checkpoint files written
+ * atomically, run folders, the progress bar and PNG rendering.
+ *
+ * @module @ndgraph/nn/node
+ */
 export * from './checkpoint-file.ts';
 export * from './mnist-files.ts';
 export * from './mnist-embedded.ts';

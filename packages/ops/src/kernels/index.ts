@@ -4,6 +4,8 @@
  * runtime, the kernel and fusion tables, and the raw op builders (inputs
  * as an array, attributes as an object) that the friendly builders of
  * '@ndgraph/ops' wrap. None of this is needed to build or train a network.
+ *
+ * @module @ndgraph/ops/kernels
  */
 import '../index.ts';
 

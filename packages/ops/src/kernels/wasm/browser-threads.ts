@@ -12,6 +12,8 @@
  *
  * It is async because a page's main thread may not block: it waits for the
  * workers to start with timers. Results do not depend on the number of threads.
+ *
+ * @module @ndgraph/ops/browser
  */
 import { wasmKernels } from './runtime.ts';
 import { DEFAULT_SPIN, HELPER_THREAD_SOURCE, MAX_HELPERS, SLOT_BYTES, SharedMemoryHelpers, helperSetup } from './threads.ts';

@@ -10,6 +10,8 @@
  *
  * Helpers do not keep the process alive. Results do not depend on the
  * number of threads (see the kernels' notes on how they split work).
+ *
+ * @module @ndgraph/ops/node
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
