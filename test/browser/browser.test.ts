@@ -136,4 +136,31 @@ describe('in a browser (headless Chromium)', () => {
       server.close();
     }
   }, 120_000);
+
+  it('the examples/browser page fetches MNIST, parses it without fs and trains on two threads', async () => {
+    const { serveExample } = await import('../../examples/browser/serve.ts');
+    const { server, url } = await serveExample();
+    try {
+      const page = await browser!.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${url}?train=1024`);
+      await page.waitForFunction(() => 'ndgraphResult' in globalThis || 'ndgraphError' in globalThis, undefined, { timeout: 90_000 });
+      const error = await page.evaluate(() => (globalThis as { ndgraphError?: string }).ndgraphError);
+      expect(error, 'the page threw').toBeUndefined();
+      expect(pageErrors).toEqual([]);
+      const result = (await page.evaluate(() => (globalThis as { ndgraphResult?: unknown }).ndgraphResult)) as {
+        threads: number;
+        steps: number;
+        testAccuracy: number;
+      };
+      expect(result.threads).toBe(2);
+      expect(result.steps).toBe(16);
+      expect(result.testAccuracy).toBeGreaterThan(0.5);
+      expect(await page.textContent('#status')).toBe('done');
+      await page.close();
+    } finally {
+      server.close();
+    }
+  }, 120_000);
 });
