@@ -79,3 +79,16 @@ export function expectGradcheck(label: string, build: (...xs: Node[]) => Node, i
   if (!report.ok) expect.fail(`gradcheck ${label} failed:\n${report.summary}`);
   expect(report.ok).toBe(true);
 }
+
+/** Distinct values 0.1 apart in a scrambled order (float64): no ties, so max pooling is differentiable there. */
+export function distinctTensor(shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, k) => (k - n / 2) * 0.1);
+  let s = seed;
+  for (let i = n - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const j = s % (i + 1);
+    [values[i], values[j]] = [values[j], values[i]];
+  }
+  return tensor(values, shape, 'float64');
+}

@@ -16,21 +16,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLenetSteps, type LenetStepsResult } from './lenet-steps.ts';
-
-const CHROMIUM = process.env.NDGRAPH_CHROMIUM ?? '/usr/bin/chromium';
-// Headless, and nothing that reaches out to the network: this machine's network is closed.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 let bundle = '';
 let threadsBundle = '';
@@ -57,7 +46,7 @@ beforeAll(async () => {
   }
   bundle = await bundleForBrowser('browser-entry.ts');
   threadsBundle = await bundleForBrowser('browser-threads-entry.ts');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../browser/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPackages, PACKAGES } from '../../scripts/build-packages.ts';
 
@@ -106,18 +106,8 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       logLevel: 'silent',
       absWorkingDir: app,
     });
-    const browser = await chromium.launch({
-      executablePath: process.env.NDGRAPH_CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
+
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

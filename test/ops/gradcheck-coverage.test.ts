@@ -86,7 +86,7 @@ import {
   tanhGrad,
 } from '@ndgraph/ops';
 import { reduceToShapeOp } from '@ndgraph/ops/kernels';
-import { expectGradcheck, randomTensor, tensor } from '../helpers.ts';
+import { expectGradcheck, randomTensor, tensor, distinctTensor } from '../helpers.ts';
 
 // ---------------------------------------------------------------------------
 // The ops that exist.
@@ -127,19 +127,6 @@ function awayFromZero(shape: number[], seed: number): Tensor {
   const t = randomTensor(shape, seed, -2, 2);
   for (let i = 0; i < t.size; i++) t.data[i] = Math.sign(t.data[i] || 1) * (0.05 + Math.abs(t.data[i]));
   return t;
-}
-
-/** Distinct values 0.1 apart in a scrambled order: no ties, so max pooling is differentiable there. */
-function distinct(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const values = Array.from({ length: n }, (_, k) => (k - n / 2) * 0.1);
-  let s = seed;
-  for (let i = n - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-  return tensor(values, shape, 'float64');
 }
 
 /** A scalar [] float64 tensor (the dy of a loss). */
@@ -191,7 +178,7 @@ const convX = rand([1, 6, 7, 2], 13);
 const convW = rand([3, 3, 2, 2], 14);
 const convDy = rand([1, 3, 3, 2], 15);
 const maxPoolOptions = { ksize: 3, strides: 1, padding: 'same' as const }; // overlapping windows: [2,5,6,2] → [2,5,6,2]
-const pooled = distinct([2, 5, 6, 2], 3);
+const pooled = distinctTensor([2, 5, 6, 2], 3);
 const avgPoolOptions = { ksize: 3, strides: 2, padding: 'same' as const }; // [2,5,5,2] → [2,3,3,2]
 const logits = rand([4, 5], 21, -3, 3);
 const floatLabels = rand([4, 5], 43, 0, 1); // rows that do not sum to 1, so the row-sum terms count
@@ -311,7 +298,7 @@ const table: Record<string, Entry> = {
   // Pools; max pooling on distinct values (no ties), so its gradients in x are zero, not undefined.
   maxPool: { build: (x) => maxPool(x, maxPoolOptions), inputs: [pooled] },
   maxPoolGrad: { build: (dy, x) => maxPoolGrad(dy, x, maxPoolOptions), inputs: [rand([2, 5, 6, 2], 7), pooled] },
-  maxPoolGather: { build: (g, x) => maxPoolGather(g, x, { ksize: 2 }), inputs: [rand([2, 4, 6, 2], 13), distinct([2, 4, 6, 2], 11)] },
+  maxPoolGather: { build: (g, x) => maxPoolGather(g, x, { ksize: 2 }), inputs: [rand([2, 4, 6, 2], 13), distinctTensor([2, 4, 6, 2], 11)] },
   avgPool: { build: (x) => avgPool(x, avgPoolOptions), inputs: [rand([2, 5, 5, 2], 5)] },
   avgPoolGrad: { build: (dy, x) => avgPoolGrad(dy, x, avgPoolOptions), inputs: [rand([2, 3, 3, 2], 6), rand([2, 5, 5, 2], 5)] },
 };

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { avgPool, avgPoolGrad, biasAdd, conv2d, maxPool, maxPoolGather, maxPoolGrad, relu, square, sum } from '@ndgraph/ops';
 import { avgPoolGradOp, maxPoolGatherOp, maxPoolGradOp, maxPoolOp, type PoolOptions } from '@ndgraph/ops/kernels';
 import { Graph, GraphError, ShapeError, gradients, onesLike, type Node, type Tensor } from '@ndgraph/graph';
-import { evaluate, expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
+import { evaluate, expectClose, expectGradcheck, randomTensor, tensor, distinctTensor } from '../helpers.ts';
 
 /** A 5×5 one-channel image with x[i, j] = 5i + j. */
 const ramp = tensor(
@@ -10,19 +10,6 @@ const ramp = tensor(
   [1, 5, 5, 1],
   'float64',
 );
-
-/** Distinct values 0.1 apart in a scrambled order: no ties, so max pooling is differentiable there. */
-function distinctTensor(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const values = Array.from({ length: n }, (_, k) => (k - n / 2) * 0.1);
-  let s = seed;
-  for (let i = n - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-  return tensor(values, shape, 'float64');
-}
 
 describe('maxPool', () => {
   const x = tensor([1, 3, 2, 4, 5, 0, 7, 1, 6, 2, 3, 8, 0, 9, 4, 5], [1, 4, 4, 1]);
