@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, gradients, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
-import { add, avgPool, biasAdd, conv2d, matmul, maxPool, mul, relu, sigmoid, softplus, sum, tanh } from '@ndgraph/ops';
+import { add, avgPool, batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, sigmoid, softplus, sum, tanh } from '@ndgraph/ops';
 import { expectGradcheck, uniformRandom } from './helpers.ts';
 
 const RUNS = 100;
@@ -112,6 +112,57 @@ describe('wasm kernels equal the JavaScript reference over random shapes', () =>
         ['y', 'da', 'db', 'dbias'].forEach((label, i) => expectNear(fast[i], ref[i], `${label} ${JSON.stringify(c)}`));
       }),
       { numRuns: RUNS, seed: 3 },
+    );
+  });
+});
+
+describe('batch normalization: the wasm kernels give the bits of the JavaScript ones', () => {
+  it(`forward, input and gamma gradients, running averages, in training and eval (${RUNS} cases)`, () => {
+    const bnCase = fc.record({
+      shape: fc.oneof(
+        fc.tuple(fc.integer({ min: 2, max: 9 }), fc.integer({ min: 1, max: 40 })),
+        fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 17 })),
+      ),
+      seed: fc.integer({ min: 1, max: 1e6 }),
+    });
+    fc.assert(
+      fc.property(bnCase, ({ shape, seed }) => {
+        const channels = shape[shape.length - 1];
+        if (shape.reduce((a, b) => a * b, 1) / channels < 2) return; // training needs 2 values per channel
+        const sides = ['wasm', 'js'].map((backend) => {
+          const g = new Graph({ backend: 'wasm' });
+          const x = g.placeholder('x', shape);
+          const gamma = g.variable('gamma', tensor(values(channels, seed + 1), [channels]));
+          const beta = g.variable('beta', tensor(values(channels, seed + 2), [channels]));
+          const mean = g.variable('mean', tensor(values(channels, seed + 3), [channels]), { trainable: false });
+          const variance = g.variable(
+            'variance',
+            tensor(
+              Array.from(values(channels, seed + 4), (v) => 1 + Math.abs(v)),
+              [channels],
+            ),
+            { trainable: false },
+          );
+          const y = batchNorm(x, gamma, beta, mean, variance, { momentum: 0.8 });
+          const loss = sum(mul(y, y));
+          const grads = gradients(loss, [x, gamma, beta]);
+          const session = new Session(g, { backend });
+          const feeds = {
+            x: tensor(
+              values(
+                shape.reduce((a, b) => a * b, 1),
+                seed,
+              ),
+              shape,
+            ),
+          };
+          const trained = session.run([y, ...grads], feeds, { training: true });
+          const evaluated = session.run([y, ...grads], feeds);
+          return [...trained, ...evaluated, g.valueOf(mean), g.valueOf(variance)].map(toArray);
+        });
+        sides[0].forEach((a, i) => expect(a, `output ${i} of ${JSON.stringify(shape)}`).toEqual(sides[1][i]));
+      }),
+      { numRuns: RUNS, seed: 5 },
     );
   });
 });

@@ -19,9 +19,18 @@ import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } 
 import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
 import { momentumStepWasm } from './optimizer-wasm.ts';
+import { batchNormForwardWasm, batchNormGradGammaWasm, batchNormGradInputWasm } from './batchnorm-wasm.ts';
+import { kernelCall, wasmKernels } from './runtime.ts';
+import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
+import { batchNormOp } from '../../ops/batch-norm.ts';
+import type { BatchNormAttrs } from '../../ops/batch-norm-stats.ts';
+import { batchNormGradGammaOp } from '../../ops/batch-norm-grad-gamma.ts';
+import { type BatchNormGradAttrs, batchNormGradInputOp } from '../../ops/batch-norm-grad-input.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm } from './pool-wasm.ts';
 
 const f32 = (t: Tensor): Float32Array => t.data as Float32Array;
+/** The module, which the wasm backend exists only with. */
+const kernels = () => wasmKernels()!;
 
 /** Tiny products go to the JavaScript GEMM: a WebAssembly call costs more than they do. */
 const matmulGemm = createWasmGemm(gemm);
@@ -118,6 +127,41 @@ export const WASM_KERNELS: Record<string, Kernel> = {
   biasAdd([x, b], _attrs, ctx) {
     const out = ctx.output();
     ran(biasAddWasm(f32(x), x.offset, f32(b), b.offset, false, f32(out), out.offset, out.size, b.size), 'biasAdd');
+    return out;
+  },
+  batchNorm(inputs, attrs: BatchNormAttrs, ctx) {
+    // The mode checks (at least 2 values per channel, running averages that are variables) are the JavaScript kernel's.
+    const [x] = inputs;
+    const channels = x.shape[x.shape.length - 1];
+    const needsChecks = ctx.training && (channels === 0 || x.size / channels < 2 || [3, 4].some((k) => ctx.node.inputs[k]?.op.kind !== 'variable'));
+    if (needsChecks || channels === 0) return batchNormOp.def.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    batchNormForwardWasm(kernels(), inputs, attrs.momentum, attrs.epsilon, out, ctx);
+    return out;
+  },
+  batchNormGradGamma(inputs, attrs: BatchNormGradAttrs, ctx) {
+    const out = ctx.output();
+    if (inputs[1].size === 0) return batchNormGradGammaOp.def.forward!(inputs, attrs, ctx);
+    batchNormGradGammaWasm(kernels(), inputs, attrs.epsilon, out, ctx);
+    return out;
+  },
+  batchNormGradInput(inputs, attrs: BatchNormGradAttrs, ctx) {
+    if (inputs[1].size === 0) return batchNormGradInputOp.def.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    batchNormGradInputWasm(kernels(), inputs, attrs.epsilon, out, ctx);
+    return out;
+  },
+  reduceToShape(inputs, attrs, ctx) {
+    // The common case, the gradient of a per-channel vector: [..., C] summed to [C]. Others: the JavaScript kernel.
+    const [x, like] = inputs;
+    const channels = x.shape[x.shape.length - 1];
+    if (like.shape.length !== 1 || like.shape[0] !== channels || x.shape.length < 2) return reduceToShapeOp.def.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () => {
+      const xAt = k.input(f32(x), x.offset, x.size);
+      k.exports.sumRowsF32(xAt, x.size / Math.max(1, channels), channels, k.output(f32(out), out.offset, out.size));
+    });
     return out;
   },
   biasAddGrad([dy], _attrs, ctx) {

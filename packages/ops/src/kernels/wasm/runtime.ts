@@ -94,6 +94,23 @@ export interface KernelExports {
   biasAddGradWorkspaceBytes(channels: number): number;
   biasAddGrad(dy: number, n: number, channels: number, out: number, workspace: number): void;
   momentumStep(w: number, grad: number, velocity: number, count: number, mu: number, lr: number, decay: number): void;
+  batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number): void;
+  batchNormApply(x: number, n: number, channels: number, gamma: number, beta: number, mean: number, inverseStd: number, y: number): void;
+  batchNormGradGammaSums(dy: number, x: number, n: number, channels: number, mean: number, inverseStd: number, sums: number): void;
+  batchNormGradInputTrain(
+    dy: number,
+    x: number,
+    n: number,
+    channels: number,
+    mean: number,
+    inverseStd: number,
+    scale: number,
+    meanDy: number,
+    meanDyXhat: number,
+    dx: number,
+  ): void;
+  batchNormGradInputEval(dy: number, n: number, channels: number, scale: number, dx: number): void;
+  sumRowsF32(x: number, rows: number, channels: number, out: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
