@@ -8,7 +8,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, gradients, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
-import { add, avgPool, batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, sigmoid, softplus, sum, tanh } from '@ndgraph/ops';
+import {
+  add,
+  avgPool,
+  batchNorm,
+  biasAdd,
+  conv2d,
+  matmul,
+  maxPool,
+  mul,
+  relu,
+  sigmoid,
+  sigmoidGrad as sigmoidGradOf,
+  softplus,
+  sum,
+  tanh,
+  tanhGrad as tanhGradOf,
+} from '@ndgraph/ops';
 import { expectGradcheck, uniformRandom } from './helpers.ts';
 
 const RUNS = 100;
@@ -112,6 +128,42 @@ describe('wasm kernels equal the JavaScript reference over random shapes', () =>
         ['y', 'da', 'db', 'dbias'].forEach((label, i) => expectNear(fast[i], ref[i], `${label} ${JSON.stringify(c)}`));
       }),
       { numRuns: RUNS, seed: 3 },
+    );
+  });
+});
+
+describe('tanh and sigmoid on wasm', () => {
+  it(`forward within one float32 ulp of the JavaScript kernels (its own tanh and exp), gradients the same bits (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.1, max: 30, noNaN: true }), (n, seed, spread) => {
+        for (const op of [tanh, sigmoid]) {
+          const g = new Graph({ backend: 'wasm' });
+          const x = g.placeholder('x', [n]);
+          const y = op(x);
+          const [dx] = gradients(sum(mul(y, y)), [x]);
+          const feeds = {
+            x: tensor(
+              Array.from(values(n, seed), (v) => v * spread),
+              [n],
+            ),
+          };
+          const [fastY, fastDx] = new Session(g).run([y, dx], feeds).map(toArray);
+          const [refY] = new Session(g, { backend: 'js' }).run([y], feeds).map(toArray);
+          fastY.forEach((v, i) => {
+            const ulp = Math.max(Math.abs(refY[i]), 2 ** -126) * 2 ** -23;
+            if (!(Math.abs(v - refY[i]) <= ulp)) expect.fail(`${op.name} of ${feeds.x.data[i]}: ${v} on wasm, ${refY[i]} on js`);
+          });
+          // The gradient kernels read y: given the same y, the same bits.
+          const g2 = new Graph({ backend: 'wasm' });
+          const yIn = g2.placeholder('y', [n]);
+          const dyIn = g2.placeholder('dy', [n]);
+          const grad = op === tanh ? tanhGradOf(dyIn, yIn) : sigmoidGradOf(dyIn, yIn);
+          const gradFeeds = { y: tensor(fastY, [n]), dy: tensor(values(n, seed + 9), [n]) };
+          expect(toArray(new Session(g2).run(grad, gradFeeds))).toEqual(toArray(new Session(g2, { backend: 'js' }).run(grad, gradFeeds)));
+          expect(fastDx.every(Number.isFinite)).toBe(true);
+        }
+      }),
+      { numRuns: RUNS, seed: 6 },
     );
   });
 });

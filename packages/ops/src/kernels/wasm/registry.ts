@@ -49,7 +49,33 @@ function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tenso
   return out;
 }
 
+/** A one-input elementwise kernel of the module: y = f(x). */
+function unary(name: 'tanhForward' | 'sigmoidForward'): Kernel {
+  return ([x], _attrs, ctx) => {
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () => k.exports[name](k.input(f32(x), x.offset, x.size), k.output(f32(out), out.offset, out.size), out.size));
+    return out;
+  };
+}
+
+/** An elementwise gradient kernel of the module: out = f(dy, y), operands of one shape. */
+function unaryGrad(name: 'tanhBackward' | 'sigmoidBackward'): Kernel {
+  return ([dy, y], _attrs, ctx) => {
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () =>
+      k.exports[name](k.input(f32(dy), dy.offset, dy.size), k.input(f32(y), y.offset, y.size), k.output(f32(out), out.offset, out.size), out.size),
+    );
+    return out;
+  };
+}
+
 export const WASM_KERNELS: Record<string, Kernel> = {
+  tanh: unary('tanhForward'),
+  sigmoid: unary('sigmoidForward'),
+  tanhGrad: unaryGrad('tanhBackward'),
+  sigmoidGrad: unaryGrad('sigmoidBackward'),
   matmul([a, b], attrs: MatmulAttrs, ctx) {
     const out = ctx.output();
     const [m, n] = out.shape;

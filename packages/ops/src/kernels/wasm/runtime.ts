@@ -111,6 +111,10 @@ export interface KernelExports {
   ): void;
   batchNormGradInputEval(dy: number, n: number, channels: number, scale: number, dx: number): void;
   sumRowsF32(x: number, rows: number, channels: number, out: number): void;
+  tanhForward(x: number, y: number, n: number): void;
+  sigmoidForward(x: number, y: number, n: number): void;
+  tanhBackward(dy: number, y: number, out: number, n: number): void;
+  sigmoidBackward(dy: number, y: number, out: number, n: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
