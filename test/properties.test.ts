@@ -21,6 +21,7 @@ import {
   sigmoid,
   sigmoidGrad as sigmoidGradOf,
   softplus,
+  sub,
   sum,
   tanh,
   tanhGrad as tanhGradOf,
@@ -128,6 +129,25 @@ describe('wasm kernels equal the JavaScript reference over random shapes', () =>
         ['y', 'da', 'db', 'dbias'].forEach((label, i) => expectNear(fast[i], ref[i], `${label} ${JSON.stringify(c)}`));
       }),
       { numRuns: RUNS, seed: 3 },
+    );
+  });
+});
+
+describe('add, sub and mul on wasm', () => {
+  it(`operands of one shape give the bits of the JavaScript kernels; broadcasting ones go to them (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 1e6 }), fc.boolean(), (n, seed, broadcast) => {
+        const g = new Graph({ backend: 'wasm' });
+        const a = g.placeholder('a', [n]);
+        const b = g.placeholder('b', broadcast ? [1] : [n]);
+        const ys = [add(a, b), sub(a, b), mul(a, b)];
+        const big = Array.from(values(n, seed), (v, i) => (i % 7 === 0 ? v * 1e30 : i % 11 === 0 ? -0 : v * 3));
+        const feeds = { a: tensor(big, [n]), b: tensor(values(broadcast ? 1 : n, seed + 1), [broadcast ? 1 : n]) };
+        const fast = new Session(g).run(ys, feeds).map(toArray);
+        const ref = new Session(g, { backend: 'js' }).run(ys, feeds).map(toArray);
+        fast.forEach((f, i) => expect(f.map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(ref[i].map((v) => (Object.is(v, -0) ? '-0' : v))));
+      }),
+      { numRuns: RUNS, seed: 7 },
     );
   });
 });

@@ -22,6 +22,9 @@ import { momentumStepWasm } from './optimizer-wasm.ts';
 import { batchNormForwardWasm, batchNormGradGammaWasm, batchNormGradInputWasm } from './batchnorm-wasm.ts';
 import { kernelCall, wasmKernels } from './runtime.ts';
 import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
+import { addOp } from '../../ops/add.ts';
+import { mulOp } from '../../ops/mul.ts';
+import { subOp } from '../../ops/sub.ts';
 import { batchNormOp } from '../../ops/batch-norm.ts';
 import type { BatchNormAttrs } from '../../ops/batch-norm-stats.ts';
 import { batchNormGradGammaOp } from '../../ops/batch-norm-grad-gamma.ts';
@@ -71,7 +74,24 @@ function unaryGrad(name: 'tanhBackward' | 'sigmoidBackward'): Kernel {
   };
 }
 
+/** A broadcasting binary op's kernel for operands of one shape; broadcasting ones go to `reference`. */
+function sameShape(name: 'addSame' | 'subSame' | 'mulSame', reference: () => Kernel): Kernel {
+  return (inputs, attrs, ctx) => {
+    const [a, b] = inputs;
+    if (a.size !== b.size || a.size !== shapeSize(ctx.outputSpec.shape)) return reference()(inputs, attrs, ctx);
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () =>
+      k.exports[name](k.input(f32(a), a.offset, a.size), k.input(f32(b), b.offset, b.size), k.output(f32(out), out.offset, out.size), out.size),
+    );
+    return out;
+  };
+}
+
 export const WASM_KERNELS: Record<string, Kernel> = {
+  add: sameShape('addSame', () => addOp.def.forward!),
+  sub: sameShape('subSame', () => subOp.def.forward!),
+  mul: sameShape('mulSame', () => mulOp.def.forward!),
   tanh: unary('tanhForward'),
   sigmoid: unary('sigmoidForward'),
   tanhGrad: unaryGrad('tanhBackward'),

@@ -115,6 +115,9 @@ export interface KernelExports {
   sigmoidForward(x: number, y: number, n: number): void;
   tanhBackward(dy: number, y: number, out: number, n: number): void;
   sigmoidBackward(dy: number, y: number, out: number, n: number): void;
+  addSame(a: number, b: number, out: number, n: number): void;
+  subSame(a: number, b: number, out: number, n: number): void;
+  mulSame(a: number, b: number, out: number, n: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
