@@ -14,10 +14,12 @@ import {
   batchNorm,
   biasAdd,
   conv2d,
+  leakyRelu,
   matmul,
   maxPool,
   mul,
   relu,
+  scale,
   sigmoid,
   sigmoidGrad as sigmoidGradOf,
   softplus,
@@ -148,6 +150,28 @@ describe('add, sub and mul on wasm', () => {
         fast.forEach((f, i) => expect(f.map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(ref[i].map((v) => (Object.is(v, -0) ? '-0' : v))));
       }),
       { numRuns: RUNS, seed: 7 },
+    );
+  });
+});
+
+describe('scale and leaky relu on wasm', () => {
+  it(`give the bits of the JavaScript kernels for any float64 factor (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: -10, max: 10, noNaN: true }), (n, seed, factor) => {
+        const g = new Graph({ backend: 'wasm' });
+        const x = g.placeholder('x', [n]);
+        const ys = [scale(x, factor), leakyRelu(x, factor)];
+        const feeds = {
+          x: tensor(
+            Array.from(values(n, seed), (v, i) => (i % 13 === 0 ? -0 : v * 5)),
+            [n],
+          ),
+        };
+        const fast = new Session(g).run(ys, feeds).map(toArray);
+        const ref = new Session(g, { backend: 'js' }).run(ys, feeds).map(toArray);
+        fast.forEach((f, i) => expect(f.map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(ref[i].map((v) => (Object.is(v, -0) ? '-0' : v))));
+      }),
+      { numRuns: RUNS, seed: 8 },
     );
   });
 });

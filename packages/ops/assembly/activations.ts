@@ -71,3 +71,16 @@ export function mulSame(a: usize, b: usize, out: usize, n: i32): void {
   }
   for (; i < n; i++) store<f32>(out + <usize>i * F32, load<f32>(a + <usize>i * F32) * load<f32>(b + <usize>i * F32));
 }
+
+/** y = factor·x, the product in float64 (factor is a float64 number) rounded once, as the JavaScript kernel does. */
+export function scaleForward(x: usize, y: usize, n: i32, factor: f64): void {
+  for (let i = 0; i < n; i++) store<f32>(y + <usize>i * F32, <f32>(factor * <f64>load<f32>(x + <usize>i * F32)));
+}
+
+/** y = x > 0 ? x : alpha·x (alpha·x in float64, rounded once). */
+export function leakyReluForward(x: usize, y: usize, n: i32, alpha: f64): void {
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + <usize>i * F32);
+    store<f32>(y + <usize>i * F32, v > 0 ? v : <f32>(alpha * <f64>v));
+  }
+}

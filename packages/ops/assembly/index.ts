@@ -14,7 +14,7 @@
 //   pool.ts         max pooling forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
 //   optimizer.ts    optimizer updates (momentum SGD)
-//   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape
+//   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
 //   batchnorm.ts    batch normalization: moments, normalize, the gamma and input gradients (statistics in float64)
 
 export { gemm, gemmWorkspaceBytes } from './gemm';
@@ -26,7 +26,7 @@ export { maxPoolForward, maxPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
 export { momentumStep } from './optimizer';
-export { tanhForward, sigmoidForward, tanhBackward, sigmoidBackward, addSame, subSame, mulSame } from './activations';
+export { tanhForward, sigmoidForward, tanhBackward, sigmoidBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
 export { batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputTrain, batchNormGradInputEval, sumRowsF32 } from './batchnorm';
 
 /** The first byte after the module's static data: the host's memory starts here. */

@@ -88,7 +88,19 @@ function sameShape(name: 'addSame' | 'subSame' | 'mulSame', reference: () => Ker
   };
 }
 
+/** A one-input elementwise kernel of the module with one float64 parameter from the attributes: y = f(x; p). */
+function unaryWith(name: 'scaleForward' | 'leakyReluForward', parameter: (attrs: Record<string, number>) => number): Kernel {
+  return ([x], attrs, ctx) => {
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () => k.exports[name](k.input(f32(x), x.offset, x.size), k.output(f32(out), out.offset, out.size), out.size, parameter(attrs)));
+    return out;
+  };
+}
+
 export const WASM_KERNELS: Record<string, Kernel> = {
+  scale: unaryWith('scaleForward', (a) => a.factor),
+  leakyRelu: unaryWith('leakyReluForward', (a) => a.alpha),
   add: sameShape('addSame', () => addOp.def.forward!),
   sub: sameShape('subSame', () => subOp.def.forward!),
   mul: sameShape('mulSame', () => mulOp.def.forward!),

@@ -118,6 +118,8 @@ export interface KernelExports {
   addSame(a: number, b: number, out: number, n: number): void;
   subSame(a: number, b: number, out: number, n: number): void;
   mulSame(a: number, b: number, out: number, n: number): void;
+  scaleForward(x: number, y: number, n: number, factor: number): void;
+  leakyReluForward(x: number, y: number, n: number, alpha: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
