@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { backendByName, wrap } from '@ndgraph/graph';
-import { momentum } from '@ndgraph/nn';
+import { adam, adamw, momentum } from '@ndgraph/nn';
 import { momentumStepWasm, wasmKernels } from '@ndgraph/ops/kernels';
 import { uniformRandom } from '../helpers.ts';
 
@@ -120,4 +120,30 @@ describe('WebAssembly momentum update (float32)', () => {
     await settle();
     expect(kernels.stats().tensorBytes).toBe(before);
   });
+});
+
+describe('WebAssembly Adam and AdamW updates (float32)', () => {
+  for (const [name, make] of [
+    ['adam', (wd: number) => adam({ learningRate: 0.01, weightDecay: wd })],
+    ['adamw', (wd: number) => adamw({ learningRate: 0.01, weightDecay: wd })],
+  ] as const) {
+    for (const size of [1, 3, 150, 2401]) {
+      for (const decay of [0, 0.01]) {
+        it(`${name} in kernel memory equals the JavaScript loop bit for bit: ${size} elements, weight decay ${decay}, 4 steps`, () => {
+          const inKernel = allocate(size);
+          inKernel.set(randomFloats(size, size, size < 200));
+          const plain = inKernel.slice(); // ordinary memory: the optimizer's JavaScript loop
+          const [fast, reference] = [make(decay), make(decay)];
+          for (let step = 0; step < 4; step++) {
+            const grad = randomFloats(size, 100 + step, size < 200);
+            fast.step([{ name: 'w', value: wrap(inKernel, [size]), grad: wrap(grad, [size]) }]);
+            reference.step([{ name: 'w', value: wrap(plain, [size]), grad: wrap(grad.slice(), [size]) }]);
+          }
+          expectSameBits('value', inKernel, plain);
+          expectSameBits('m', fast.getState().slots['w/m'].data as Float32Array, reference.getState().slots['w/m'].data as Float32Array);
+          expectSameBits('v', fast.getState().slots['w/v'].data as Float32Array, reference.getState().slots['w/v'].data as Float32Array);
+        });
+      }
+    }
+  }
 });

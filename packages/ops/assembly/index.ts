@@ -13,7 +13,7 @@
 //   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
 //   pool.ts         max pooling forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
-//   optimizer.ts    optimizer updates (momentum SGD)
+//   optimizer.ts    optimizer updates (momentum SGD, Adam / AdamW)
 //   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
 //   batchnorm.ts    batch normalization: moments, normalize, the gamma and input gradients (statistics in float64)
 
@@ -25,7 +25,7 @@ export {
 export { maxPoolForward, maxPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
-export { momentumStep } from './optimizer';
+export { adamStep, momentumStep } from './optimizer';
 export { tanhForward, sigmoidForward, tanhBackward, sigmoidBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
 export { batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputTrain, batchNormGradInputEval, sumRowsF32 } from './batchnorm';
 

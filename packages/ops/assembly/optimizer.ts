@@ -31,3 +31,27 @@ export function momentumStep(w: usize, grad: usize, velocity: usize, count: i32,
     store<f32>(w + at, <f32>(wide + v));
   }
 }
+
+/**
+ * Adam (and AdamW) for `count` elements, as the JavaScript loop computes it:
+ *   g ← grad + coupledDecay·w;  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g·g
+ *   w ← w − lr·(m̂ / (√v̂ + ε) + decoupledDecay·w),  m̂ = m / correction1, v̂ = v / correction2
+ * with m̂ and v̂ from the unrounded m and v.
+ */
+export function adamStep(
+  w: usize, grad: usize, m: usize, v: usize, count: i32,
+  beta1: f64, beta2: f64, lr: f64, epsilon: f64, correction1: f64, correction2: f64, coupledDecay: f64, decoupledDecay: f64,
+): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i * F32;
+    const wide = <f64>load<f32>(w + at);
+    const g = <f64>load<f32>(grad + at) + coupledDecay * wide;
+    const mi = beta1 * <f64>load<f32>(m + at) + (1 - beta1) * g;
+    const vi = beta2 * <f64>load<f32>(v + at) + (1 - beta2) * g * g;
+    store<f32>(m + at, <f32>mi);
+    store<f32>(v + at, <f32>vi);
+    const mHat = mi / correction1;
+    const vHat = vi / correction2;
+    store<f32>(w + at, <f32>(wide - lr * (mHat / (Math.sqrt(vHat) + epsilon) + decoupledDecay * wide)));
+  }
+}

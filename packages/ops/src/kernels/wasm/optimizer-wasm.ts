@@ -37,3 +37,53 @@ export function momentumStepWasm(
   });
   return true;
 }
+
+/** The numbers of one Adam step besides the arrays (see assembly/optimizer.ts). */
+export interface AdamStepParameters {
+  beta1: number;
+  beta2: number;
+  learningRate: number;
+  epsilon: number;
+  correction1: number;
+  correction2: number;
+  coupledDecay: number;
+  decoupledDecay: number;
+}
+
+/** Adam / AdamW on `size` elements, in place (`m` and `v` from index 0). */
+export function adamStepWasm(
+  value: Float32Array,
+  valueOffset: number,
+  grad: Float32Array,
+  gradOffset: number,
+  m: Float32Array,
+  v: Float32Array,
+  size: number,
+  p: AdamStepParameters,
+): boolean {
+  const kernels = wasmKernels();
+  if (!kernels) return false;
+  if (size === 0) return true;
+  kernelCall(kernels, () => {
+    const valueAt = kernels.output(value, valueOffset, size, true);
+    const gradAt = kernels.input(grad, gradOffset, size);
+    const mAt = kernels.output(m, 0, size, true);
+    const vAt = kernels.output(v, 0, size, true);
+    kernels.exports.adamStep(
+      valueAt,
+      gradAt,
+      mAt,
+      vAt,
+      size,
+      p.beta1,
+      p.beta2,
+      p.learningRate,
+      p.epsilon,
+      p.correction1,
+      p.correction2,
+      p.coupledDecay,
+      p.decoupledDecay,
+    );
+  });
+  return true;
+}

@@ -94,6 +94,21 @@ export interface KernelExports {
   biasAddGradWorkspaceBytes(channels: number): number;
   biasAddGrad(dy: number, n: number, channels: number, out: number, workspace: number): void;
   momentumStep(w: number, grad: number, velocity: number, count: number, mu: number, lr: number, decay: number): void;
+  adamStep(
+    w: number,
+    grad: number,
+    m: number,
+    v: number,
+    count: number,
+    beta1: number,
+    beta2: number,
+    lr: number,
+    epsilon: number,
+    correction1: number,
+    correction2: number,
+    coupledDecay: number,
+    decoupledDecay: number,
+  ): void;
   batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number): void;
   batchNormApply(x: number, n: number, channels: number, gamma: number, beta: number, mean: number, inverseStd: number, y: number): void;
   batchNormGradGammaSums(dy: number, x: number, n: number, channels: number, mean: number, inverseStd: number, sums: number): void;
