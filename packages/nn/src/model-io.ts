@@ -24,6 +24,15 @@ export interface Prediction {
   classes: Int32Array;
 }
 
+/** The flat index of the first NaN or ±Infinity in `t`, or -1 when every value is finite. */
+export function firstNonFinite(t: Tensor): number {
+  for (let i = 0; i < t.size; i++) {
+    const x = t.data[t.offset + i];
+    if (x - x !== 0) return i;
+  }
+  return -1;
+}
+
 /**
  * Checks `tensors` against the graph's variables before anything is changed:
  * every variable must have a tensor `prefix + name` of its shape and dtype,
@@ -53,13 +62,8 @@ export function checkWeights(
       problems.push(`tensor '${key}' is ${formatShape(t.shape)} ${dtypeOf(t)}, but variable ${v.name} is ${formatShape(v.shape)} ${v.dtype}`);
       continue;
     }
-    for (let i = 0; i < t.size; i++) {
-      const x = t.data[t.offset + i];
-      if (x - x !== 0) {
-        problems.push(`tensor '${key}' holds a non-finite value (${x} at flat index ${i})`);
-        break;
-      }
-    }
+    const bad = firstNonFinite(t);
+    if (bad >= 0) problems.push(`tensor '${key}' holds a non-finite value (${t.data[t.offset + bad]} at flat index ${bad})`);
     pairs.push([v, t]);
   }
   for (const key of Object.keys(tensors)) {

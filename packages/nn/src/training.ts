@@ -25,7 +25,7 @@ import { type EpochRecord, MetricsLog } from './metrics.ts';
 import type { LeNetOptions } from './models/lenet.ts';
 import { asModel, checkLogits, isModelLike, type Model, type ModelBuilder } from './models/model.ts';
 import { type LeNetSpecOptions, lenet5Model } from './models/zoo.ts';
-import { checkWeights, type Prediction, predictWith } from './model-io.ts';
+import { checkWeights, firstNonFinite, type Prediction, predictWith } from './model-io.ts';
 import { createOptimizer, DEFAULT_LEARNING_RATES, type OptimizerName } from './optimizers/index.ts';
 import type { Optimizer } from './optimizers/optimizer.ts';
 import type { LearningRate } from './schedules.ts';
@@ -189,7 +189,7 @@ export class Trainer {
       if (!t) problems.push(`missing optimizer slot 'optimizer/${key}' for parameter ${param.name}`);
       else if (!shapesEqual(t.shape, param.shape))
         problems.push(`optimizer slot 'optimizer/${key}' is ${formatShape(t.shape)}, but parameter ${param.name} is ${formatShape(param.shape)}`);
-      else if (!allFinite(t)) problems.push(`optimizer slot 'optimizer/${key}' holds a non-finite value`);
+      else if (firstNonFinite(t) >= 0) problems.push(`optimizer slot 'optimizer/${key}' holds a non-finite value`);
     }
     for (const key of Object.keys(slots))
       if (!expected.has(key))
@@ -276,7 +276,7 @@ export class Trainer {
     // A diverged run stops here, before anyone saves its weights over a good checkpoint.
     if (!Number.isFinite(test.loss)) throw new DataError(`training diverged: the test loss is ${test.loss} after epoch ${epoch} (step ${this.step})`);
     for (const p of this.parameters) {
-      if (!allFinite(this.graph.valueOf(p)))
+      if (firstNonFinite(this.graph.valueOf(p)) >= 0)
         throw new DataError(`training diverged: parameter ${p.name} holds a non-finite value after epoch ${epoch} (step ${this.step})`);
     }
     this.epoch = epoch;
@@ -498,12 +498,4 @@ export function fit(
     options.onEpoch?.(info);
   }
   return { trainer, epochs };
-}
-
-function allFinite(t: Tensor): boolean {
-  for (let i = 0; i < t.size; i++) {
-    const x = t.data[t.offset + i];
-    if (x - x !== 0) return false;
-  }
-  return true;
 }
