@@ -7,7 +7,7 @@
  * borrowed fetches), a finite-loss check, and one momentum step.
  */
 import { type OpDef, topologicalOrder, wrap, type Node, type Tensor } from '@ndgraph/graph';
-import { Trainer } from '@ndgraph/nn';
+import { type Model, type TrainConfig, Trainer } from '@ndgraph/nn';
 import { INFERENCE_BATCH, NDGRAPH_TRAIN_CONFIG, TRAIN_BATCH, TrainingBatches, inferenceBatches, type BenchData } from './engine-common.ts';
 
 /** Where one training step's time went, in milliseconds (filled in when asked for). */
@@ -34,14 +34,29 @@ export interface NdgraphLenet {
   opCounts: Record<string, number>;
 }
 
-export function ndgraphLenet(data: BenchData): NdgraphLenet {
-  // The Trainer builds LeNet-5, its loss and gradient nodes, a session and the optimizer.
+/** A variant of the benchmark problem (bench/variants.ts): other training settings, or another model. */
+export interface BenchVariant {
+  config?: Partial<TrainConfig>;
+  model?: Model;
+}
+
+/**
+ * The benchmark's steps for LeNet-5 (from the shared initial weights), or for
+ * a variant of it (from the Trainer's own seeded initialization).
+ */
+export function ndgraphLenet(data: BenchData, variant: BenchVariant = {}): NdgraphLenet {
+  // The Trainer builds the model, its loss and gradient nodes, a session and the optimizer.
   const trainSet = { images: wrap(data.images.data, data.images.shape), labels: wrap(data.labels.data, data.labels.shape) };
-  const trainer = new Trainer(NDGRAPH_TRAIN_CONFIG, { train: trainSet, test: trainSet });
-  for (const p of trainer.parameters) {
-    const initial = data.initialWeights[p.name];
-    if (!initial) throw new Error(`no initial value for ndgraph parameter ${p.name}`);
-    trainer.graph.assign(p, wrap(initial.data, initial.shape));
+  const config = { ...NDGRAPH_TRAIN_CONFIG, ...variant.config };
+  const trainer = variant.model
+    ? new Trainer(config, { train: trainSet, test: trainSet }, variant.model)
+    : new Trainer(config, { train: trainSet, test: trainSet });
+  if (!variant.model && !variant.config?.model) {
+    for (const p of trainer.parameters) {
+      const initial = data.initialWeights[p.name];
+      if (!initial) throw new Error(`no initial value for ndgraph parameter ${p.name}`);
+      trainer.graph.assign(p, wrap(initial.data, initial.shape));
+    }
   }
 
   const fetches = [trainer.loss, ...trainer.gradients];

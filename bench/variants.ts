@@ -1,0 +1,138 @@
+/**
+ * Every model variant of the seed article's comparisons, trained side by side
+ * in one process, as a ratio to plain relu LeNet-5.
+ *
+ *   npx tsx bench/variants.ts [--threads N] [--rounds N] [--steps N] [--only a,b] [--profile] [--quick] [--note TEXT]
+ *
+ * Each variant is a Trainer on the benchmark's data (8,000 embedded digits,
+ * batch 64, the same batch order); a step is bench/ndgraph-lenet.ts's. After a
+ * warm-up, round after round every variant runs a burst of `--steps` steps,
+ * in an order that rotates each round, so load on a shared machine hits all
+ * of them alike. The result per variant is the median img/s over rounds and
+ * the median over rounds of its img/s over relu LeNet's in the same round.
+ * `--profile` adds a per-op profile (the session's onTime) of one burst per
+ * variant: where its step goes. Writes bench/results/variants[-Nt].json
+ * (`--quick`: variants-quick.json, `--only`: no file).
+ */
+import { cnnBnRes, type Model, type TrainConfig } from '@ndgraph/nn';
+import { enableWasmThreads } from '@ndgraph/ops/node';
+import { codeVersion, fileStamp, formatTable, loadAverage, machineInfo, RESULTS_DIR, round2, writeJson } from './common.ts';
+import { TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
+import { ndgraphLenet } from './ndgraph-lenet.ts';
+import { join } from 'node:path';
+
+interface Variant {
+  name: string;
+  config?: Partial<TrainConfig>;
+  model?: () => Model;
+}
+
+const WEIGHT_DECAY = 5e-4;
+const lenet = (options: NonNullable<TrainConfig['model']>): Partial<TrainConfig> => ({ model: options });
+
+/** The seed article's comparisons: one change each from relu LeNet-5 with momentum. */
+export const VARIANTS: Variant[] = [
+  { name: 'relu' },
+  { name: 'batchnorm', config: lenet({ batchNorm: true }) },
+  { name: 'tanh', config: lenet({ activation: 'tanh' }) },
+  { name: 'sigmoid', config: lenet({ activation: 'sigmoid' }) },
+  { name: 'elu', config: lenet({ activation: 'elu' }) },
+  { name: 'leaky relu', config: lenet({ activation: 'leakyRelu' }) },
+  { name: 'dropout 0.5', config: lenet({ dropout: 0.5 }) },
+  { name: 'avg pooling', config: lenet({ pooling: 'avg' }) },
+  { name: 'residual', config: lenet({ residual: true }) },
+  { name: 'mse loss', config: { loss: 'mse' } },
+  { name: 'sgd', config: { optimizer: 'sgd', weightDecay: WEIGHT_DECAY } },
+  { name: 'momentum + wd', config: { optimizer: 'momentum', weightDecay: WEIGHT_DECAY } },
+  { name: 'nesterov', config: { optimizer: 'nesterov', weightDecay: WEIGHT_DECAY } },
+  { name: 'adam', config: { optimizer: 'adam', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
+  { name: 'adamw', config: { optimizer: 'adamw', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
+  { name: 'rmsprop', config: { optimizer: 'rmsprop', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
+  { name: 'adagrad', config: { optimizer: 'adagrad', learningRate: 1e-2, weightDecay: WEIGHT_DECAY } },
+  { name: 'cnn-bn-res', model: () => cnnBnRes() },
+];
+
+const quick = hasFlag('quick');
+const threads = numberArg('threads', 1);
+const rounds = numberArg('rounds', quick ? 2 : 5);
+const steps = numberArg('steps', quick ? 10 : 40);
+const warmup = quick ? 10 : 40;
+const only = argValue('only')?.split(',');
+const profile = hasFlag('profile');
+if (enableWasmThreads(threads) !== threads) throw new Error(`--threads ${threads}: the kernels cannot use that many threads here`);
+
+const chosen = VARIANTS.filter((v) => v.name === 'relu' || !only || only.some((o) => v.name.includes(o)));
+const data = await loadBenchData();
+const loadStart = loadAverage();
+const runs = chosen.map((v) => ({
+  variant: v,
+  steps: ndgraphLenet(data, { config: v.config, model: v.model?.() }),
+  rates: [] as number[],
+  ratios: [] as number[],
+}));
+
+for (const run of runs) for (let i = 0; i < warmup; i++) run.steps.trainStep();
+
+for (let round = 0; round < rounds; round++) {
+  const order = runs.map((_, i) => runs[(i + round) % runs.length]);
+  for (const run of order) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) run.steps.trainStep();
+    run.rates.push((steps * TRAIN_BATCH) / ((performance.now() - t0) / 1000));
+  }
+  const reluRate = runs[0].rates[round];
+  for (const run of runs) run.ratios.push(run.rates[round] / reluRate);
+  process.stderr.write(`round ${round + 1}/${rounds}\n`);
+}
+
+/** Kernel time per op in one burst, ms per step, largest first. */
+function profileOf(run: (typeof runs)[number]): { op: string; msPerStep: number }[] {
+  const byOp = new Map<string, number>();
+  for (let i = 0; i < steps; i++)
+    run.steps.trainStep(undefined, (node, ms, op) => {
+      const key = `${node.name.startsWith('gradients/') ? 'grad ' : ''}${op.name}`;
+      byOp.set(key, (byOp.get(key) ?? 0) + ms);
+    });
+  return [...byOp].map(([op, ms]) => ({ op, msPerStep: round2(ms / steps) })).sort((a, b) => b.msPerStep - a.msPerStep);
+}
+
+const results = runs.map((run) => ({
+  variant: run.variant.name,
+  trainImgPerSec: Math.round(median(run.rates)),
+  ratioToRelu: round2(median(run.ratios)),
+  ratioRange: [round2(Math.min(...run.ratios)), round2(Math.max(...run.ratios))],
+  ...(profile ? { profile: profileOf(run) } : {}),
+}));
+
+console.log(
+  formatTable(
+    ['variant', 'train img/s', '× relu LeNet', '(range)'],
+    results.map((r) => [
+      r.variant,
+      r.trainImgPerSec.toLocaleString('en-US'),
+      r.ratioToRelu.toFixed(2),
+      `${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)}`,
+    ]),
+  ),
+);
+if (profile)
+  for (const r of results)
+    console.log(
+      `\n${r.variant}: ${r
+        .profile!.slice(0, 8)
+        .map((p) => `${p.op} ${p.msPerStep}`)
+        .join(', ')} (kernel ms per step)`,
+    );
+
+if (!only) {
+  const file = join(RESULTS_DIR, quick ? 'variants-quick.json' : `variants${threads > 1 ? `-${threads}t` : ''}.json`);
+  writeJson(file, {
+    date: fileStamp(),
+    settings: { threads, rounds, stepsPerBurst: steps, warmup, batch: TRAIN_BATCH, weightDecayOfOptimizerVariants: WEIGHT_DECAY },
+    machine: machineInfo(),
+    code: codeVersion(argValue('note')),
+    loadAverage: { start: loadStart, end: loadAverage() },
+    results,
+  });
+  console.log(`\nwrote ${file}`);
+}
