@@ -14,6 +14,8 @@ import {
   batchNorm,
   biasAdd,
   conv2d,
+  elu,
+  eluGrad as eluGradOf,
   leakyRelu,
   matmul,
   maxPool,
@@ -176,11 +178,36 @@ describe('scale and leaky relu on wasm', () => {
   });
 });
 
-describe('tanh and sigmoid on wasm', () => {
-  it(`forward within one float32 ulp of the JavaScript kernels (its own tanh and exp), gradients the same bits (${RUNS} cases)`, () => {
+/** Fails unless `fast` is within one float32 ulp of `ref`, element by element (NaN where NaN, signed zeros alike). */
+function expectWithinUlp(fast: number[], ref: number[], what: (i: number) => string): void {
+  fast.forEach((v, i) => {
+    if (Object.is(v, ref[i])) return;
+    const ulp = Math.max(Math.abs(ref[i]), 2 ** -126) * 2 ** -23;
+    if (!(Math.abs(v - ref[i]) <= ulp) || (v === 0 && ref[i] === 0)) expect.fail(`${what(i)}: ${v} on wasm, ${ref[i]} on js`);
+  });
+}
+
+describe('tanh, sigmoid and elu on wasm', () => {
+  const EDGES = [0, -0, 1e-30, -1e-30, 1e-8, -1e-8, 0.3465, -0.3466, 1, -1, 9, -9, 17, -17, 88, -88, 104, -104, 1e30, -1e30, Infinity, -Infinity, Number.NaN];
+
+  it('edge values: zeros keep their sign, huge values saturate, NaN stays NaN (within one float32 ulp of the JavaScript kernels)', () => {
+    for (const op of [tanh, sigmoid, (x: Node) => elu(x, 0.7)]) {
+      const g = new Graph({ backend: 'wasm' });
+      const x = g.placeholder('x', [EDGES.length]);
+      const y = op(x);
+      const dx = eluGradOf(x, x, 0.7);
+      const feeds = { x: tensor(EDGES, [EDGES.length]) };
+      const [fastY, fastDx] = new Session(g).run([y, dx], feeds).map(toArray);
+      const [refY, refDx] = new Session(g, { backend: 'js' }).run([y, dx], feeds).map(toArray);
+      expectWithinUlp(fastY, refY, (i) => `${y.op.name} of ${EDGES[i]}`);
+      expectWithinUlp(fastDx, refDx, (i) => `eluGrad of ${EDGES[i]}`);
+    }
+  });
+
+  it(`forward and eluGrad within one float32 ulp of the JavaScript kernels (their own tanh, exp and expm1), tanhGrad and sigmoidGrad the same bits (${RUNS} cases)`, () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.1, max: 30, noNaN: true }), (n, seed, spread) => {
-        for (const op of [tanh, sigmoid]) {
+        for (const op of [tanh, sigmoid, elu]) {
           const g = new Graph({ backend: 'wasm' });
           const x = g.placeholder('x', [n]);
           const y = op(x);
@@ -193,17 +220,17 @@ describe('tanh and sigmoid on wasm', () => {
           };
           const [fastY, fastDx] = new Session(g).run([y, dx], feeds).map(toArray);
           const [refY] = new Session(g, { backend: 'js' }).run([y], feeds).map(toArray);
-          fastY.forEach((v, i) => {
-            const ulp = Math.max(Math.abs(refY[i]), 2 ** -126) * 2 ** -23;
-            if (!(Math.abs(v - refY[i]) <= ulp)) expect.fail(`${op.name} of ${feeds.x.data[i]}: ${v} on wasm, ${refY[i]} on js`);
-          });
-          // The gradient kernels read y: given the same y, the same bits.
+          expectWithinUlp(fastY, refY, (i) => `${y.op.name} of ${feeds.x.data[i]}`);
+          // The gradient kernels read y (elu's reads x): given the same inputs, the same bits (eluGrad: within an ulp).
           const g2 = new Graph({ backend: 'wasm' });
           const yIn = g2.placeholder('y', [n]);
           const dyIn = g2.placeholder('dy', [n]);
-          const grad = op === tanh ? tanhGradOf(dyIn, yIn) : sigmoidGradOf(dyIn, yIn);
-          const gradFeeds = { y: tensor(fastY, [n]), dy: tensor(values(n, seed + 9), [n]) };
-          expect(toArray(new Session(g2).run(grad, gradFeeds))).toEqual(toArray(new Session(g2, { backend: 'js' }).run(grad, gradFeeds)));
+          const grad = op === tanh ? tanhGradOf(dyIn, yIn) : op === sigmoid ? sigmoidGradOf(dyIn, yIn) : eluGradOf(dyIn, yIn, 1);
+          const gradFeeds = { y: tensor(op === elu ? feeds.x.data : fastY, [n]), dy: tensor(values(n, seed + 9), [n]) };
+          const fastGrad = toArray(new Session(g2).run(grad, gradFeeds));
+          const refGrad = toArray(new Session(g2, { backend: 'js' }).run(grad, gradFeeds));
+          if (op === elu) expectWithinUlp(fastGrad, refGrad, (i) => `eluGrad at ${gradFeeds.y.data[i]}`);
+          else expect(fastGrad).toEqual(refGrad);
           expect(fastDx.every(Number.isFinite)).toBe(true);
         }
       }),

@@ -1,42 +1,142 @@
-// tanh and the logistic sigmoid, and their gradients, over flat float32
-// arrays, computed in float64 and rounded once when stored, like the
-// JavaScript kernels (ops/tanh.ts, sigmoid.ts, tanh-grad.ts, sigmoid-grad.ts).
-// The gradients repeat the JavaScript arithmetic operation for operation (the
-// same bits); tanh and exp come from AssemblyScript's Math, which may differ
-// from the JavaScript engine's in the last bit of a float64 (rarely the float32).
+// tanh, the logistic sigmoid and elu, and their gradients, over flat float32
+// arrays, two elements at a time on float64 lanes, rounded once when stored,
+// like the JavaScript kernels (ops/tanh.ts, sigmoid.ts, elu.ts and their
+// gradients). The gradients of tanh and sigmoid repeat the JavaScript
+// arithmetic operation for operation (the same bits); eˣ and eˣ − 1 come from
+// exp.ts, within a few float64 ulps of Math.exp / Math.expm1, so a result may
+// differ from the JavaScript kernel's by one float32 ulp, rarely.
+
+import { exp2Lanes, expm12Lanes } from './exp';
 
 const F32: usize = 4;
 
+/** Two float32 values widened to float64 lanes. */
+// @ts-ignore: decorator
+@inline
+function load2(at: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(at));
+}
+
+/** One float32 value in the low float64 lane (the other is 0). */
+// @ts-ignore: decorator
+@inline
+function load1(at: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load32_zero(at));
+}
+
+// @ts-ignore: decorator
+@inline
+function store2(at: usize, v: v128): void {
+  v128.store64_lane(at, f32x4.demote_f64x2_zero(v), 0);
+}
+
+// @ts-ignore: decorator
+@inline
+function store1(at: usize, v: v128): void {
+  v128.store32_lane(at, f32x4.demote_f64x2_zero(v), 0);
+}
+
+const SIGN: u64 = 0x8000000000000000;
+
+/** tanh x = −m / (2 + m) with m = e^(−2|x|) − 1, the sign of x put back. */
+// @ts-ignore: decorator
+@inline
+function tanhLanes(x: v128): v128 {
+  const m = expm12Lanes(f64x2.mul(f64x2.abs(x), f64x2.splat(-2.0)));
+  const t = f64x2.abs(f64x2.div(f64x2.neg(m), f64x2.add(f64x2.splat(2.0), m)));
+  return v128.or(t, v128.and(x, i64x2.splat(SIGN)));
+}
+
 export function tanhForward(x: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(y + <usize>i * F32, <f32>Math.tanh(<f64>load<f32>(x + <usize>i * F32)));
+  let i = 0;
+  for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, tanhLanes(load2(x + <usize>i * F32)));
+  if (i < n) store1(y + <usize>i * F32, tanhLanes(load1(x + <usize>i * F32)));
+}
+
+/** 1 / (1 + e^−x) for x ≥ 0, eˣ / (1 + eˣ) below (e^−|x| is never large). */
+// @ts-ignore: decorator
+@inline
+function sigmoidLanes(x: v128): v128 {
+  const e = exp2Lanes(f64x2.neg(f64x2.abs(x)));
+  const onePlus = f64x2.add(f64x2.splat(1.0), e);
+  return v128.bitselect(f64x2.div(f64x2.splat(1.0), onePlus), f64x2.div(e, onePlus), f64x2.ge(x, f64x2.splat(0.0)));
 }
 
 export function sigmoidForward(x: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const v = <f64>load<f32>(x + <usize>i * F32);
-    let s: f64;
-    if (v >= 0) s = 1 / (1 + Math.exp(-v));
-    else {
-      const e = Math.exp(v);
-      s = e / (1 + e);
-    }
-    store<f32>(y + <usize>i * F32, <f32>s);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, sigmoidLanes(load2(x + <usize>i * F32)));
+  if (i < n) store1(y + <usize>i * F32, sigmoidLanes(load1(x + <usize>i * F32)));
+}
+
+/** x for x > 0, alpha·(eˣ − 1) otherwise. */
+// @ts-ignore: decorator
+@inline
+function eluLanes(x: v128, alpha: v128): v128 {
+  return v128.bitselect(x, f64x2.mul(alpha, expm12Lanes(x)), f64x2.gt(x, f64x2.splat(0.0)));
+}
+
+export function eluForward(x: usize, y: usize, n: i32, alpha: f64): void {
+  const a = f64x2.splat(alpha);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, eluLanes(load2(x + <usize>i * F32), a));
+  if (i < n) store1(y + <usize>i * F32, eluLanes(load1(x + <usize>i * F32), a));
+}
+
+/** dy for x > 0, dy·alpha·eˣ otherwise. */
+// @ts-ignore: decorator
+@inline
+function eluGradLanes(dy: v128, x: v128, alpha: v128): v128 {
+  return v128.bitselect(dy, f64x2.mul(f64x2.mul(dy, alpha), exp2Lanes(x)), f64x2.gt(x, f64x2.splat(0.0)));
+}
+
+export function eluBackward(dy: usize, x: usize, out: usize, n: i32, alpha: f64): void {
+  const a = f64x2.splat(alpha);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const at = <usize>i * F32;
+    store2(out + at, eluGradLanes(load2(dy + at), load2(x + at), a));
+  }
+  if (i < n) {
+    const at = <usize>i * F32;
+    store1(out + at, eluGradLanes(load1(dy + at), load1(x + at), a));
   }
 }
 
-/** out = dy·(1 − y²). */
+/** dy·(1 − y²). */
+// @ts-ignore: decorator
+@inline
+function tanhGradLanes(dy: v128, t: v128): v128 {
+  return f64x2.mul(dy, f64x2.sub(f64x2.splat(1.0), f64x2.mul(t, t)));
+}
+
 export function tanhBackward(dy: usize, y: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const t = <f64>load<f32>(y + <usize>i * F32);
-    store<f32>(out + <usize>i * F32, <f32>(<f64>load<f32>(dy + <usize>i * F32) * (1 - t * t)));
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const at = <usize>i * F32;
+    store2(out + at, tanhGradLanes(load2(dy + at), load2(y + at)));
+  }
+  if (i < n) {
+    const at = <usize>i * F32;
+    store1(out + at, tanhGradLanes(load1(dy + at), load1(y + at)));
   }
 }
 
-/** out = dy·y·(1 − y). */
+/** dy·y·(1 − y). */
+// @ts-ignore: decorator
+@inline
+function sigmoidGradLanes(dy: v128, s: v128): v128 {
+  return f64x2.mul(f64x2.mul(dy, s), f64x2.sub(f64x2.splat(1.0), s));
+}
+
 export function sigmoidBackward(dy: usize, y: usize, out: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const s = <f64>load<f32>(y + <usize>i * F32);
-    store<f32>(out + <usize>i * F32, <f32>(<f64>load<f32>(dy + <usize>i * F32) * s * (1 - s)));
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const at = <usize>i * F32;
+    store2(out + at, sigmoidGradLanes(load2(dy + at), load2(y + at)));
+  }
+  if (i < n) {
+    const at = <usize>i * F32;
+    store1(out + at, sigmoidGradLanes(load1(dy + at), load1(y + at)));
   }
 }
 
@@ -74,13 +174,22 @@ export function mulSame(a: usize, b: usize, out: usize, n: i32): void {
 
 /** y = factor·x, the product in float64 (factor is a float64 number) rounded once, as the JavaScript kernel does. */
 export function scaleForward(x: usize, y: usize, n: i32, factor: f64): void {
-  for (let i = 0; i < n; i++) store<f32>(y + <usize>i * F32, <f32>(factor * <f64>load<f32>(x + <usize>i * F32)));
+  const f = f64x2.splat(factor);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, f64x2.mul(f, load2(x + <usize>i * F32)));
+  if (i < n) store1(y + <usize>i * F32, f64x2.mul(f, load1(x + <usize>i * F32)));
 }
 
-/** y = x > 0 ? x : alpha·x (alpha·x in float64, rounded once). */
+/** x for x > 0, alpha·x otherwise (in float64, rounded once). */
+// @ts-ignore: decorator
+@inline
+function leakyReluLanes(x: v128, alpha: v128): v128 {
+  return v128.bitselect(x, f64x2.mul(alpha, x), f64x2.gt(x, f64x2.splat(0.0)));
+}
+
 export function leakyReluForward(x: usize, y: usize, n: i32, alpha: f64): void {
-  for (let i = 0; i < n; i++) {
-    const v = load<f32>(x + <usize>i * F32);
-    store<f32>(y + <usize>i * F32, v > 0 ? v : <f32>(alpha * <f64>v));
-  }
+  const a = f64x2.splat(alpha);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, leakyReluLanes(load2(x + <usize>i * F32), a));
+  if (i < n) store1(y + <usize>i * F32, leakyReluLanes(load1(x + <usize>i * F32), a));
 }

@@ -26,7 +26,7 @@ export { maxPoolForward, maxPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
 export { adamStep, momentumStep } from './optimizer';
-export { tanhForward, sigmoidForward, tanhBackward, sigmoidBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
+export { tanhForward, sigmoidForward, eluForward, tanhBackward, sigmoidBackward, eluBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
 export { batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputTrain, batchNormGradInputEval, sumRowsF32 } from './batchnorm';
 
 /** The first byte after the module's static data: the host's memory starts here. */

@@ -62,13 +62,16 @@ function unary(name: 'tanhForward' | 'sigmoidForward'): Kernel {
   };
 }
 
-/** An elementwise gradient kernel of the module: out = f(dy, y), operands of one shape. */
-function unaryGrad(name: 'tanhBackward' | 'sigmoidBackward'): Kernel {
-  return ([dy, y], _attrs, ctx) => {
+/** An elementwise gradient kernel of the module: out = f(dy, y) (or f(dy, x)), operands of one shape, with an optional parameter. */
+function unaryGrad(name: 'tanhBackward' | 'sigmoidBackward' | 'eluBackward', parameter?: (attrs: Record<string, number>) => number): Kernel {
+  return (inputs, attrs, ctx) => {
+    const [dy, y] = inputs;
+    if (dy.size !== y.size || dy.size !== shapeSize(ctx.outputSpec.shape)) return ctx.node.op.forward!(inputs, attrs, ctx);
     const out = ctx.output();
     const k = kernels();
+    const p = parameter?.(attrs) ?? 0;
     kernelCall(k, () =>
-      k.exports[name](k.input(f32(dy), dy.offset, dy.size), k.input(f32(y), y.offset, y.size), k.output(f32(out), out.offset, out.size), out.size),
+      k.exports[name](k.input(f32(dy), dy.offset, dy.size), k.input(f32(y), y.offset, y.size), k.output(f32(out), out.offset, out.size), out.size, p),
     );
     return out;
   };
@@ -89,7 +92,7 @@ function sameShape(name: 'addSame' | 'subSame' | 'mulSame', reference: () => Ker
 }
 
 /** A one-input elementwise kernel of the module with one float64 parameter from the attributes: y = f(x; p). */
-function unaryWith(name: 'scaleForward' | 'leakyReluForward', parameter: (attrs: Record<string, number>) => number): Kernel {
+function unaryWith(name: 'scaleForward' | 'leakyReluForward' | 'eluForward', parameter: (attrs: Record<string, number>) => number): Kernel {
   return ([x], attrs, ctx) => {
     const out = ctx.output();
     const k = kernels();
@@ -101,6 +104,8 @@ function unaryWith(name: 'scaleForward' | 'leakyReluForward', parameter: (attrs:
 export const WASM_KERNELS: Record<string, Kernel> = {
   scale: unaryWith('scaleForward', (a) => a.factor),
   leakyRelu: unaryWith('leakyReluForward', (a) => a.alpha),
+  elu: unaryWith('eluForward', (a) => a.alpha),
+  eluGrad: unaryGrad('eluBackward', (a) => a.alpha),
   add: sameShape('addSame', () => addOp.def.forward!),
   sub: sameShape('subSame', () => subOp.def.forward!),
   mul: sameShape('mulSame', () => mulOp.def.forward!),

@@ -130,6 +130,8 @@ export interface KernelExports {
   sigmoidForward(x: number, y: number, n: number): void;
   tanhBackward(dy: number, y: number, out: number, n: number): void;
   sigmoidBackward(dy: number, y: number, out: number, n: number): void;
+  eluForward(x: number, y: number, n: number, alpha: number): void;
+  eluBackward(dy: number, x: number, out: number, n: number, alpha: number): void;
   addSame(a: number, b: number, out: number, n: number): void;
   subSame(a: number, b: number, out: number, n: number): void;
   mulSame(a: number, b: number, out: number, n: number): void;
