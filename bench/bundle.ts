@@ -6,8 +6,8 @@
  * out of the measurements — under tsx, Node 20 runs the loader's module hooks
  * in a thread of their own, which adds about 40 MB to every process's RSS.
  *
- * TensorFlow.js's packages are imported from node_modules as published
- * (their CommonJS builds); only the one deep import of ES-module source,
+ * TensorFlow.js's packages and onnxruntime-node are imported from
+ * node_modules as published (their CommonJS builds); only the one deep import of ES-module source,
  * tfjs-core's gradient registrations, is bundled, because its imports have no
  * file extensions and plain Node does not resolve those.
  */
@@ -15,11 +15,15 @@ import { build, type Plugin } from 'esbuild';
 import { join } from 'node:path';
 import { BENCH_DIR, TMP_DIR } from './common.ts';
 
-/** Keeps the TensorFlow.js packages themselves (not deep paths into them) out of the bundle. */
-const tfjsPackagesExternal: Plugin = {
-  name: 'tfjs-packages-external',
+/**
+ * Keeps the TensorFlow.js packages themselves (not deep paths into them) out
+ * of the bundle, and onnxruntime-node (a native addon, loaded from
+ * node_modules as published).
+ */
+const enginePackagesExternal: Plugin = {
+  name: 'engine-packages-external',
   setup(b) {
-    b.onResolve({ filter: /^@tensorflow\/tfjs-(core|backend-cpu|backend-wasm)$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^(@tensorflow\/tfjs-(core|backend-cpu|backend-wasm)|onnxruntime-node)$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 
@@ -45,7 +49,7 @@ export async function bundleScript(from: { entry: string } | { source: string; r
     // CommonJS dependencies bundled into an ES module still call require().
     banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
     define: { BENCH_BUNDLE: 'true' },
-    plugins: [tfjsPackagesExternal],
+    plugins: [enginePackagesExternal],
     logLevel: 'error',
   });
 }

@@ -13,21 +13,26 @@ import { Trainer, batches } from '@ndgraph/nn';
 import { loadEmbeddedMnist, saveSafetensors } from '@ndgraph/nn/node';
 import {
   DATA_ORDER_SEED,
+  INFERENCE_BATCH,
   LENET_PARAMETERS,
   MB,
   NDGRAPH_TRAIN_CONFIG,
+  REFERENCE_LOGITS,
   SPLIT_SEED,
   STORED_EPOCHS,
   TRAIN_BATCH,
   WEIGHT_SEED,
   type BenchData,
   type RawTensor,
+  inferenceBatches,
 } from './engine-common.ts';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
 /** Scratch files (git-ignored). */
 export const TMP_DIR = join(RESULTS_DIR, 'tmp');
+/** Where bench/lenet.ts lists the result files it wrote (read by bench/run.ts). */
+export const LENET_WRITTEN_LIST = join(TMP_DIR, 'lenet-written.json');
 
 const raw = <T extends Float32Array | Int32Array>(t: Tensor): RawTensor<T> => {
   const data = t.data.slice(t.offset, t.offset + t.size) as T;
@@ -64,7 +69,12 @@ export function buildBenchData(): BenchData {
   for (const { name, shape } of LENET_PARAMETERS) {
     if (initialWeights[name]?.shape.join(',') !== shape.join(',')) throw new Error(`ndgraph's LeNet-5 has no parameter ${name} of shape [${shape}]`);
   }
-  return { images: raw<Float32Array>(train.images), labels: raw<Int32Array>(train.labels), order, initialWeights };
+  const images = raw<Float32Array>(train.images);
+  // ndgraph's logits for the first inference batch, eval mode, from the initial weights: inference-only engines check theirs against these.
+  const [firstBatch] = inferenceBatches({ images, labels: raw<Int32Array>(train.labels), order, initialWeights });
+  const referenceLogits = raw<Float32Array>(trainer.session.run(trainer.logits, [[trainer.images, wrap(firstBatch, [INFERENCE_BATCH, 28, 28, 1])]]));
+  trainer.dispose();
+  return { images, labels: raw<Int32Array>(train.labels), order, initialWeights, referenceLogits };
 }
 
 /** Writes the benchmark data for the engine processes (read back by `readBenchDataFile`). */
@@ -76,6 +86,7 @@ export function writeBenchData(path: string, data: BenchData): void {
     'train/order': wrap(data.order, [data.order.length]),
   };
   for (const [name, w] of Object.entries(data.initialWeights)) tensors[`init/${name}`] = wrap(w.data, w.shape);
+  if (data.referenceLogits) tensors[REFERENCE_LOGITS] = wrap(data.referenceLogits.data, data.referenceLogits.shape);
   saveSafetensors(path, tensors, { splitSeed: String(SPLIT_SEED), weightSeed: String(WEIGHT_SEED), dataOrderSeed: String(DATA_ORDER_SEED) });
 }
 

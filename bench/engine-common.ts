@@ -55,6 +55,9 @@ export const LENET_PARAMETERS: ReadonlyArray<{ name: string; shape: number[] }> 
 
 export const IMAGE_PIXELS = 28 * 28;
 
+/** The data file's name for `BenchData.referenceLogits`. */
+export const REFERENCE_LOGITS = 'check/logits';
+
 /** A plain array with a shape (row-major, offset 0). */
 export interface RawTensor<T extends Float32Array | Int32Array = Float32Array | Int32Array> {
   data: T;
@@ -71,6 +74,12 @@ export interface BenchData {
   order: Int32Array;
   /** Initial LeNet-5 weights by ndgraph variable name. */
   initialWeights: Record<string, RawTensor<Float32Array>>;
+  /**
+   * ndgraph's logits [INFERENCE_BATCH, 10] for the first inference batch from
+   * the initial weights, in eval mode: what an inference-only engine checks
+   * its own model against before it is timed.
+   */
+  referenceLogits?: RawTensor<Float32Array>;
 }
 
 /**
@@ -111,6 +120,7 @@ export function readBenchDataFile(path: string): BenchData {
     labels: read('train/labels') as RawTensor<Int32Array>,
     order: read('train/order').data as Int32Array,
     initialWeights,
+    ...(header[REFERENCE_LOGITS] ? { referenceLogits: read(REFERENCE_LOGITS) as RawTensor<Float32Array> } : {}),
   };
 }
 
@@ -219,6 +229,36 @@ export interface EngineResult {
   lastLoss: number;
   memory: MemoryReport;
   seconds: number;
+  /** An engine that only runs inference (onnxruntime): its training fields are NaN (null in JSON) and it has no losses. */
+  inferenceOnly?: boolean;
+  /** The engine's logits on the first inference batch from the initial weights against ndgraph's (`BenchData.referenceLogits`). */
+  logitsCheck?: LogitsCheck;
+}
+
+/** Largest |logit − ndgraph's logit| an engine may show on the first inference batch, from the same weights. */
+export const LOGITS_TOLERANCE = 1e-4;
+
+export interface LogitsCheck {
+  maxAbsDifference: number;
+  tolerance: number;
+}
+
+/** Compares an engine's logits with ndgraph's; throws when they differ by more than LOGITS_TOLERANCE. */
+export function checkLogits(engine: string, logits: ArrayLike<number>, data: BenchData): LogitsCheck {
+  const reference = data.referenceLogits;
+  if (!reference) throw new Error(`${engine}: the data file has no reference logits (${REFERENCE_LOGITS}) to check the model against`);
+  if (logits.length !== reference.data.length) throw new Error(`${engine}: ${logits.length} logits, expected ${reference.data.length}`);
+  let maxAbsDifference = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const d = Math.abs(logits[i] - reference.data[i]);
+    // NaN fails too.
+    if (!(d <= maxAbsDifference)) maxAbsDifference = Number.isNaN(d) ? Infinity : d;
+  }
+  if (!(maxAbsDifference <= LOGITS_TOLERANCE))
+    throw new Error(
+      `${engine}: logits on the first inference batch differ from ndgraph's by up to ${maxAbsDifference.toExponential(2)} (> ${LOGITS_TOLERANCE}): not the same model; refusing to report`,
+    );
+  return { maxAbsDifference, tolerance: LOGITS_TOLERANCE };
 }
 
 export const MB = 1024 * 1024;
@@ -293,6 +333,35 @@ export function timeWindows(step: () => number, warmup: number, count: number, w
   }
   return result;
 }
+
+/** `timeWindows` for a step that returns a promise (onnxruntime-node's `session.run`). */
+export async function timeWindowsAsync(step: () => Promise<number>, warmup: number, count: number, windows: number, sampler: RssSampler): Promise<Windows> {
+  for (let i = 0; i < warmup; i++) {
+    await step();
+    sampler.sample();
+  }
+  const perWindow = Math.max(1, Math.floor(count / windows));
+  const result: Windows = { imagesPerSecond: [], cpuShare: [], imagesPerCpuSecond: [] };
+  for (let w = 0; w < windows; w++) {
+    let images = 0;
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < perWindow; i++) {
+      images += await step();
+      sampler.sample();
+    }
+    const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    result.imagesPerSecond.push(images / (wallMs / 1000));
+    result.cpuShare.push(cpuMs / wallMs);
+    result.imagesPerCpuSecond.push(images / (cpuMs / 1000));
+  }
+  return result;
+}
+
+/** The windows of a measurement that was not made (an inference-only engine's training). */
+export const NO_WINDOWS: Windows = { imagesPerSecond: [], cpuShare: [], imagesPerCpuSecond: [] };
 
 /** Builds an engine's result from its measurements. */
 export function engineResult(
@@ -384,10 +453,16 @@ export function reportEngineResult(result: EngineResult): void {
     return;
   }
   const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const train = result.inferenceOnly
+    ? 'no training (inference only), '
+    : `train ${result.trainImagesPerSecond.toFixed(1)} img/s (windows ${list(result.trainWindows)}; CPU share ${result.trainCpuShare.toFixed(2)}), `;
+  const check = result.inferenceOnly
+    ? `logits within ${result.logitsCheck?.maxAbsDifference.toExponential(1)} of ndgraph's`
+    : `first losses ${result.firstLosses.map((l) => l.toFixed(5)).join(' ')}, last loss ${result.lastLoss.toFixed(4)}`;
   console.log(
-    `${result.engine}: train ${result.trainImagesPerSecond.toFixed(1)} img/s (windows ${list(result.trainWindows)}; CPU share ${result.trainCpuShare.toFixed(2)}), ` +
+    `${result.engine}: ${train}` +
       `inference ${result.inferImagesPerSecond.toFixed(1)} img/s (windows ${list(result.inferWindows)}; CPU share ${result.inferCpuShare.toFixed(2)}), ` +
       `peak RSS ${result.memory.peakRssMB.toFixed(0)} MB (${result.memory.rssAfterDataMB.toFixed(0)} MB after loading the data), ` +
-      `first losses ${result.firstLosses.map((l) => l.toFixed(5)).join(' ')}, last loss ${result.lastLoss.toFixed(4)}, ${result.seconds.toFixed(1)} s`,
+      `${check}, ${result.seconds.toFixed(1)} s`,
   );
 }

@@ -1,13 +1,21 @@
 /**
- * LeNet-5 on MNIST: ndgraph against TensorFlow.js (wasm and cpu backends).
+ * LeNet-5 on MNIST: ndgraph against TensorFlow.js (wasm and cpu backends),
+ * PyTorch (CPU) and ONNX Runtime (onnxruntime-node, inference only).
  *
- *   npx tsx bench/lenet.ts                      # 3 runs per engine
+ *   npx tsx bench/lenet.ts                      # 3 runs per engine, every engine available, 1 and 2 threads
  *   npx tsx bench/lenet.ts --quick              # 1 short run per engine
  *   npx tsx bench/lenet.ts --repeats 5 --engines ndgraph,tfjs-wasm
  *   npx tsx bench/lenet.ts --note 'after the conv kernel rewrite'   # stored with the results
  *   npx tsx bench/lenet.ts --unfused            # tfjs with plain ops instead of tf.fused.*
- *   npx tsx bench/lenet.ts --engines ndgraph --threads 1,2   # ndgraph on 1 and on 2 threads, taking turns
+ *   npx tsx bench/lenet.ts --engines ndgraph --threads 1   # ndgraph on 1 thread only (default --threads 1,2)
  *   npx tsx bench/lenet.ts --tsx                # engine processes under tsx instead of node on bundles
+ *   npx tsx bench/lenet.ts --python PATH        # the Python that has torch (default /usr/bin/python3)
+ *
+ * ndgraph, pytorch and onnxruntime run once per thread count of --threads
+ * (labels `ndgraph`, `ndgraph-2t`, ...); the tfjs engines run on one thread.
+ * An engine that is not installed (torch not importable by the Python,
+ * onnxruntime-node not loadable) is skipped with a note, recorded in the
+ * result's `skipped`.
  *
  * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
  * float32) on the same 8,000 embedded training digits, in the same batch
@@ -22,12 +30,13 @@
  * (a quick run writes only bench/results/lenet-<date>-quick.json).
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleEngine } from './bundle.ts';
 import {
   BENCH_DIR,
   RESULTS_DIR,
+  LENET_WRITTEN_LIST,
   TMP_DIR,
   buildBenchData,
   codeVersion,
@@ -41,6 +50,8 @@ import {
 } from './common.ts';
 import {
   DATA_ORDER_SEED,
+  FAST_ENGINE_COUNTS,
+  FAST_ENGINE_QUICK_COUNTS,
   INFERENCE_BATCH,
   LEARNING_RATE,
   MOMENTUM,
@@ -48,13 +59,20 @@ import {
   TRAIN_BATCH,
   WEIGHT_SEED,
   type EngineResult,
+  type StepCounts,
+  LOGITS_TOLERANCE,
   argValue,
   hasFlag,
   median,
   numberArg,
 } from './engine-common.ts';
 
-const ENGINES = ['ndgraph', 'tfjs-wasm', 'tfjs-cpu'] as const;
+const ENGINES = ['ndgraph', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'onnxruntime'] as const;
+/** Engines that run once per thread count of `--threads`. */
+const THREADED_ENGINES = ['ndgraph', 'pytorch', 'onnxruntime'];
+/** The Python with torch: Debian's python3-torch is visible to the system Python only. */
+const PYTHON = argValue('python') ?? '/usr/bin/python3';
+
 /** Below this CPU share (process CPU time / wall time) in the timed steps, the table warns that other work competed for the CPU. */
 const CPU_SHARE_WARNING = 0.9;
 /** Largest difference allowed between an engine's first training losses and ndgraph's. */
@@ -74,35 +92,67 @@ interface EngineSummary {
   };
   min: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
   max: { trainImagesPerSecond: number; inferImagesPerSecond: number; peakRssMB: number };
-  /** Largest |loss − ndgraph's loss| over the first training steps (NaN without ndgraph runs). */
+  /** Largest |loss − ndgraph's loss| over the first training steps (NaN without ndgraph runs, or for an inference-only engine). */
   lossDifferenceFromNdgraph: number;
+  /** Largest |logit − ndgraph's logit| on the first inference batch over runs, for engines that check it (else NaN). */
+  logitsDifferenceFromNdgraph: number;
 }
 
+/** An engine label's thread count: 1 unless it is `<engine>-Nt`. */
+const threadsOf = (label: string): number => engineOfLabel(label).threads;
+
+type Ratio = { train?: number; inference: number; peakRss: number; trainPerCpuSecond?: number; inferencePerCpuSecond: number };
+
 /**
- * The engines to run, as table labels. ndgraph runs once per thread count of
- * `--threads` (a list, default 1): label `ndgraph` on one thread, `ndgraph-Nt`
- * on N threads (its kernels split work with N − 1 helper threads).
+ * The engines to run, as table labels, and those skipped because they are
+ * not installed (engine → reason). ndgraph, pytorch and onnxruntime run once
+ * per thread count of `--threads` (a list, default 1,2): label `ndgraph` on
+ * one thread, `ndgraph-Nt` on N threads (ndgraph's kernels split work with
+ * N − 1 helper threads; PyTorch's intra-op threads; ONNX Runtime's
+ * intraOpNumThreads).
  */
-function parseEngines(): string[] {
+function parseEngines(): { engines: string[]; skipped: Record<string, string> } {
   const list = (argValue('engines') ?? ENGINES.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   for (const e of list)
     if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`--engines: unknown engine '${e}'; expected some of ${ENGINES.join(', ')}`);
-  const threads = (argValue('threads') ?? '1').split(',').map((s) => Number(s.trim()));
+  const threads = (argValue('threads') ?? '1,2').split(',').map((s) => Number(s.trim()));
   for (const t of threads)
     if (!Number.isInteger(t) || t < 1) throw new Error(`--threads: expected a list of whole numbers ≥ 1, found '${argValue('threads')}'`);
-  return list.flatMap((e) => (e === 'ndgraph' ? threads.map(ndgraphLabel) : [e]));
+  const skipped: Record<string, string> = {};
+  const available = list.filter((e) => {
+    const missing = unavailable(e);
+    if (missing) skipped[e] = missing;
+    return !missing;
+  });
+  return { engines: available.flatMap((e) => (THREADED_ENGINES.includes(e) ? threads.map((t) => engineLabel(e, t)) : [e])), skipped };
 }
 
-const ndgraphLabel = (threads: number): string => (threads === 1 ? 'ndgraph' : `ndgraph-${threads}t`);
+/** Why an engine cannot run here, or undefined when it can. */
+function unavailable(engine: string): string | undefined {
+  if (engine === 'pytorch') {
+    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (probe.status !== 0) return `\`${PYTHON} -c 'import torch'\` failed${probe.error ? ` (${probe.error.message})` : `: ${tail(probe.stderr, 1)}`}`;
+  }
+  if (engine === 'onnxruntime') {
+    const probe = spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { encoding: 'utf8', cwd: BENCH_DIR });
+    if (probe.status !== 0) return `onnxruntime-node does not load: ${tail(probe.stderr, 1)}`;
+  }
+  return undefined;
+}
+
+const engineLabel = (engine: string, threads: number): string => (threads === 1 ? engine : `${engine}-${threads}t`);
 
 /** The engine file and thread count behind a table label. */
-function engineOfLabel(label: string): { file: string; threads?: number } {
-  const m = /^ndgraph-(\d+)t$/.exec(label);
-  return m ? { file: 'ndgraph', threads: Number(m[1]) } : { file: label };
+function engineOfLabel(label: string): { file: string; threads: number } {
+  const m = /^(.+)-(\d+)t$/.exec(label);
+  return m && THREADED_ENGINES.includes(m[1]) ? { file: m[1], threads: Number(m[2]) } : { file: label, threads: 1 };
 }
+
+/** Engines run by the Python interpreter instead of node. */
+const PYTHON_ENGINES: Record<string, string> = { pytorch: 'torch_lenet.py' };
 
 /**
  * How each engine process starts: `node` on a bundle of its script (the
@@ -114,10 +164,12 @@ type Runner = { kind: 'node'; bundles: Map<string, string> } | { kind: 'tsx' };
 function runEngine(engine: string, dataFile: string, quick: boolean, runner: Runner): EngineResult {
   const unfused = engine.startsWith('tfjs') && hasFlag('unfused') ? ['--unfused'] : [];
   const { file, threads } = engineOfLabel(engine);
-  const threadArgs = threads ? ['--threads', String(threads)] : [];
+  const threadArgs = THREADED_ENGINES.includes(file) ? ['--threads', String(threads)] : [];
   const engineArgs = ['--json', '--data', dataFile, ...(quick ? ['--quick'] : []), ...unfused, ...threadArgs];
-  const [command, args] =
-    runner.kind === 'node'
+  const python = PYTHON_ENGINES[file];
+  const [command, args] = python
+    ? [PYTHON, [join(relative(process.cwd(), BENCH_DIR) || '.', python), ...engineArgs, ...countArgs(quick ? FAST_ENGINE_QUICK_COUNTS : FAST_ENGINE_COUNTS)]]
+    : runner.kind === 'node'
       ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
       : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
   const child = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -129,11 +181,28 @@ function runEngine(engine: string, dataFile: string, quick: boolean, runner: Run
     process.exit(1);
   }
   try {
-    return JSON.parse(lines[lines.length - 1]) as EngineResult;
+    const result = JSON.parse(lines[lines.length - 1]) as EngineResult;
+    // JSON has no NaN: an inference-only engine's training numbers arrive as null.
+    if (result.inferenceOnly) {
+      result.trainImagesPerSecond = result.trainCpuShare = result.trainImagesPerCpuSecond = Number.NaN;
+      result.lastLoss = Number.NaN;
+    }
+    return result;
   } catch {
     console.error(`${engine}: expected a JSON line at the end of its output, found:\n${child.stdout}\n${child.stderr}`);
     process.exit(1);
   }
+}
+
+/** The step counts as command-line options (what the Python engine is told, so that bench/engine-common.ts stays the one source). */
+function countArgs(counts: StepCounts): string[] {
+  return [
+    ['--train-warmup', counts.trainWarmup],
+    ['--train-steps', counts.trainSteps],
+    ['--infer-warmup', counts.inferWarmup],
+    ['--infer-batches', counts.inferBatches],
+    ['--windows', counts.windows],
+  ].flatMap(([name, n]) => [String(name), String(n)]);
 }
 
 /** The last lines of a process's output, each cut to a readable length. */
@@ -151,8 +220,9 @@ function summarize(runs: EngineResult[], reference: EngineResult[] | undefined):
   const train = pick((r) => r.trainImagesPerSecond);
   const infer = pick((r) => r.inferImagesPerSecond);
   const peak = pick((r) => r.memory.peakRssMB);
-  let lossDifferenceFromNdgraph = reference?.length ? 0 : NaN;
-  if (reference?.length) {
+  const trains = !runs[0]?.inferenceOnly;
+  let lossDifferenceFromNdgraph = reference?.length && trains ? 0 : NaN;
+  if (reference?.length && trains) {
     const expected = reference[0].firstLosses;
     for (const r of runs) {
       const n = Math.min(expected.length, r.firstLosses.length);
@@ -175,18 +245,21 @@ function summarize(runs: EngineResult[], reference: EngineResult[] | undefined):
     min: { trainImagesPerSecond: Math.min(...train), inferImagesPerSecond: Math.min(...infer), peakRssMB: Math.min(...peak) },
     max: { trainImagesPerSecond: Math.max(...train), inferImagesPerSecond: Math.max(...infer), peakRssMB: Math.max(...peak) },
     lossDifferenceFromNdgraph,
+    logitsDifferenceFromNdgraph: runs.some((r) => r.logitsCheck) ? Math.max(...runs.map((r) => r.logitsCheck?.maxAbsDifference ?? Infinity)) : NaN,
   };
 }
 
 async function main(): Promise<void> {
   const quick = hasFlag('quick');
   const repeats = Math.max(1, numberArg('repeats', quick ? 1 : 3));
-  const engines = parseEngines();
+  const { engines, skipped } = parseEngines();
   const machine = machineInfo();
   const loadAtStart = loadAverage();
   const started = new Date();
   console.log(`LeNet-5 benchmark${quick ? ' (quick)' : ''}: ${engines.join(', ')}; ${repeats} run(s) each`);
   console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}; load average ${loadAtStart.join(' ')}`);
+  for (const [engine, reason] of Object.entries(skipped)) console.log(`skipping ${engine}: ${reason}`);
+  if (engines.length === 0) throw new Error('no engine to run');
 
   // The data and initial weights every engine uses, written once.
   const dataFile = join(TMP_DIR, 'lenet-bench-data.safetensors');
@@ -196,7 +269,11 @@ async function main(): Promise<void> {
     : {
         kind: 'node',
         bundles: new Map(
-          await Promise.all([...new Set(engines.map((e) => engineOfLabel(e).file))].map(async (file) => [file, await bundleEngine(file)] as const)),
+          await Promise.all(
+            [...new Set(engines.map((e) => engineOfLabel(e).file))]
+              .filter((file) => !PYTHON_ENGINES[file])
+              .map(async (file) => [file, await bundleEngine(file)] as const),
+          ),
         ),
       };
   console.log(
@@ -211,8 +288,9 @@ async function main(): Promise<void> {
       loadPerRun.push({ engine, run, loadAverage1m: load1m });
       const result = runEngine(engine, dataFile, quick, runner);
       runs.get(engine)!.push(result);
+      const train = result.inferenceOnly ? '      —' : result.trainImagesPerSecond.toFixed(1).padStart(7);
       console.log(
-        `  run ${run}/${repeats} ${engine.padEnd(10)}  train ${result.trainImagesPerSecond.toFixed(1).padStart(7)} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
+        `  run ${run}/${repeats} ${engine.padEnd(14)}  train ${train} img/s  inference ${result.inferImagesPerSecond.toFixed(1).padStart(8)} img/s  ` +
           `peak RSS ${result.memory.peakRssMB.toFixed(0).padStart(4)} MB  (load ${load1m.toFixed(2)}, ${result.seconds.toFixed(1)} s)`,
       );
     }
@@ -226,19 +304,33 @@ async function main(): Promise<void> {
   const summaries: Record<string, EngineSummary> = {};
   for (const engine of engines) summaries[engine] = summarize(runs.get(engine)!, engine === reference ? undefined : ndgraphRuns);
 
-  // Ratios ndgraph / other engine (> 1: ndgraph is faster, or uses more memory for RSS).
-  const ratios: Record<string, { train: number; inference: number; peakRss: number; trainPerCpuSecond: number; inferencePerCpuSecond: number }> = {};
+  // Ratios ndgraph / other engine (> 1: ndgraph is faster, or uses more memory for RSS): one-thread ndgraph against
+  // its own two-thread runs; ndgraph on N threads against an engine on N threads (pytorch-2t, onnxruntime-2t); and
+  // every ndgraph label against an engine that runs on one thread only (tfjs). No training ratio for inference-only engines.
+  const ratios: Record<string, Ratio> = {};
+  const ndgraphLabels = engines.filter((e) => engineOfLabel(e).file === 'ndgraph');
   for (const other of engines) {
-    if (other === 'ndgraph' || !summaries.ndgraph) continue;
-    const a = summaries.ndgraph.median;
-    const b = summaries[other].median;
-    ratios[`ndgraph / ${other}`] = {
-      train: a.trainImagesPerSecond / b.trainImagesPerSecond,
-      inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
-      peakRss: a.peakRssMB / b.peakRssMB,
-      trainPerCpuSecond: a.trainImagesPerCpuSecond / b.trainImagesPerCpuSecond,
-      inferencePerCpuSecond: a.inferImagesPerCpuSecond / b.inferImagesPerCpuSecond,
-    };
+    const file = engineOfLabel(other).file;
+    const against =
+      file === 'ndgraph'
+        ? other === 'ndgraph'
+          ? []
+          : ndgraphLabels.filter((e) => e === 'ndgraph')
+        : THREADED_ENGINES.includes(file)
+          ? ndgraphLabels.filter((e) => threadsOf(e) === threadsOf(other))
+          : ndgraphLabels;
+    for (const label of against) {
+      const a = summaries[label].median;
+      const b = summaries[other].median;
+      const trains = Number.isFinite(b.trainImagesPerSecond);
+      ratios[`${label} / ${other}`] = {
+        ...(trains ? { train: a.trainImagesPerSecond / b.trainImagesPerSecond } : {}),
+        inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
+        peakRss: a.peakRssMB / b.peakRssMB,
+        ...(trains ? { trainPerCpuSecond: a.trainImagesPerCpuSecond / b.trainImagesPerCpuSecond } : {}),
+        inferencePerCpuSecond: a.inferImagesPerCpuSecond / b.inferImagesPerCpuSecond,
+      };
+    }
   }
 
   const wasmDetails = summaries['tfjs-wasm']?.runs[0]?.details as
@@ -265,6 +357,17 @@ async function main(): Promise<void> {
   if (filterKernelNote) notes.push(filterKernelNote);
   const tfjsModel = (summaries['tfjs-wasm'] ?? summaries['tfjs-cpu'])?.runs[0]?.details.model;
   if (typeof tfjsModel === 'string') notes.push(`tfjs model: ${tfjsModel}.`);
+  const torchDetails = engines.map((e) => summaries[e].runs[0]?.details).find((d) => d && 'torch' in d);
+  if (torchDetails)
+    notes.push(
+      `PyTorch ${torchDetails.torch} (CPU, ${PYTHON}): ${torchDetails.model}; ${torchDetails.flatten}. Threads: torch.set_num_threads(N), set_num_interop_threads(1).`,
+    );
+  const ortDetails = engines.map((e) => summaries[e].runs[0]?.details).find((d) => d && 'onnxruntime' in d);
+  if (ortDetails)
+    notes.push(
+      `ONNX Runtime (onnxruntime-node ${(ortDetails.onnxruntime as { node?: string }).node}, CPU), inference only: ${ortDetails.model}; intraOpNumThreads N, interOpNumThreads 1, graph optimization 'all'. Its logits on the first batch are checked against ndgraph's (max |Δ| ≤ ${LOGITS_TOLERANCE}) before timing.`,
+    );
+  for (const [engine, reason] of Object.entries(skipped)) notes.push(`${engine} skipped: ${reason}.`);
   const ndgraphOps = summaries.ndgraph?.runs[0]?.details.ops;
   if (ndgraphOps)
     notes.push(
@@ -275,36 +378,43 @@ async function main(): Promise<void> {
 
   // The table.
   const fmtRate = (s: EngineSummary, key: 'trainImagesPerSecond' | 'inferImagesPerSecond') =>
-    s.runs.length > 1 ? `${s.median[key].toFixed(1)} (${s.min[key].toFixed(0)}–${s.max[key].toFixed(0)})` : s.median[key].toFixed(1);
+    !Number.isFinite(s.median[key])
+      ? '—'
+      : s.runs.length > 1
+        ? `${s.median[key].toFixed(1)} (${s.min[key].toFixed(0)}–${s.max[key].toFixed(0)})`
+        : s.median[key].toFixed(1);
+  const fmt = (x: number | undefined, digits: number, unit = '') => (x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(digits)}${unit}`);
   const rows = engines.map((engine) => {
     const s = summaries[engine];
     const lossCell =
       engine === reference
         ? 'reference'
-        : Number.isNaN(s.lossDifferenceFromNdgraph)
-          ? 'not compared'
-          : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE
-            ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})`
-            : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
-    const cpu = `${(100 * s.median.trainCpuShare).toFixed(0)}% / ${(100 * s.median.inferCpuShare).toFixed(0)}%`;
+        : !Number.isNaN(s.logitsDifferenceFromNdgraph) && Number.isNaN(s.lossDifferenceFromNdgraph)
+          ? `logits agree (Δ ${s.logitsDifferenceFromNdgraph.toExponential(0)})`
+          : Number.isNaN(s.lossDifferenceFromNdgraph)
+            ? 'not compared'
+            : s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE
+              ? `agree (Δ ${s.lossDifferenceFromNdgraph.toExponential(0)})`
+              : `DIFFER (Δ ${s.lossDifferenceFromNdgraph.toExponential(1)})`;
+    const cpu = `${fmt(100 * s.median.trainCpuShare, 0, '%')} / ${fmt(100 * s.median.inferCpuShare, 0, '%')}`;
     return [
       engine + (engine === 'tfjs-wasm' && filterKernelNote ? ' *' : ''),
       fmtRate(s, 'trainImagesPerSecond'),
       fmtRate(s, 'inferImagesPerSecond'),
       s.median.peakRssMB.toFixed(0),
       cpu,
-      `${s.median.trainImagesPerCpuSecond.toFixed(1)} / ${s.median.inferImagesPerCpuSecond.toFixed(1)}`,
+      `${fmt(s.median.trainImagesPerCpuSecond, 1)} / ${fmt(s.median.inferImagesPerCpuSecond, 1)}`,
       lossCell,
     ];
   });
   for (const [name, r] of Object.entries(ratios)) {
     rows.push([
       name,
-      `${r.train.toFixed(2)}×`,
-      `${r.inference.toFixed(2)}×`,
-      `${r.peakRss.toFixed(2)}×`,
+      fmt(r.train, 2, '×'),
+      fmt(r.inference, 2, '×'),
+      fmt(r.peakRss, 2, '×'),
       '',
-      `${r.trainPerCpuSecond.toFixed(2)}× / ${r.inferencePerCpuSecond.toFixed(2)}×`,
+      `${fmt(r.trainPerCpuSecond, 2, '×')} / ${fmt(r.inferencePerCpuSecond, 2, '×')}`,
       '',
     ]);
   }
@@ -317,7 +427,9 @@ async function main(): Promise<void> {
   );
   if (filterKernelNote) console.log(`* ${filterKernelNote}`);
   console.log(`load average (1, 5, 15 min): start ${loadAtStart.join(' ')}, end ${loadAtEnd.join(' ')}; ${machine.cores} cores`);
-  const starved = engines.filter((e) => Math.min(summaries[e].median.trainCpuShare, summaries[e].median.inferCpuShare) < CPU_SHARE_WARNING);
+  const starved = engines.filter((e) =>
+    [summaries[e].median.trainCpuShare, summaries[e].median.inferCpuShare].some((share) => Number.isFinite(share) && share < CPU_SHARE_WARNING),
+  );
   if (starved.length) {
     console.log(
       `WARNING: CPU share below ${100 * CPU_SHARE_WARNING}% for ${starved.join(', ')}: other work on the machine took the CPU during the timed steps, so these numbers are low and noisy. Rerun when the machine is quieter.`,
@@ -328,8 +440,18 @@ async function main(): Promise<void> {
   const lossesAgree = Object.entries(summaries).every(
     ([e, s]) => e === reference || Number.isNaN(s.lossDifferenceFromNdgraph) || s.lossDifferenceFromNdgraph <= LOSS_TOLERANCE,
   );
+  // The compact per-engine numbers (what scripts/bench-table.ts renders); `engineDetails` has every run.
+  const compact: Record<string, { trainImgPerSec: number | null; inferImgPerSec: number; peakRssMiB: number }> = {};
+  for (const engine of engines) {
+    const m = summaries[engine].median;
+    compact[engine] = {
+      trainImgPerSec: Number.isFinite(m.trainImagesPerSecond) ? Math.round(m.trainImagesPerSecond) : null,
+      inferImgPerSec: Math.round(m.inferImagesPerSecond),
+      peakRssMiB: Math.round(m.peakRssMB * 10) / 10,
+    };
+  }
   const report = {
-    benchmark: 'LeNet-5 on MNIST: ndgraph vs TensorFlow.js',
+    benchmark: 'LeNet-5 on MNIST: ndgraph vs TensorFlow.js, PyTorch and ONNX Runtime',
     date: started.toISOString(),
     quick,
     repeats,
@@ -346,8 +468,10 @@ async function main(): Promise<void> {
     runner: runner.kind === 'node' ? 'node on an esbuild bundle of each engine script' : 'npx tsx',
     code: codeVersion(argValue('note')),
     loadAverage: { start: loadAtStart, end: loadAtEnd, beforeEachRun: loadPerRun },
-    engines: summaries,
+    engines: compact,
     ratios,
+    skipped,
+    engineDetails: summaries,
     lossesAgree,
     cpuStarvedEngines: starved,
     notes,
@@ -356,6 +480,7 @@ async function main(): Promise<void> {
   const stamp = fileStamp(started);
   const files = quick ? [join(RESULTS_DIR, `lenet-${stamp}-quick.json`)] : [join(RESULTS_DIR, `lenet-${stamp}.json`), join(RESULTS_DIR, 'latest.json')];
   for (const f of files) writeJson(f, report);
+  writeFileSync(LENET_WRITTEN_LIST, `${JSON.stringify(files)}\n`);
   console.log(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);
   if (!lossesAgree) {
     console.error(
