@@ -10,6 +10,7 @@
  *   npx tsx bench/lenet.ts --engines ndgraph --threads 1   # ndgraph on 1 thread only (default --threads 1,2)
  *   npx tsx bench/lenet.ts --tsx                # engine processes under tsx instead of node on bundles
  *   npx tsx bench/lenet.ts --python PATH        # the Python that has torch (default /usr/bin/python3)
+ *   npx tsx bench/lenet.ts --write-data FILE    # only write the data file (for running one engine alone: --data FILE)
  *
  * ndgraph, pytorch and onnxruntime run once per thread count of --threads
  * (labels `ndgraph`, `ndgraph-2t`, ...); the tfjs engines run on one thread.
@@ -250,6 +251,12 @@ function summarize(runs: EngineResult[], reference: EngineResult[] | undefined):
 }
 
 async function main(): Promise<void> {
+  const dataOnly = argValue('write-data');
+  if (dataOnly) {
+    writeBenchData(dataOnly, buildBenchData());
+    console.log(`wrote ${dataOnly}`);
+    return;
+  }
   const quick = hasFlag('quick');
   const repeats = Math.max(1, numberArg('repeats', quick ? 1 : 3));
   const { engines, skipped } = parseEngines();
@@ -346,8 +353,8 @@ async function main(): Promise<void> {
     'A training step: next batch (copied into the engine), forward, backward, momentum update, loss read back. Inference: batch of 256 in eval mode, logits read back.',
     'Peak RSS is the process high-water mark (VmHWM): engine code, the 8,000 training images (25 MB) and everything the engine allocated.',
     runner.kind === 'node'
-      ? 'Each engine process is plain node running a bundle of its script (bench/bundle.ts). Under tsx (--tsx) every process carries about 40 MB more RSS: the TypeScript loader runs in a thread of its own.'
-      : 'Each engine process ran under tsx (--tsx), whose TypeScript loader runs in a thread of its own and adds about 40 MB of RSS to every engine.',
+      ? 'Each JavaScript engine process is plain node running a bundle of its script (bench/bundle.ts); PyTorch runs as a Python process. Under tsx (--tsx) every JavaScript process carries about 40 MB more RSS: the TypeScript loader runs in a thread of its own.'
+      : 'Each JavaScript engine process ran under tsx (--tsx), whose TypeScript loader runs in a thread of its own and adds about 40 MB of RSS to every engine; PyTorch runs as a Python process.',
     'CPU share is process CPU time over wall time in the timed windows: about 100% for a single-threaded engine with a core to itself; lower means other work on the machine took the CPU (the numbers are then low and noisy); above 100% means several threads.',
     'Images per CPU-second divide by the process CPU time instead of wall time: for single-threaded engines on a busy machine, an estimate of their speed with a core to themselves (it does not remove cache and memory-bandwidth contention).',
   ];
