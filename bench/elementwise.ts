@@ -1,0 +1,148 @@
+/**
+ * Old against new WebAssembly kernels off the relu path: batch
+ * normalization (moments, normalize, the gamma and input gradients, the
+ * [..., C] → [C] sum), the activations and their gradients, and the
+ * optimizer updates, on the shapes of LeNet-5 and of the small
+ * batchnorm + residual CNN at batch 64, one thread.
+ *
+ *   npx tsx bench/elementwise.ts [--base COMMIT] [--quick] [--only TEXT]
+ *
+ * As bench/pool.ts: the module committed at `--base` (default: the commit
+ * before the SIMD versions of these kernels) against the working tree's,
+ * each in its own memory on the same operands, called directly; old and new
+ * take turns burst by burst, and `old/new` is the median over rounds (above
+ * 1: the new kernel is faster). Outputs must be the same bits. Kernels the
+ * old module lacks are timed alone (`old ms` empty). Writes
+ * bench/results/elementwise.json (`--quick`: elementwise-quick.json;
+ * `--only`: no file).
+ */
+import { join } from 'node:path';
+import { RESULTS_DIR } from './common.ts';
+import { argValue, hasFlag, median } from './engine-common.ts';
+import {
+  Layout,
+  TIMING_HEADER,
+  type Instance,
+  generatedSource,
+  instantiate,
+  outputs,
+  printSummary,
+  randomArray,
+  timeCases,
+  timeCalls,
+  timingCells,
+  watchLoad,
+  writeResults,
+  type KernelCase,
+  type Rounds,
+} from './kernel-versus.ts';
+
+/** The commit before the SIMD batchnorm and exp-based activation kernels. */
+const BASE_COMMIT = '585ab15';
+
+const QUICK = hasFlag('quick');
+const ONLY = argValue('only');
+const ROUNDS = QUICK ? 11 : 41;
+const BURST_MS = QUICK ? 5 : 10;
+const TIMING: Rounds = { rounds: ROUNDS, burstMs: BURST_MS, warmupCalls: 20 };
+
+type Export = (...args: number[]) => void;
+interface Kernels {
+  heapBase(): number;
+  [name: string]: Export | (() => number);
+}
+
+const call = (k: Kernels, name: string, ...args: number[]) => (k[name] as Export)(...args);
+
+function buildCases(layout: Layout<Kernels>): KernelCase<Kernels>[] {
+  const cases: KernelCase<Kernels>[] = [];
+  let seed = 1;
+  // [rows, C]: LeNet's conv1 and conv2 outputs, its dense layer, and the CNN's two resolutions.
+  for (const [rows, C] of [
+    [64 * 28 * 28, 6],
+    [64 * 10 * 10, 16],
+    [64, 120],
+    [64 * 28 * 28, 16],
+    [64 * 14 * 14, 16],
+  ]) {
+    const n = rows * C;
+    const shape = `[${rows},${C}]`;
+    const x = layout.floats(randomArray(n, seed++));
+    const dy = layout.floats(randomArray(n, seed++));
+    const gamma = layout.floats(randomArray(C, seed++));
+    const beta = layout.floats(randomArray(C, seed++));
+    const f64s = (values: (c: number) => number) => layout.floats(new Float32Array(new Float64Array(Array.from({ length: C }, (_, c) => values(c))).buffer));
+    const mean = f64s((c) => 0.01 * c);
+    const inverseStd = f64s((c) => 1 + 0.1 * c);
+    const scale = f64s((c) => 0.5 + 0.05 * c);
+    const stats = layout.output(2 * 2 * C); // two float64 vectors
+    const sums = layout.output(2 * C);
+    const meanDy = layout.output(2 * C);
+    const meanDyXhat = layout.output(2 * C);
+    const y = layout.output(n);
+    cases.push({ name: `batchNormMoments ${shape}`, call: (k) => call(k, 'batchNormMoments', x, n, C, stats, stats + 8 * C), out: stats, outLength: 4 * C });
+    cases.push({ name: `batchNormApply ${shape}`, call: (k) => call(k, 'batchNormApply', x, n, C, gamma, beta, mean, inverseStd, y), out: y, outLength: n });
+    cases.push({
+      name: `batchNormGradGammaSums ${shape}`,
+      call: (k) => call(k, 'batchNormGradGammaSums', dy, x, n, C, mean, inverseStd, sums),
+      out: sums,
+      outLength: 2 * C,
+    });
+    cases.push({
+      name: `batchNormGradInputTrain ${shape}`,
+      call: (k) => call(k, 'batchNormGradInputTrain', dy, x, n, C, mean, inverseStd, scale, meanDy, meanDyXhat, y),
+      out: y,
+      outLength: n,
+    });
+    cases.push({ name: `sumRowsF32 ${shape}`, call: (k) => call(k, 'sumRowsF32', dy, rows, C, sums), out: sums, outLength: C });
+  }
+  for (const n of [64 * 28 * 28 * 6, 64 * 10 * 10 * 16]) {
+    const x = layout.floats(randomArray(n, seed++, 4));
+    const dy = layout.floats(randomArray(n, seed++));
+    const y = layout.output(n);
+    for (const name of ['tanhForward', 'sigmoidForward']) cases.push({ name: `${name} ${n}`, call: (k) => call(k, name, x, y, n), out: y, outLength: n });
+    cases.push({ name: `eluForward ${n}`, call: (k) => call(k, 'eluForward', x, y, n, 1), out: y, outLength: n });
+    cases.push({ name: `leakyReluForward ${n}`, call: (k) => call(k, 'leakyReluForward', x, y, n, 0.01), out: y, outLength: n });
+    cases.push({ name: `scaleForward ${n}`, call: (k) => call(k, 'scaleForward', x, y, n, 0.99), out: y, outLength: n });
+    for (const name of ['tanhBackward', 'sigmoidBackward']) cases.push({ name: `${name} ${n}`, call: (k) => call(k, name, dy, x, y, n), out: y, outLength: n });
+    cases.push({ name: `eluBackward ${n}`, call: (k) => call(k, 'eluBackward', dy, x, y, n, 1), out: y, outLength: n });
+  }
+  return ONLY ? cases.filter((c) => c.name.includes(ONLY)) : cases;
+}
+
+function main(): void {
+  const base = argValue('base') ?? BASE_COMMIT;
+  const oldI = instantiate<Kernels>(generatedSource(base), 1024);
+  const newI = instantiate<Kernels>(generatedSource(), 1024);
+  const cases = buildCases(new Layout([oldI, newI]));
+  const exportName = (c: KernelCase<Kernels>) => c.name.split(' ')[0];
+  const shared = cases.filter((c) => exportName(c) in oldI.kernels);
+  const newOnly = cases.filter((c) => !(exportName(c) in oldI.kernels));
+  const watch = watchLoad();
+  const results = timeCases(shared, oldI, newI, TIMING, (c) => {
+    const [a, b] = outputs(c, oldI, newI);
+    for (let i = 0; i < c.outLength; i++)
+      if (!Object.is(a[i], b[i])) throw new Error(`${c.name}: element ${i} is ${b[i]} with the new kernels, ${a[i]} with the old`);
+    return {};
+  });
+  const alone = newOnly.map((c) => {
+    const calls = 50;
+    const ms = median(Array.from({ length: QUICK ? 5 : 15 }, () => timeCalls(() => c.call(newI.kernels), calls) / calls));
+    return { name: c.name, newMs: ms };
+  });
+  const load = watch();
+  printSummary(
+    base,
+    ROUNDS,
+    ['kernel', ...TIMING_HEADER],
+    [...results.map((r) => [r.name, ...timingCells(r)]), ...alone.map((r) => [r.name, '', r.newMs.toFixed(3), '', ''])],
+    load,
+  );
+  if (!ONLY)
+    writeResults(join(RESULTS_DIR, QUICK ? 'elementwise-quick.json' : 'elementwise.json'), { base, rounds: ROUNDS, burstMs: BURST_MS, quick: QUICK }, load, [
+      ...results,
+      ...alone,
+    ]);
+}
+
+main();
