@@ -11,7 +11,7 @@
 //
 //   gemm.ts         C = relu?(alpha·op(A)·op(B) + beta·C + bias)   (packing in pack.ts, micro-kernel in kernel.ts)
 //   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
-//   pool.ts         max pooling forward and backward
+//   pool.ts         max and average pooling, forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
 //   optimizer.ts    optimizer updates (momentum SGD, Adam / AdamW)
 //   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
@@ -22,7 +22,7 @@ export {
   convForward, convForwardWorkspaceBytes, convBackpropFilter, convBackpropFilterWorkspaceBytes,
   convBackpropInput, convBackpropInputWorkspaceBytes, sumPartials,
 } from './conv';
-export { maxPoolForward, maxPoolBackward } from './pool';
+export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
 export { adamStep, momentumStep } from './optimizer';

@@ -388,3 +388,88 @@ export function maxPoolBackward(dy: usize, x: usize, g: usize, dx: usize, positi
     reluBackwardRun(dx + from, x + from, dx + from, imageCount * imageFloats);
   }
 }
+
+// Average pooling: the mean of each window's real (non-padding) cells, as
+// the JavaScript kernels compute it (js/pool.ts). The forward pass sums in
+// float32 in the window's row-major order and divides once (a float32
+// division is correctly rounded either way): the same bits, four channels at
+// a time. The gradient adds dy / count, in float64, to each real cell of
+// each window in output order, two channels at a time: the same bits too.
+
+/** y for the images [firstImage, firstImage + imageCount). */
+export function avgPoolForward(x: usize, g: usize, y: usize, firstImage: i32, imageCount: i32): void {
+  const H = geo(g, G_IN_HEIGHT), W = geo(g, G_IN_WIDTH), C = geo(g, G_CHANNELS);
+  const kh = geo(g, G_KERNEL_HEIGHT), kw = geo(g, G_KERNEL_WIDTH);
+  const sh = geo(g, G_STRIDE_HEIGHT), sw = geo(g, G_STRIDE_WIDTH);
+  const padTop = geo(g, G_PAD_TOP), padLeft = geo(g, G_PAD_LEFT);
+  const Ho = geo(g, G_OUT_HEIGHT), Wo = geo(g, G_OUT_WIDTH);
+  let out = y + <usize>(firstImage * Ho * Wo * C) * F32;
+  for (let n = firstImage; n < firstImage + imageCount; n++) {
+    const image = x + <usize>(n * H * W * C) * F32;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = max(0, top), ihEnd = min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++) {
+        const left = ow * sw - padLeft;
+        const iwStart = max(0, left), iwEnd = min(W, left + kw);
+        const count = <f32>((ihEnd - ihStart) * (iwEnd - iwStart));
+        let c = 0;
+        for (; c + 4 <= C; c += 4) {
+          let s = f32x4.splat(0);
+          for (let ih = ihStart; ih < ihEnd; ih++)
+            for (let iw = iwStart; iw < iwEnd; iw++) s = f32x4.add(s, v128.load(image + <usize>((ih * W + iw) * C + c) * F32));
+          v128.store(out + <usize>c * F32, f32x4.div(s, f32x4.splat(count)));
+        }
+        for (; c < C; c++) {
+          let s: f32 = 0;
+          for (let ih = ihStart; ih < ihEnd; ih++) for (let iw = iwStart; iw < iwEnd; iw++) s += load<f32>(image + <usize>((ih * W + iw) * C + c) * F32);
+          store<f32>(out + <usize>c * F32, s / count);
+        }
+        out += <usize>C * F32;
+      }
+    }
+  }
+}
+
+/** dx += dy / count at one cell, channels c and c + 1 (only c when `full` is false). */
+// @ts-ignore: decorator
+@inline
+function addShare(cell: usize, share: v128, full: bool): void {
+  const sum = f64x2.add(f64x2.promote_low_f32x4(full ? v128.load64_zero(cell) : v128.load32_zero(cell)), share);
+  const narrow = f32x4.demote_f64x2_zero(sum);
+  if (full) v128.store64_lane(cell, narrow, 0);
+  else v128.store32_lane(cell, narrow, 0);
+}
+
+/** dx for the images [firstImage, firstImage + imageCount), zero-filled first. */
+export function avgPoolBackward(dy: usize, g: usize, dx: usize, firstImage: i32, imageCount: i32): void {
+  const H = geo(g, G_IN_HEIGHT), W = geo(g, G_IN_WIDTH), C = geo(g, G_CHANNELS);
+  const kh = geo(g, G_KERNEL_HEIGHT), kw = geo(g, G_KERNEL_WIDTH);
+  const sh = geo(g, G_STRIDE_HEIGHT), sw = geo(g, G_STRIDE_WIDTH);
+  const padTop = geo(g, G_PAD_TOP), padLeft = geo(g, G_PAD_LEFT);
+  const Ho = geo(g, G_OUT_HEIGHT), Wo = geo(g, G_OUT_WIDTH);
+  memory.fill(dx + <usize>(firstImage * H * W * C) * F32, 0, <usize>(imageCount * H * W * C) * F32);
+  let grad = dy + <usize>(firstImage * Ho * Wo * C) * F32;
+  for (let n = firstImage; n < firstImage + imageCount; n++) {
+    const image = dx + <usize>(n * H * W * C) * F32;
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = oh * sh - padTop;
+      const ihStart = max(0, top), ihEnd = min(H, top + kh);
+      for (let ow = 0; ow < Wo; ow++) {
+        const left = ow * sw - padLeft;
+        const iwStart = max(0, left), iwEnd = min(W, left + kw);
+        const count = f64x2.splat(<f64>((ihEnd - ihStart) * (iwEnd - iwStart)));
+        let c = 0;
+        for (; c + 2 <= C; c += 2) {
+          const share = f64x2.div(f64x2.promote_low_f32x4(v128.load64_zero(grad + <usize>c * F32)), count);
+          for (let ih = ihStart; ih < ihEnd; ih++) for (let iw = iwStart; iw < iwEnd; iw++) addShare(image + <usize>((ih * W + iw) * C + c) * F32, share, true);
+        }
+        if (c < C) {
+          const share = f64x2.div(f64x2.promote_low_f32x4(v128.load32_zero(grad + <usize>c * F32)), count);
+          for (let ih = ihStart; ih < ihEnd; ih++) for (let iw = iwStart; iw < iwEnd; iw++) addShare(image + <usize>((ih * W + iw) * C + c) * F32, share, false);
+        }
+        grad += <usize>C * F32;
+      }
+    }
+  }
+}

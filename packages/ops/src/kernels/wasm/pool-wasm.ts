@@ -1,12 +1,13 @@
 /**
- * Max pooling and its gradient in WebAssembly SIMD (float32), four channels
- * at a time (assembly/pool.ts), with the conventions of the JavaScript
- * kernels in ../pool.ts: padding never wins, ties and NaN go to the first
- * maximum in row-major scan order. With helper threads, large batches are
- * cut into chunks of images that the threads share.
+ * Max and average pooling and their gradients in WebAssembly SIMD (float32)
+ * (assembly/pool.ts), with the conventions of the JavaScript kernels in
+ * ../js/pool.ts: for max pooling, padding never wins, ties and NaN go to the
+ * first maximum in row-major scan order; average pooling gives their bits.
+ * With helper threads, large batches are cut into chunks of images that the
+ * threads share.
  *
- * Each function returns false, doing nothing, when the kernels are not
- * available; callers then use the JavaScript kernels.
+ * The max-pooling functions return false, doing nothing, when the kernels are
+ * not available; callers then use the JavaScript kernels.
  */
 import type { ConvGeometry } from '../geometry.ts';
 import { type WasmKernels, kernelCall, wasmKernels } from './runtime.ts';
@@ -66,4 +67,28 @@ export function maxPoolBackwardWasm(
     kernels.parallel('maxPoolBackward', [dyAt, xAt, geometry, dxAt, positiveOnly ? 1 : 0], g.batch, imagesPerThreadChunk(kernels, g));
   });
   return true;
+}
+
+/** y [N, Ho, Wo, C] = the mean of each window's real cells. */
+export function avgPoolForwardWasm(kernels: WasmKernels, x: Float32Array, xOffset: number, g: ConvGeometry, y: Float32Array, yOffset: number): void {
+  const outSize = g.batch * g.outHeight * g.outWidth * g.channels;
+  if (outSize === 0) return;
+  kernelCall(kernels, () => {
+    const xAt = kernels.input(x, xOffset, g.batch * g.inHeight * g.inWidth * g.channels);
+    const yAt = kernels.output(y, yOffset, outSize);
+    const geometry = kernels.geometry(geometryFields(g, g.channels));
+    kernels.parallel('avgPoolForward', [xAt, geometry, yAt], g.batch, imagesPerThreadChunk(kernels, g));
+  });
+}
+
+/** dx [N, H, W, C]: each output's dy / count added to every real cell of its window (every element written). */
+export function avgPoolBackwardWasm(kernels: WasmKernels, dy: Float32Array, dyOffset: number, g: ConvGeometry, dx: Float32Array, dxOffset: number): void {
+  const inSize = g.batch * g.inHeight * g.inWidth * g.channels;
+  if (inSize === 0) return;
+  kernelCall(kernels, () => {
+    const dyAt = kernels.input(dy, dyOffset, g.batch * g.outHeight * g.outWidth * g.channels);
+    const dxAt = kernels.output(dx, dxOffset, inSize);
+    const geometry = kernels.geometry(geometryFields(g, g.channels));
+    kernels.parallel('avgPoolBackward', [dyAt, geometry, dxAt], g.batch, imagesPerThreadChunk(kernels, g));
+  });
 }

@@ -29,7 +29,7 @@ import { batchNormOp } from '../../ops/batch-norm.ts';
 import type { BatchNormAttrs } from '../../ops/batch-norm-stats.ts';
 import { batchNormGradGammaOp } from '../../ops/batch-norm-grad-gamma.ts';
 import { type BatchNormGradAttrs, batchNormGradInputOp } from '../../ops/batch-norm-grad-input.ts';
-import { maxPoolBackwardWasm, maxPoolForwardWasm } from './pool-wasm.ts';
+import { avgPoolBackwardWasm, avgPoolForwardWasm, maxPoolBackwardWasm, maxPoolForwardWasm } from './pool-wasm.ts';
 
 const f32 = (t: Tensor): Float32Array => t.data as Float32Array;
 /** The module, which the wasm backend exists only with. */
@@ -172,6 +172,16 @@ export const WASM_KERNELS: Record<string, Kernel> = {
       maxPoolBackwardWasm(f32(dy), dy.offset, f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(dx), dx.offset, attrs.positiveOnly),
       'maxPoolGrad',
     );
+    return dx;
+  },
+  avgPool([x], attrs: PoolAttrs, ctx) {
+    const out = ctx.output();
+    avgPoolForwardWasm(kernels(), f32(x), x.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(out), out.offset);
+    return out;
+  },
+  avgPoolGrad([dy, x], attrs: PoolAttrs, ctx) {
+    const dx = ctx.output(); // written whole
+    avgPoolBackwardWasm(kernels(), f32(dy), dy.offset, convGeometry(x.shape, attrs.ksize, attrs), f32(dx), dx.offset);
     return dx;
   },
   relu([x], _attrs, ctx) {

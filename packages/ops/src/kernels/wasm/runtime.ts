@@ -87,6 +87,8 @@ export interface KernelExports {
   convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
   maxPoolForward(x: number, geometry: number, y: number, firstImage: number, imageCount: number): void;
   maxPoolBackward(dy: number, x: number, geometry: number, dx: number, positiveOnly: number, firstImage: number, imageCount: number): void;
+  avgPoolForward(x: number, geometry: number, y: number, firstImage: number, imageCount: number): void;
+  avgPoolBackward(dy: number, geometry: number, dx: number, firstImage: number, imageCount: number): void;
   reluForward(x: number, y: number, first: number, count: number): void;
   reluBackward(dy: number, x: number, out: number, first: number, count: number): void;
   biasAddWorkspaceBytes(channels: number): number;
@@ -147,6 +149,8 @@ export const PARALLEL_KERNELS = [
   'convBackpropInput',
   'maxPoolForward',
   'maxPoolBackward',
+  'avgPoolForward',
+  'avgPoolBackward',
   'reluForward',
   'reluBackward',
   'biasAdd',
