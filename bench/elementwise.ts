@@ -54,6 +54,18 @@ interface Kernels {
 
 const call = (k: Kernels, name: string, ...args: number[]) => (k[name] as Export)(...args);
 
+/**
+ * An elementwise kernel over n elements: today's take their share last,
+ * (…, parameter, first, count); before this module they took (…, n, parameter).
+ * An exported wasm function's length is its parameter count.
+ */
+function callElementwise(k: Kernels, name: string, pointers: number[], n: number, parameter?: number): void {
+  const fn = k[name] as Export;
+  const extra = parameter === undefined ? [] : [parameter];
+  if (fn.length === pointers.length + extra.length + 2) fn(...pointers, ...extra, 0, n);
+  else fn(...pointers, n, ...extra);
+}
+
 function buildCases(layout: Layout<Kernels>): KernelCase<Kernels>[] {
   const cases: KernelCase<Kernels>[] = [];
   let seed = 1;
@@ -80,17 +92,38 @@ function buildCases(layout: Layout<Kernels>): KernelCase<Kernels>[] {
     const meanDy = layout.output(2 * C);
     const meanDyXhat = layout.output(2 * C);
     const y = layout.output(n);
-    cases.push({ name: `batchNormMoments ${shape}`, call: (k) => call(k, 'batchNormMoments', x, n, C, stats, stats + 8 * C), out: stats, outLength: 4 * C });
-    cases.push({ name: `batchNormApply ${shape}`, call: (k) => call(k, 'batchNormApply', x, n, C, gamma, beta, mean, inverseStd, y), out: y, outLength: n });
+    // Today's kernels take their share last (channels for sums, rows for the passes that write a tensor),
+    // and the training input gradient is two kernels; the base module's took the whole call.
+    const shared = (k: Kernels, name: string, args: number[], share: number) =>
+      (k[name] as Export).length > args.length ? call(k, name, ...args, 0, share) : call(k, name, ...args);
+    cases.push({
+      name: `batchNormMoments ${shape}`,
+      call: (k) => shared(k, 'batchNormMoments', [x, n, C, stats, stats + 8 * C], C),
+      out: stats,
+      outLength: 4 * C,
+    });
+    cases.push({
+      name: `batchNormApply ${shape}`,
+      call: (k) =>
+        'batchNormGradInputTrain' in k
+          ? call(k, 'batchNormApply', x, n, C, gamma, beta, mean, inverseStd, y)
+          : call(k, 'batchNormApply', x, C, gamma, beta, mean, inverseStd, y, 0, rows),
+      out: y,
+      outLength: n,
+    });
     cases.push({
       name: `batchNormGradGammaSums ${shape}`,
-      call: (k) => call(k, 'batchNormGradGammaSums', dy, x, n, C, mean, inverseStd, sums),
+      call: (k) => shared(k, 'batchNormGradGammaSums', [dy, x, n, C, mean, inverseStd, sums], C),
       out: sums,
       outLength: 2 * C,
     });
     cases.push({
-      name: `batchNormGradInputTrain ${shape}`,
-      call: (k) => call(k, 'batchNormGradInputTrain', dy, x, n, C, mean, inverseStd, scale, meanDy, meanDyXhat, y),
+      name: `batchNormGradInput (training) ${shape}`,
+      call: (k) => {
+        if ('batchNormGradInputTrain' in k) return call(k, 'batchNormGradInputTrain', dy, x, n, C, mean, inverseStd, scale, meanDy, meanDyXhat, y);
+        call(k, 'batchNormGradInputSums', dy, x, n, C, mean, inverseStd, meanDy, meanDyXhat, 0, C);
+        call(k, 'batchNormGradInputApply', dy, x, C, mean, inverseStd, scale, meanDy, meanDyXhat, y, 0, rows);
+      },
       out: y,
       outLength: n,
     });
@@ -100,12 +133,19 @@ function buildCases(layout: Layout<Kernels>): KernelCase<Kernels>[] {
     const x = layout.floats(randomArray(n, seed++, 4));
     const dy = layout.floats(randomArray(n, seed++));
     const y = layout.output(n);
-    for (const name of ['tanhForward', 'sigmoidForward']) cases.push({ name: `${name} ${n}`, call: (k) => call(k, name, x, y, n), out: y, outLength: n });
-    cases.push({ name: `eluForward ${n}`, call: (k) => call(k, 'eluForward', x, y, n, 1), out: y, outLength: n });
-    cases.push({ name: `leakyReluForward ${n}`, call: (k) => call(k, 'leakyReluForward', x, y, n, 0.01), out: y, outLength: n });
-    cases.push({ name: `scaleForward ${n}`, call: (k) => call(k, 'scaleForward', x, y, n, 0.99), out: y, outLength: n });
-    for (const name of ['tanhBackward', 'sigmoidBackward']) cases.push({ name: `${name} ${n}`, call: (k) => call(k, name, dy, x, y, n), out: y, outLength: n });
-    cases.push({ name: `eluBackward ${n}`, call: (k) => call(k, 'eluBackward', dy, x, y, n, 1), out: y, outLength: n });
+    const unary = (name: string, parameter?: number) =>
+      cases.push({ name: `${name} ${n}`, call: (k) => callElementwise(k, name, [x, y], n, parameter), out: y, outLength: n });
+    const binary = (name: string, parameter?: number) =>
+      cases.push({ name: `${name} ${n}`, call: (k) => callElementwise(k, name, [dy, x, y], n, parameter), out: y, outLength: n });
+    unary('tanhForward');
+    unary('sigmoidForward');
+    unary('eluForward', 1);
+    unary('leakyReluForward', 0.01);
+    unary('scaleForward', 0.99);
+    binary('tanhBackward');
+    binary('sigmoidBackward');
+    binary('eluBackward', 1);
+    binary('mulSame');
   }
   return ONLY ? cases.filter((c) => c.name.includes(ONLY)) : cases;
 }
@@ -115,7 +155,7 @@ function main(): void {
   const oldI = instantiate<Kernels>(generatedSource(base), 1024);
   const newI = instantiate<Kernels>(generatedSource(), 1024);
   const cases = buildCases(new Layout([oldI, newI]));
-  const exportName = (c: KernelCase<Kernels>) => c.name.split(' ')[0];
+  const exportName = (c: KernelCase<Kernels>) => (c.name.startsWith('batchNormGradInput (') ? 'batchNormGradInputTrain' : c.name.split(' ')[0]);
   const shared = cases.filter((c) => exportName(c) in oldI.kernels);
   const newOnly = cases.filter((c) => !(exportName(c) in oldI.kernels));
   const watch = watchLoad();
@@ -127,7 +167,7 @@ function main(): void {
   });
   const alone = newOnly.map((c) => {
     const calls = 50;
-    const ms = median(Array.from({ length: QUICK ? 5 : 15 }, () => timeCalls(() => c.call(newI.kernels), calls) / calls));
+    const ms = median(Array.from({ length: QUICK ? 5 : 15 }, () => timeCalls(() => c.call(newI.kernels), calls)));
     return { name: c.name, newMs: ms };
   });
   const load = watch();

@@ -18,7 +18,7 @@ import { cnnBnRes, type Model, type TrainConfig } from '@ndgraph/nn';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 import { codeVersion, fileStamp, formatTable, loadAverage, machineInfo, RESULTS_DIR, round2, writeJson } from './common.ts';
 import { TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
-import { ndgraphLenet } from './ndgraph-lenet.ts';
+import { ndgraphLenet, type StepTimes } from './ndgraph-lenet.ts';
 import { join } from 'node:path';
 
 interface Variant {
@@ -85,14 +85,19 @@ for (let round = 0; round < rounds; round++) {
   process.stderr.write(`round ${round + 1}/${rounds}\n`);
 }
 
-/** Kernel time per op in one burst, ms per step, largest first. */
+/** Kernel time per op in one burst, ms per step, largest first; then the optimizer, and the rest of the step outside kernels. */
 function profileOf(run: (typeof runs)[number]): { op: string; msPerStep: number }[] {
   const byOp = new Map<string, number>();
+  const times: StepTimes = { batching: 0, sessionRun: 0, optimizer: 0, total: 0 };
+  let kernels = 0;
   for (let i = 0; i < steps; i++)
-    run.steps.trainStep(undefined, (node, ms, op) => {
+    run.steps.trainStep(times, (node, ms, op) => {
       const key = `${node.name.startsWith('gradients/') ? 'grad ' : ''}${op.name}`;
       byOp.set(key, (byOp.get(key) ?? 0) + ms);
+      kernels += ms;
     });
+  byOp.set('(optimizer)', times.optimizer);
+  byOp.set('(outside kernels and optimizer)', times.total - times.optimizer - kernels);
   return [...byOp].map(([op, ms]) => ({ op, msPerStep: round2(ms / steps) })).sort((a, b) => b.msPerStep - a.msPerStep);
 }
 

@@ -13,6 +13,8 @@ import { gemmBiasReluWasm, gemmWasm } from '../../packages/ops/src/kernels/wasm/
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { maxPoolBackwardWasm, maxPoolForwardWasm } from '../../packages/ops/src/kernels/wasm/pool-wasm.ts';
 import { type ChunkedCall, type HelperThreads, wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+import { Graph, gradients, Session, tensor, toArray } from '@ndgraph/graph';
+import { add, avgPool, batchNorm, elu, leakyRelu, mul, scale, sigmoid, sub, sum, tanh } from '@ndgraph/ops';
 import { randomArray } from '../helpers.ts';
 
 /** Runs every splitting kernel on fixed inputs and returns all outputs. */
@@ -83,7 +85,33 @@ function runAll(alloc: (n: number) => Float32Array = (n) => new Float32Array(n))
   const rows = alloc(100_000 * 6);
   biasAddWasm(fill(100_000 * 6, 28), 0, fill(6, 29), 0, true, rows, 0, 100_000 * 6, 6);
   outputs.push(rows.slice());
+  // The ops whose kernels split between threads through the kernel table (activations, their gradients,
+  // elementwise arithmetic, average pooling, batchnorm), run by a session on the wasm backend.
+  outputs.push(...opsThroughSession());
   return outputs;
+}
+
+function opsThroughSession(): Float32Array[] {
+  const g = new Graph({ backend: 'wasm' });
+  const x = g.placeholder('x', [9, 32, 32, 16]);
+  const w = g.placeholder('w', [9, 32, 32, 16]);
+  const activations = [tanh(x), sigmoid(x), elu(x), leakyRelu(x), scale(x, 0.3), avgPool(x, { ksize: 3, strides: 2, padding: 'same' })];
+  const channel = (name: string, seed: number, trainable = true) => g.variable(name, tensor(randomArray(16, seed, Float32Array), [16]), { trainable });
+  const runningVar = g.variable('runningVar', tensor(new Float32Array(16).fill(1), [16]), { trainable: false });
+  const y = batchNorm(add(mul(x, w), sub(x, w)), channel('gamma', 41), channel('beta', 42), channel('runningMean', 45, false), runningVar);
+  const loss = sum(
+    mul(
+      add(
+        activations.slice(0, 5).reduce((a, b) => add(a, b)),
+        y,
+      ),
+      w,
+    ),
+  );
+  const grads = gradients(add(loss, sum(activations[5])), [x, w]);
+  const size = 9 * 32 * 32 * 16;
+  const feeds = { x: tensor(randomArray(size, 43, Float32Array), x.shape), w: tensor(randomArray(size, 44, Float32Array), w.shape) };
+  return new Session(g).run([...activations, y, ...grads], feeds, { training: true }).map((t) => Float32Array.from(toArray(t)));
 }
 
 function expectSameBits(a: Float32Array[], b: Float32Array[]): void {

@@ -5,6 +5,9 @@
 // arithmetic operation for operation (the same bits); eˣ and eˣ − 1 come from
 // exp.ts, within a few float64 ulps of Math.exp / Math.expm1, so a result may
 // differ from the JavaScript kernel's by one float32 ulp, rarely.
+//
+// Every kernel here takes its share of the elements last, (first, count), so
+// threads can split a call between them without changing a bit.
 
 import { exp2Lanes, expm12Lanes } from './exp';
 
@@ -47,7 +50,10 @@ function tanhLanes(x: v128): v128 {
   return v128.or(t, v128.and(x, i64x2.splat(SIGN)));
 }
 
-export function tanhForward(x: usize, y: usize, n: i32): void {
+export function tanhForward(x: usize, y: usize, first: i32, count: i32): void {
+  x += <usize>first * F32;
+  y += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, tanhLanes(load2(x + <usize>i * F32)));
   if (i < n) store1(y + <usize>i * F32, tanhLanes(load1(x + <usize>i * F32)));
@@ -62,7 +68,10 @@ function sigmoidLanes(x: v128): v128 {
   return v128.bitselect(f64x2.div(f64x2.splat(1.0), onePlus), f64x2.div(e, onePlus), f64x2.ge(x, f64x2.splat(0.0)));
 }
 
-export function sigmoidForward(x: usize, y: usize, n: i32): void {
+export function sigmoidForward(x: usize, y: usize, first: i32, count: i32): void {
+  x += <usize>first * F32;
+  y += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, sigmoidLanes(load2(x + <usize>i * F32)));
   if (i < n) store1(y + <usize>i * F32, sigmoidLanes(load1(x + <usize>i * F32)));
@@ -75,7 +84,10 @@ function eluLanes(x: v128, alpha: v128): v128 {
   return v128.bitselect(x, f64x2.mul(alpha, expm12Lanes(x)), f64x2.gt(x, f64x2.splat(0.0)));
 }
 
-export function eluForward(x: usize, y: usize, n: i32, alpha: f64): void {
+export function eluForward(x: usize, y: usize, alpha: f64, first: i32, count: i32): void {
+  x += <usize>first * F32;
+  y += <usize>first * F32;
+  const n = count;
   const a = f64x2.splat(alpha);
   let i = 0;
   for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, eluLanes(load2(x + <usize>i * F32), a));
@@ -89,7 +101,11 @@ function eluGradLanes(dy: v128, x: v128, alpha: v128): v128 {
   return v128.bitselect(dy, f64x2.mul(f64x2.mul(dy, alpha), exp2Lanes(x)), f64x2.gt(x, f64x2.splat(0.0)));
 }
 
-export function eluBackward(dy: usize, x: usize, out: usize, n: i32, alpha: f64): void {
+export function eluBackward(dy: usize, x: usize, out: usize, alpha: f64, first: i32, count: i32): void {
+  dy += <usize>first * F32;
+  x += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   const a = f64x2.splat(alpha);
   let i = 0;
   for (; i + 2 <= n; i += 2) {
@@ -109,7 +125,11 @@ function tanhGradLanes(dy: v128, t: v128): v128 {
   return f64x2.mul(dy, f64x2.sub(f64x2.splat(1.0), f64x2.mul(t, t)));
 }
 
-export function tanhBackward(dy: usize, y: usize, out: usize, n: i32): void {
+export function tanhBackward(dy: usize, y: usize, out: usize, first: i32, count: i32): void {
+  dy += <usize>first * F32;
+  y += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 2 <= n; i += 2) {
     const at = <usize>i * F32;
@@ -128,7 +148,11 @@ function sigmoidGradLanes(dy: v128, s: v128): v128 {
   return f64x2.mul(f64x2.mul(dy, s), f64x2.sub(f64x2.splat(1.0), s));
 }
 
-export function sigmoidBackward(dy: usize, y: usize, out: usize, n: i32): void {
+export function sigmoidBackward(dy: usize, y: usize, out: usize, first: i32, count: i32): void {
+  dy += <usize>first * F32;
+  y += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 2 <= n; i += 2) {
     const at = <usize>i * F32;
@@ -145,7 +169,11 @@ export function sigmoidBackward(dy: usize, y: usize, out: usize, n: i32): void {
 // these give the bits of the JavaScript kernels (float64 arithmetic rounded
 // to float32: double rounding cannot change a float32 add or multiply).
 
-export function addSame(a: usize, b: usize, out: usize, n: i32): void {
+export function addSame(a: usize, b: usize, out: usize, first: i32, count: i32): void {
+  a += <usize>first * F32;
+  b += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const at = <usize>i * F32;
@@ -154,7 +182,11 @@ export function addSame(a: usize, b: usize, out: usize, n: i32): void {
   for (; i < n; i++) store<f32>(out + <usize>i * F32, load<f32>(a + <usize>i * F32) + load<f32>(b + <usize>i * F32));
 }
 
-export function subSame(a: usize, b: usize, out: usize, n: i32): void {
+export function subSame(a: usize, b: usize, out: usize, first: i32, count: i32): void {
+  a += <usize>first * F32;
+  b += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const at = <usize>i * F32;
@@ -163,7 +195,11 @@ export function subSame(a: usize, b: usize, out: usize, n: i32): void {
   for (; i < n; i++) store<f32>(out + <usize>i * F32, load<f32>(a + <usize>i * F32) - load<f32>(b + <usize>i * F32));
 }
 
-export function mulSame(a: usize, b: usize, out: usize, n: i32): void {
+export function mulSame(a: usize, b: usize, out: usize, first: i32, count: i32): void {
+  a += <usize>first * F32;
+  b += <usize>first * F32;
+  out += <usize>first * F32;
+  const n = count;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const at = <usize>i * F32;
@@ -173,7 +209,10 @@ export function mulSame(a: usize, b: usize, out: usize, n: i32): void {
 }
 
 /** y = factor·x, the product in float64 (factor is a float64 number) rounded once, as the JavaScript kernel does. */
-export function scaleForward(x: usize, y: usize, n: i32, factor: f64): void {
+export function scaleForward(x: usize, y: usize, factor: f64, first: i32, count: i32): void {
+  x += <usize>first * F32;
+  y += <usize>first * F32;
+  const n = count;
   const f = f64x2.splat(factor);
   let i = 0;
   for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, f64x2.mul(f, load2(x + <usize>i * F32)));
@@ -187,7 +226,10 @@ function leakyReluLanes(x: v128, alpha: v128): v128 {
   return v128.bitselect(x, f64x2.mul(alpha, x), f64x2.gt(x, f64x2.splat(0.0)));
 }
 
-export function leakyReluForward(x: usize, y: usize, n: i32, alpha: f64): void {
+export function leakyReluForward(x: usize, y: usize, alpha: f64, first: i32, count: i32): void {
+  x += <usize>first * F32;
+  y += <usize>first * F32;
+  const n = count;
   const a = f64x2.splat(alpha);
   let i = 0;
   for (; i + 2 <= n; i += 2) store2(y + <usize>i * F32, leakyReluLanes(load2(x + <usize>i * F32), a));

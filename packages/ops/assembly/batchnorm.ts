@@ -8,6 +8,11 @@
 // still sums its rows one after another, as the JavaScript loop does, and a
 // block of up to eight channels keeps four sums in registers, so four
 // dependent chains of additions overlap instead of waiting on each other.
+//
+// Each kernel takes its share of the work last, so threads can split a call
+// without changing a bit: the sums a range of channels (firstChannel,
+// channelCount: each channel's sum is its own), the passes that write a
+// tensor a range of rows (firstRow, rowCount).
 
 const F32: usize = 4;
 const F64: usize = 8;
@@ -58,11 +63,12 @@ function rowAt(base: usize, r: i32, channels: i32): usize {
 }
 
 /** Σ over rows of x (per channel), then of (x − mean)², each divided by the row count (two passes, as channelMoments). */
-export function batchNormMoments(x: usize, n: i32, channels: i32, mean: usize, variance: usize): void {
+export function batchNormMoments(x: usize, n: i32, channels: i32, mean: usize, variance: usize, firstChannel: i32, channelCount: i32): void {
   const rows = n / channels;
   const count = f64x2.splat(<f64>rows);
-  for (let c = 0; c < channels; c += BLOCK) {
-    const width = min(BLOCK, channels - c);
+  const end = firstChannel + channelCount;
+  for (let c = firstChannel; c < end; c += BLOCK) {
+    const width = min(BLOCK, end - c);
     const f0 = width > 1, f1 = width > 3, f2 = width > 5, f3 = width > 7;
     let s0 = f64x2.splat(0), s1 = s0, s2 = s0, s3 = s0;
     for (let r = 0; r < rows; r++) {
@@ -116,9 +122,10 @@ function applyPair(xRow: usize, yRow: usize, c: i32, full: bool, gamma: usize, b
 }
 
 /** y = gamma[c]·(x − mean[c])·inverseStd[c] + beta[c], row after row (the per-channel vectors stay in the cache). */
-export function batchNormApply(x: usize, n: i32, channels: i32, gamma: usize, beta: usize, mean: usize, inverseStd: usize, y: usize): void {
-  const rows = n / channels;
-  for (let r = 0; r < rows; r++) {
+export function batchNormApply(
+  x: usize, channels: i32, gamma: usize, beta: usize, mean: usize, inverseStd: usize, y: usize, firstRow: i32, rowCount: i32,
+): void {
+  for (let r = firstRow; r < firstRow + rowCount; r++) {
     const xRow = rowAt(x, r, channels);
     const yRow = rowAt(y, r, channels);
     let c = 0;
@@ -128,10 +135,13 @@ export function batchNormApply(x: usize, n: i32, channels: i32, gamma: usize, be
 }
 
 /** sums[c] = Σ dy·(x − mean[c])·inverseStd[c] (the gamma gradient, before it is stored as float32). */
-export function batchNormGradGammaSums(dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, sums: usize): void {
+export function batchNormGradGammaSums(
+  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, sums: usize, firstChannel: i32, channelCount: i32,
+): void {
   const rows = n / channels;
-  for (let c = 0; c < channels; c += BLOCK) {
-    const width = min(BLOCK, channels - c);
+  const end = firstChannel + channelCount;
+  for (let c = firstChannel; c < end; c += BLOCK) {
+    const width = min(BLOCK, end - c);
     const f0 = width > 1, f1 = width > 3, f2 = width > 5, f3 = width > 7;
     const m0 = pairF64(mean, c, f0), s0 = pairF64(inverseStd, c, f0);
     const m1 = width > 2 ? pairF64(mean, c + 2, f1) : m0, s1 = width > 2 ? pairF64(inverseStd, c + 2, f1) : s0;
@@ -154,19 +164,19 @@ export function batchNormGradGammaSums(dy: usize, x: usize, n: i32, channels: i3
 }
 
 /**
- * The input gradient in training mode: with scale[c] = γ_c·inverseStd[c],
- * dx = scale·(dy − mean(dy) − x̂·mean(dy·x̂)), the means per channel.
- * `meanDy` and `meanDyXhat` are C-float64 workspaces.
+ * The two per-channel means the input gradient in training mode needs:
+ * meanDy[c] = mean(dy) and meanDyXhat[c] = mean(dy·x̂), x̂ = (x − mean[c])·inverseStd[c]
+ * (C-float64 arrays), four channels at a time (four chains of additions).
  */
-export function batchNormGradInputTrain(
-  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, scale: usize, meanDy: usize, meanDyXhat: usize, dx: usize,
+export function batchNormGradInputSums(
+  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, meanDy: usize, meanDyXhat: usize, firstChannel: i32, channelCount: i32,
 ): void {
   const rows = n / channels;
   const count = f64x2.splat(<f64>rows);
-  // The two sums of four channels at a time (four chains of additions).
-  for (let c = 0; c < channels; c += 4) {
-    const two = c + 2 < channels;
-    const f0 = c + 1 < channels, f1 = c + 3 < channels;
+  const end = firstChannel + channelCount;
+  for (let c = firstChannel; c < end; c += 4) {
+    const two = c + 2 < end;
+    const f0 = c + 1 < end, f1 = c + 3 < end;
     const m0 = pairF64(mean, c, f0), s0 = pairF64(inverseStd, c, f0);
     const m1 = two ? pairF64(mean, c + 2, f1) : m0, s1 = two ? pairF64(inverseStd, c + 2, f1) : s0;
     let dy0 = f64x2.splat(0), dy1 = dy0, dyXhat0 = dy0, dyXhat1 = dy0;
@@ -189,7 +199,16 @@ export function batchNormGradInputTrain(
       storePairF64(meanDyXhat, c + 2, f1, f64x2.div(dyXhat1, count));
     }
   }
-  for (let r = 0; r < rows; r++) {
+}
+
+/**
+ * The input gradient in training mode: with scale[c] = γ_c·inverseStd[c],
+ * dx = scale·(dy − meanDy − x̂·meanDyXhat) (the means from batchNormGradInputSums).
+ */
+export function batchNormGradInputApply(
+  dy: usize, x: usize, channels: i32, mean: usize, inverseStd: usize, scale: usize, meanDy: usize, meanDyXhat: usize, dx: usize, firstRow: i32, rowCount: i32,
+): void {
+  for (let r = firstRow; r < firstRow + rowCount; r++) {
     const xRow = rowAt(x, r, channels);
     const dyRow = rowAt(dy, r, channels);
     const dxRow = rowAt(dx, r, channels);
@@ -210,9 +229,8 @@ function gradInputPair(
 }
 
 /** The input gradient in eval mode: dx = dy·scale[c]. */
-export function batchNormGradInputEval(dy: usize, n: i32, channels: i32, scale: usize, dx: usize): void {
-  const rows = n / channels;
-  for (let r = 0; r < rows; r++) {
+export function batchNormGradInputEval(dy: usize, channels: i32, scale: usize, dx: usize, firstRow: i32, rowCount: i32): void {
+  for (let r = firstRow; r < firstRow + rowCount; r++) {
     const dyRow = rowAt(dy, r, channels);
     const dxRow = rowAt(dx, r, channels);
     let c = 0;

@@ -27,7 +27,9 @@ export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad,
 
 export { adamStep, momentumStep } from './optimizer';
 export { tanhForward, sigmoidForward, eluForward, tanhBackward, sigmoidBackward, eluBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
-export { batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputTrain, batchNormGradInputEval, sumRowsF32 } from './batchnorm';
+export {
+  batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputSums, batchNormGradInputApply, batchNormGradInputEval, sumRowsF32,
+} from './batchnorm';
 
 /** The first byte after the module's static data: the host's memory starts here. */
 export function heapBase(): usize {

@@ -5,7 +5,15 @@
  * order. Per-channel vectors live in the call frame.
  */
 import type { RunContext, Tensor } from '@ndgraph/graph';
+import { chunkFor } from './elementwise-wasm.ts';
 import { kernelCall, type WasmKernels } from './runtime.ts';
+
+/**
+ * Splits a batchnorm kernel between threads: the sums by channels (an even
+ * number per chunk), the passes that write a tensor by rows.
+ */
+const byChannels = (kernels: WasmKernels, x: Tensor, channels: number) => chunkFor(kernels, channels, x.size / Math.max(1, channels), 2);
+const byRows = (kernels: WasmKernels, rows: number, channels: number) => chunkFor(kernels, rows, channels, 1);
 
 /** Where the per-channel statistics are, in kernel memory (float64), for one call. */
 interface Statistics {
@@ -37,7 +45,7 @@ function statistics(
   const inverseStd = reserveF64(kernels, channels);
   if (ctx.training) {
     const variance = reserveF64(kernels, channels);
-    kernels.exports.batchNormMoments(xAt, x.size, channels, mean, variance);
+    kernels.parallel('batchNormMoments', [xAt, x.size, channels, mean, variance], channels, byChannels(kernels, x, channels));
     const v = f64View(kernels, variance, channels);
     const s = f64View(kernels, inverseStd, channels);
     for (let c = 0; c < channels; c++) s[c] = 1 / Math.sqrt(v[c] + epsilon);
@@ -70,7 +78,8 @@ export function batchNormForwardWasm(
     const yAt = kernels.output(f32(out), out.offset, out.size);
     const gammaAt = kernels.input(f32(gamma), gamma.offset, channels);
     const betaAt = kernels.input(f32(beta), beta.offset, channels);
-    kernels.exports.batchNormApply(xAt, x.size, channels, gammaAt, betaAt, stats.mean, stats.inverseStd, yAt);
+    const rows = x.size / channels;
+    kernels.parallel('batchNormApply', [xAt, channels, gammaAt, betaAt, stats.mean, stats.inverseStd, yAt], rows, byRows(kernels, rows, channels));
     if (stats.variance !== undefined) {
       const count = x.size / channels;
       const unbiased = count / (count - 1);
@@ -94,7 +103,7 @@ export function batchNormGradGammaWasm(kernels: WasmKernels, [dy, x, runningMean
     const dyAt = kernels.input(f32(dy), dy.offset, dy.size);
     const stats = statistics(kernels, ctx, x, xAt, runningMean, runningVar, epsilon);
     const sums = reserveF64(kernels, channels);
-    kernels.exports.batchNormGradGammaSums(dyAt, xAt, x.size, channels, stats.mean, stats.inverseStd, sums);
+    kernels.parallel('batchNormGradGammaSums', [dyAt, xAt, x.size, channels, stats.mean, stats.inverseStd, sums], channels, byChannels(kernels, x, channels));
     const s = f64View(kernels, sums, channels);
     for (let c = 0; c < channels; c++) out.data[out.offset + c] = s[c];
   });
@@ -112,12 +121,16 @@ export function batchNormGradInputWasm(kernels: WasmKernels, [dy, x, gamma, runn
     const inverseStd = f64View(kernels, stats.inverseStd, channels);
     for (let c = 0; c < channels; c++) s[c] = gamma.data[gamma.offset + c] * inverseStd[c];
     const dxAt = kernels.output(f32(out), out.offset, out.size);
+    const rows = x.size / channels;
     if (!ctx.training) {
-      kernels.exports.batchNormGradInputEval(dyAt, x.size, channels, scale, dxAt);
+      kernels.parallel('batchNormGradInputEval', [dyAt, channels, scale, dxAt], rows, byRows(kernels, rows, channels));
       return;
     }
     const meanDy = reserveF64(kernels, channels);
     const meanDyXhat = reserveF64(kernels, channels);
-    kernels.exports.batchNormGradInputTrain(dyAt, xAt, x.size, channels, stats.mean, stats.inverseStd, scale, meanDy, meanDyXhat, dxAt);
+    const means = [stats.mean, stats.inverseStd, meanDy, meanDyXhat];
+    kernels.parallel('batchNormGradInputSums', [dyAt, xAt, x.size, channels, ...means], channels, byChannels(kernels, x, channels));
+    const applied = [dyAt, xAt, channels, stats.mean, stats.inverseStd, scale, meanDy, meanDyXhat, dxAt];
+    kernels.parallel('batchNormGradInputApply', applied, rows, byRows(kernels, rows, channels));
   });
 }

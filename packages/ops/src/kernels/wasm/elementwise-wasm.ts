@@ -17,7 +17,7 @@ export const ELEMENTWISE_PARALLEL_MIN_SIZE = 1 << 17;
 const CHUNKS_PER_THREAD = 4;
 
 /** Items (elements or rows, `itemSize` elements each) per chunk, a multiple of `unit` items: all of them on one thread. */
-function chunkFor(kernels: WasmKernels, items: number, itemSize: number, unit: number): number {
+export function chunkFor(kernels: WasmKernels, items: number, itemSize: number, unit: number): number {
   const threads = items * itemSize >= ELEMENTWISE_PARALLEL_MIN_SIZE ? kernels.threads : 1;
   if (threads <= 1) return Math.max(1, items);
   return Math.max(unit, Math.ceil(items / (threads * CHUNKS_PER_THREAD) / unit) * unit);

@@ -16,15 +16,12 @@ import type { MaxPoolGradAttrs } from '../../ops/max-pool-grad.ts';
 import { reluGradOp } from '../../ops/relu-grad.ts';
 import { WASM_BACKEND } from './backend.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from './conv-wasm.ts';
-import { biasAddGradWasm, biasAddWasm, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
+import { biasAddGradWasm, biasAddWasm, chunkFor, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
 import { adamStepWasm, momentumStepWasm } from './optimizer-wasm.ts';
 import { batchNormForwardWasm, batchNormGradGammaWasm, batchNormGradInputWasm } from './batchnorm-wasm.ts';
 import { kernelCall, wasmKernels } from './runtime.ts';
 import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
-import { addOp } from '../../ops/add.ts';
-import { mulOp } from '../../ops/mul.ts';
-import { subOp } from '../../ops/sub.ts';
 import { batchNormOp } from '../../ops/batch-norm.ts';
 import type { BatchNormAttrs } from '../../ops/batch-norm-stats.ts';
 import { batchNormGradGammaOp } from '../../ops/batch-norm-grad-gamma.ts';
@@ -52,67 +49,69 @@ function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tenso
   return out;
 }
 
-/** A one-input elementwise kernel of the module: y = f(x). */
-function unary(name: 'tanhForward' | 'sigmoidForward'): Kernel {
-  return ([x], _attrs, ctx) => {
-    const out = ctx.output();
-    const k = kernels();
-    kernelCall(k, () => k.exports[name](k.input(f32(x), x.offset, x.size), k.output(f32(out), out.offset, out.size), out.size));
-    return out;
-  };
+/** An elementwise kernel of the module over n elements, split between threads by element ranges. */
+function elementwise(name: ElementwiseKernel, args: number[], n: number): void {
+  const k = kernels();
+  k.parallel(name, args, n, chunkFor(k, n, 1, 4));
 }
 
-/** An elementwise gradient kernel of the module: out = f(dy, y) (or f(dy, x)), operands of one shape, with an optional parameter. */
-function unaryGrad(name: 'tanhBackward' | 'sigmoidBackward' | 'eluBackward', parameter?: (attrs: Record<string, number>) => number): Kernel {
-  return (inputs, attrs, ctx) => {
-    const [dy, y] = inputs;
-    if (dy.size !== y.size || dy.size !== shapeSize(ctx.outputSpec.shape)) return ctx.node.op.forward!(inputs, attrs, ctx);
-    const out = ctx.output();
-    const k = kernels();
-    const p = parameter?.(attrs) ?? 0;
-    kernelCall(k, () =>
-      k.exports[name](k.input(f32(dy), dy.offset, dy.size), k.input(f32(y), y.offset, y.size), k.output(f32(out), out.offset, out.size), out.size, p),
-    );
-    return out;
-  };
-}
+type ElementwiseKernel =
+  | 'tanhForward'
+  | 'sigmoidForward'
+  | 'eluForward'
+  | 'tanhBackward'
+  | 'sigmoidBackward'
+  | 'eluBackward'
+  | 'addSame'
+  | 'subSame'
+  | 'mulSame'
+  | 'scaleForward'
+  | 'leakyReluForward';
 
-/** A broadcasting binary op's kernel for operands of one shape; broadcasting ones go to `reference`. */
-function sameShape(name: 'addSame' | 'subSame' | 'mulSame', reference: () => Kernel): Kernel {
-  return (inputs, attrs, ctx) => {
-    const [a, b] = inputs;
-    if (a.size !== b.size || a.size !== shapeSize(ctx.outputSpec.shape)) return reference()(inputs, attrs, ctx);
-    const out = ctx.output();
-    const k = kernels();
-    kernelCall(k, () =>
-      k.exports[name](k.input(f32(a), a.offset, a.size), k.input(f32(b), b.offset, b.size), k.output(f32(out), out.offset, out.size), out.size),
-    );
-    return out;
-  };
-}
-
-/** A one-input elementwise kernel of the module with one float64 parameter from the attributes: y = f(x; p). */
-function unaryWith(name: 'scaleForward' | 'leakyReluForward' | 'eluForward', parameter: (attrs: Record<string, number>) => number): Kernel {
+/** A one-input elementwise kernel of the module, with an optional float64 parameter from the attributes: y = f(x; p). */
+function unary(name: ElementwiseKernel, parameter?: (attrs: Record<string, number>) => number): Kernel {
   return ([x], attrs, ctx) => {
     const out = ctx.output();
     const k = kernels();
-    kernelCall(k, () => k.exports[name](k.input(f32(x), x.offset, x.size), k.output(f32(out), out.offset, out.size), out.size, parameter(attrs)));
+    kernelCall(k, () => {
+      const at = [k.input(f32(x), x.offset, x.size), k.output(f32(out), out.offset, out.size)];
+      elementwise(name, parameter ? [...at, parameter(attrs)] : at, out.size);
+    });
+    return out;
+  };
+}
+
+/**
+ * A two-input elementwise kernel of the module, out = f(a, b; p), for operands
+ * of one shape (an op's gradient kernel, or add / sub / mul); broadcasting
+ * operands go to the op's JavaScript kernel.
+ */
+function binary(name: ElementwiseKernel, parameter?: (attrs: Record<string, number>) => number): Kernel {
+  return (inputs, attrs, ctx) => {
+    const [a, b] = inputs;
+    if (a.size !== b.size || a.size !== shapeSize(ctx.outputSpec.shape)) return ctx.node.op.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () => {
+      const at = [k.input(f32(a), a.offset, a.size), k.input(f32(b), b.offset, b.size), k.output(f32(out), out.offset, out.size)];
+      elementwise(name, parameter ? [...at, parameter(attrs)] : at, out.size);
+    });
     return out;
   };
 }
 
 export const WASM_KERNELS: Record<string, Kernel> = {
-  scale: unaryWith('scaleForward', (a) => a.factor),
-  leakyRelu: unaryWith('leakyReluForward', (a) => a.alpha),
-  elu: unaryWith('eluForward', (a) => a.alpha),
-  eluGrad: unaryGrad('eluBackward', (a) => a.alpha),
-  add: sameShape('addSame', () => addOp.def.forward!),
-  sub: sameShape('subSame', () => subOp.def.forward!),
-  mul: sameShape('mulSame', () => mulOp.def.forward!),
+  scale: unary('scaleForward', (a) => a.factor),
+  leakyRelu: unary('leakyReluForward', (a) => a.alpha),
+  elu: unary('eluForward', (a) => a.alpha),
+  eluGrad: binary('eluBackward', (a) => a.alpha),
+  add: binary('addSame'),
+  sub: binary('subSame'),
+  mul: binary('mulSame'),
   tanh: unary('tanhForward'),
   sigmoid: unary('sigmoidForward'),
-  tanhGrad: unaryGrad('tanhBackward'),
-  sigmoidGrad: unaryGrad('sigmoidBackward'),
+  tanhGrad: binary('tanhBackward'),
+  sigmoidGrad: binary('sigmoidBackward'),
   matmul([a, b], attrs: MatmulAttrs, ctx) {
     const out = ctx.output();
     const [m, n] = out.shape;

@@ -111,13 +111,44 @@ export interface KernelExports {
     coupledDecay: number,
     decoupledDecay: number,
   ): void;
-  batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number): void;
-  batchNormApply(x: number, n: number, channels: number, gamma: number, beta: number, mean: number, inverseStd: number, y: number): void;
-  batchNormGradGammaSums(dy: number, x: number, n: number, channels: number, mean: number, inverseStd: number, sums: number): void;
-  batchNormGradInputTrain(
+  batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number, firstChannel: number, channelCount: number): void;
+  batchNormApply(
+    x: number,
+    channels: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    inverseStd: number,
+    y: number,
+    firstRow: number,
+    rowCount: number,
+  ): void;
+  batchNormGradGammaSums(
     dy: number,
     x: number,
     n: number,
+    channels: number,
+    mean: number,
+    inverseStd: number,
+    sums: number,
+    firstChannel: number,
+    channelCount: number,
+  ): void;
+  batchNormGradInputSums(
+    dy: number,
+    x: number,
+    n: number,
+    channels: number,
+    mean: number,
+    inverseStd: number,
+    meanDy: number,
+    meanDyXhat: number,
+    firstChannel: number,
+    channelCount: number,
+  ): void;
+  batchNormGradInputApply(
+    dy: number,
+    x: number,
     channels: number,
     mean: number,
     inverseStd: number,
@@ -125,20 +156,22 @@ export interface KernelExports {
     meanDy: number,
     meanDyXhat: number,
     dx: number,
+    firstRow: number,
+    rowCount: number,
   ): void;
-  batchNormGradInputEval(dy: number, n: number, channels: number, scale: number, dx: number): void;
+  batchNormGradInputEval(dy: number, channels: number, scale: number, dx: number, firstRow: number, rowCount: number): void;
   sumRowsF32(x: number, rows: number, channels: number, out: number): void;
-  tanhForward(x: number, y: number, n: number): void;
-  sigmoidForward(x: number, y: number, n: number): void;
-  tanhBackward(dy: number, y: number, out: number, n: number): void;
-  sigmoidBackward(dy: number, y: number, out: number, n: number): void;
-  eluForward(x: number, y: number, n: number, alpha: number): void;
-  eluBackward(dy: number, x: number, out: number, n: number, alpha: number): void;
-  addSame(a: number, b: number, out: number, n: number): void;
-  subSame(a: number, b: number, out: number, n: number): void;
-  mulSame(a: number, b: number, out: number, n: number): void;
-  scaleForward(x: number, y: number, n: number, factor: number): void;
-  leakyReluForward(x: number, y: number, n: number, alpha: number): void;
+  tanhForward(x: number, y: number, first: number, count: number): void;
+  sigmoidForward(x: number, y: number, first: number, count: number): void;
+  tanhBackward(dy: number, y: number, out: number, first: number, count: number): void;
+  sigmoidBackward(dy: number, y: number, out: number, first: number, count: number): void;
+  eluForward(x: number, y: number, alpha: number, first: number, count: number): void;
+  eluBackward(dy: number, x: number, out: number, alpha: number, first: number, count: number): void;
+  addSame(a: number, b: number, out: number, first: number, count: number): void;
+  subSame(a: number, b: number, out: number, first: number, count: number): void;
+  mulSame(a: number, b: number, out: number, first: number, count: number): void;
+  scaleForward(x: number, y: number, factor: number, first: number, count: number): void;
+  leakyReluForward(x: number, y: number, alpha: number, first: number, count: number): void;
 }
 
 /** The exports a helper thread can run, by index (the thread protocol sends the index). */
@@ -154,6 +187,23 @@ export const PARALLEL_KERNELS = [
   'reluForward',
   'reluBackward',
   'biasAdd',
+  'tanhForward',
+  'sigmoidForward',
+  'eluForward',
+  'tanhBackward',
+  'sigmoidBackward',
+  'eluBackward',
+  'addSame',
+  'subSame',
+  'mulSame',
+  'scaleForward',
+  'leakyReluForward',
+  'batchNormMoments',
+  'batchNormApply',
+  'batchNormGradGammaSums',
+  'batchNormGradInputSums',
+  'batchNormGradInputApply',
+  'batchNormGradInputEval',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
