@@ -93,7 +93,10 @@ describe('in a browser (headless Chromium)', () => {
     expect(inNode.wasmKernels).toBe(true);
     expect(inBrowser.losses).toEqual(inNode.losses);
     expect(inBrowser.testAccuracy).toBe(inNode.testAccuracy);
-    expect(inBrowser.conv2dGradcheckError).toBe(inNode.conv2dGradcheckError);
+    // The float64 gradient check's error agrees closely, not to the bit: with Debian's
+    // Chromium 156.0.8078.114 its last bits differ from Node 20's (156.0.8078.73 gave
+    // the same bits). The float32 training above must match exactly.
+    expect(Math.abs(inBrowser.conv2dGradcheckError - inNode.conv2dGradcheckError)).toBeLessThan(1e-6 * inNode.conv2dGradcheckError);
   }, 120_000);
 
   it('trains on two threads on a cross-origin isolated page, with the same losses as Node on one', async () => {

@@ -3,14 +3,17 @@
  * plain JavaScript (float64 arithmetic on float32 values, rounded when
  * stored): the same bits, for odd sizes, offsets, weight decay, special
  * values (NaN, ±Infinity, −0), and arrays inside or outside kernel memory.
+ * Every optimizer's update on a parameter in kernel memory (its backend's
+ * kernel) against the same optimizer on an ordinary array (its JavaScript
+ * loop): the same bits for the value and every slot.
  * Also: an optimizer keeps the slots of a parameter in kernel memory where
  * the parameter is, and the wasm backend's blocks come back once their
  * arrays are collected.
  */
 import { describe, expect, it } from 'vitest';
 import { backendByName, wrap } from '@ndgraph/graph';
-import { adam, adamw, momentum } from '@ndgraph/nn';
-import { momentumStepWasm, wasmKernels } from '@ndgraph/ops/kernels';
+import { adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd } from '@ndgraph/nn';
+import { optimizerStepWasm, wasmKernels } from '@ndgraph/ops/kernels';
 import { uniformRandom } from '../helpers.ts';
 
 function momentumReference(
@@ -74,7 +77,7 @@ describe('WebAssembly momentum update (float32)', () => {
           // Three steps in a row, so the velocity carries over.
           for (let step = 0; step < 3; step++) {
             momentumReference(wWant, offset, g, offset, vWant, size, mu, lr, decay);
-            expect(momentumStepWasm(w, offset, g, offset, v, size, mu, lr, decay)).toBe(true);
+            expect(optimizerStepWasm('momentumStep')(w, offset, g, offset, [v], size, [mu, lr, decay])).toBe(true);
           }
           expectSameBits('velocity', v, vWant);
           expectSameBits('value', w, wWant); // including the elements outside [offset, offset + size)
@@ -122,10 +125,15 @@ describe('WebAssembly momentum update (float32)', () => {
   });
 });
 
-describe('WebAssembly Adam and AdamW updates (float32)', () => {
+describe('WebAssembly updates of every optimizer (float32)', () => {
   for (const [name, make] of [
+    ['sgd', (wd: number) => sgd({ learningRate: 0.05, weightDecay: wd })],
+    ['momentum', (wd: number) => momentum({ learningRate: 0.05, weightDecay: wd })],
+    ['nesterov', (wd: number) => nesterov({ learningRate: 0.05, weightDecay: wd })],
     ['adam', (wd: number) => adam({ learningRate: 0.01, weightDecay: wd })],
     ['adamw', (wd: number) => adamw({ learningRate: 0.01, weightDecay: wd })],
+    ['rmsprop', (wd: number) => rmsprop({ learningRate: 0.01, weightDecay: wd })],
+    ['adagrad', (wd: number) => adagrad({ learningRate: 0.05, weightDecay: wd })],
   ] as const) {
     for (const size of [1, 3, 150, 2401]) {
       for (const decay of [0, 0.01]) {
@@ -134,14 +142,16 @@ describe('WebAssembly Adam and AdamW updates (float32)', () => {
           inKernel.set(randomFloats(size, size, size < 200));
           const plain = inKernel.slice(); // ordinary memory: the optimizer's JavaScript loop
           const [fast, reference] = [make(decay), make(decay)];
+          expect(backendByName('wasm').kernel(`${name === 'adamw' ? 'adam' : name}Step`, 'float32'), 'the backend has the kernel').toBeTypeOf('function');
           for (let step = 0; step < 4; step++) {
             const grad = randomFloats(size, 100 + step, size < 200);
             fast.step([{ name: 'w', value: wrap(inKernel, [size]), grad: wrap(grad, [size]) }]);
             reference.step([{ name: 'w', value: wrap(plain, [size]), grad: wrap(grad.slice(), [size]) }]);
           }
           expectSameBits('value', inKernel, plain);
-          expectSameBits('m', fast.getState().slots['w/m'].data as Float32Array, reference.getState().slots['w/m'].data as Float32Array);
-          expectSameBits('v', fast.getState().slots['w/v'].data as Float32Array, reference.getState().slots['w/v'].data as Float32Array);
+          const [fastSlots, referenceSlots] = [fast.getState().slots, reference.getState().slots];
+          expect(Object.keys(fastSlots)).toEqual(Object.keys(referenceSlots));
+          for (const slot of Object.keys(referenceSlots)) expectSameBits(slot, fastSlots[slot].data as Float32Array, referenceSlots[slot].data as Float32Array);
         });
       }
     }

@@ -13,7 +13,7 @@
 //   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
 //   pool.ts         max and average pooling, forward and backward
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
-//   optimizer.ts    optimizer updates (momentum SGD, Adam / AdamW)
+//   optimizer.ts    optimizer updates (SGD, momentum, Nesterov, Adam / AdamW, RMSprop, AdaGrad)
 //   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
 //   batchnorm.ts    batch normalization: moments, normalize, the gamma and input gradients (statistics in float64)
 
@@ -25,7 +25,7 @@ export {
 export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from './pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
-export { adamStep, momentumStep } from './optimizer';
+export { adamStep, momentumStep, sgdStep, nesterovStep, rmspropStep, adagradStep } from './optimizer';
 export { tanhForward, sigmoidForward, eluForward, tanhBackward, sigmoidBackward, eluBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
 export {
   batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputSums, batchNormGradInputApply, batchNormGradInputEval, sumRowsF32,

@@ -37,6 +37,7 @@ class Adagrad extends BaseOptimizer {
   ): void {
     const sumSquares = slots[0];
     const { epsilon, weightDecay } = this;
+    if (this.backendStep('adagradStep', value, valueOffset, grad, gradOffset, slots, size, [lr, epsilon, weightDecay])) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + weightDecay * w;

@@ -10,7 +10,7 @@
  * AdamW (Loshchilov & Hutter 2019) decouples the decay from the gradient:
  *   w ← w − lr · (m̂ / (√v̂ + ε) + weightDecay·w)       (the moments see the raw gradient)
  */
-import { backendOwning, type FloatArray } from '@ndgraph/graph';
+import type { FloatArray } from '@ndgraph/graph';
 import { BaseOptimizer, type Optimizer, type CommonOptimizerOptions, checkOption, inUnitInterval, positive } from './optimizer.ts';
 import type { LearningRate } from '../schedules.ts';
 
@@ -24,27 +24,6 @@ export interface AdamOptions extends Omit<CommonOptimizerOptions, 'learningRate'
   /** Default 1e-8. */
   epsilon?: number;
 }
-
-/** A backend's Adam update (the loop in updateParam, in place); false when it did not run. */
-export type AdamStepKernel = (
-  value: FloatArray,
-  valueOffset: number,
-  grad: FloatArray,
-  gradOffset: number,
-  m: FloatArray,
-  v: FloatArray,
-  size: number,
-  parameters: {
-    beta1: number;
-    beta2: number;
-    learningRate: number;
-    epsilon: number;
-    correction1: number;
-    correction2: number;
-    coupledDecay: number;
-    decoupledDecay: number;
-  },
-) => boolean;
 
 class Adam extends BaseOptimizer {
   readonly name: string;
@@ -81,13 +60,8 @@ class Adam extends BaseOptimizer {
     const correction2 = 1 - Math.pow(beta2, t);
     const coupledDecay = this.decoupledDecay ? 0 : this.weightDecay;
     const decoupledDecay = this.decoupledDecay ? this.weightDecay : 0;
-    // The backend's kernel, where it has one, computes exactly this loop (the same bits).
-    const kernel =
-      value instanceof Float32Array && grad instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array
-        ? backendOwning(value).kernel<AdamStepKernel>('adamStep', 'float32')
-        : undefined;
-    const parameters = { beta1, beta2, learningRate: lr, epsilon, correction1, correction2, coupledDecay, decoupledDecay };
-    if (kernel?.(value, valueOffset, grad, gradOffset, m, v, size, parameters)) return;
+    const parameters = [beta1, beta2, lr, epsilon, correction1, correction2, coupledDecay, decoupledDecay];
+    if (this.backendStep('adamStep', value, valueOffset, grad, gradOffset, slots, size, parameters)) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + coupledDecay * w;

@@ -9,7 +9,7 @@ import { adam, adamw } from './adam.ts';
 import { rmsprop } from './rmsprop.ts';
 import { adagrad } from './adagrad.ts';
 
-export { type Optimizer, type OptimizerState, type ParamUpdate, type CommonOptimizerOptions, BaseOptimizer } from './optimizer.ts';
+export { type Optimizer, type OptimizerState, type OptimizerStepKernel, type ParamUpdate, type CommonOptimizerOptions, BaseOptimizer } from './optimizer.ts';
 export { sgd, type SgdOptions } from './sgd.ts';
 export { momentum, type MomentumOptions } from './momentum.ts';
 export { nesterov, type NesterovOptions } from './nesterov.ts';

@@ -9,26 +9,13 @@
  * rate both give the same weights.)
  * Slot: 'v' (velocity), starting at zero.
  */
-import { backendOwning, type FloatArray } from '@ndgraph/graph';
+import type { FloatArray } from '@ndgraph/graph';
 import { BaseOptimizer, type Optimizer, type CommonOptimizerOptions, checkOption, inUnitInterval } from './optimizer.ts';
 
 export interface MomentumOptions extends CommonOptimizerOptions {
   /** μ, in [0, 1). Default 0.9. */
   momentum?: number;
 }
-
-/** A backend's momentum update (the loop below, in place); false when it did not run. */
-export type MomentumStepKernel = (
-  value: FloatArray,
-  valueOffset: number,
-  grad: FloatArray,
-  gradOffset: number,
-  velocity: FloatArray,
-  size: number,
-  momentum: number,
-  learningRate: number,
-  weightDecay: number,
-) => boolean;
 
 class Momentum extends BaseOptimizer {
   readonly name = 'momentum';
@@ -50,12 +37,7 @@ class Momentum extends BaseOptimizer {
     const velocity = slots[0];
     const mu = this.momentum;
     const decay = this.weightDecay;
-    // The backend's kernel, where it has one, computes exactly this loop (the same bits).
-    const kernel =
-      value instanceof Float32Array && grad instanceof Float32Array && velocity instanceof Float32Array
-        ? backendOwning(value).kernel<MomentumStepKernel>('momentumStep', 'float32')
-        : undefined;
-    if (kernel?.(value, valueOffset, grad, gradOffset, velocity, size, mu, lr, decay)) return;
+    if (this.backendStep('momentumStep', value, valueOffset, grad, gradOffset, slots, size, [mu, lr, decay])) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + decay * w;

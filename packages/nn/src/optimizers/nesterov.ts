@@ -32,6 +32,7 @@ class Nesterov extends BaseOptimizer {
     const velocity = slots[0];
     const mu = this.momentum;
     const decay = this.weightDecay;
+    if (this.backendStep('nesterovStep', value, valueOffset, grad, gradOffset, slots, size, [mu, lr, decay])) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + decay * w;

@@ -89,6 +89,23 @@ function isRowMajor(t: Tensor): boolean {
 }
 
 /**
+ * A backend's update for one optimizer, named kernel `<optimizer>Step`: the
+ * optimizer's JavaScript loop, in place, on float32 arrays — the parameter
+ * and its gradient at offsets, the slots from index 0, and the update's
+ * numbers in the order the optimizer documents. Returns false when it did
+ * not run (the optimizer then runs its loop).
+ */
+export type OptimizerStepKernel = (
+  value: Float32Array,
+  valueOffset: number,
+  grad: Float32Array,
+  gradOffset: number,
+  slots: readonly Float32Array[],
+  size: number,
+  parameters: readonly number[],
+) => boolean;
+
+/**
  * The shared machinery. A concrete optimizer names its slots and implements
  * `updateParam`, the per-element update rule for one parameter.
  */
@@ -115,6 +132,26 @@ export abstract class BaseOptimizer implements Optimizer {
 
   learningRate(): number {
     return typeof this.rate === 'number' ? this.rate : this.rate(this.stepCount);
+  }
+
+  /**
+   * Runs the backend's kernel `name` for this update where the parameter's
+   * backend has one (float32 arrays); false when the caller must run its own
+   * loop. The kernel computes exactly that loop: the same bits.
+   */
+  protected backendStep(
+    name: string,
+    value: FloatArray,
+    valueOffset: number,
+    grad: FloatArray,
+    gradOffset: number,
+    slots: readonly FloatArray[],
+    size: number,
+    parameters: readonly number[],
+  ): boolean {
+    if (!(value instanceof Float32Array && grad instanceof Float32Array && slots.every((slot) => slot instanceof Float32Array))) return false;
+    const kernel = backendOwning(value).kernel<OptimizerStepKernel>(name, 'float32');
+    return kernel?.(value, valueOffset, grad, gradOffset, slots as readonly Float32Array[], size, parameters) ?? false;
   }
 
   step(params: readonly ParamUpdate[]): void {

@@ -41,6 +41,7 @@ class Rmsprop extends BaseOptimizer {
   ): void {
     const meanSquare = slots[0];
     const { decay, epsilon, weightDecay } = this;
+    if (this.backendStep('rmspropStep', value, valueOffset, grad, gradOffset, slots, size, [decay, lr, epsilon, weightDecay])) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + weightDecay * w;

@@ -21,10 +21,11 @@ class Sgd extends BaseOptimizer {
     grad: FloatArray,
     gradOffset: number,
     size: number,
-    _slots: readonly FloatArray[],
+    slots: readonly FloatArray[],
     lr: number,
   ): void {
     const decay = this.weightDecay;
+    if (this.backendStep('sgdStep', value, valueOffset, grad, gradOffset, slots, size, [lr, decay])) return;
     for (let i = 0; i < size; i++) {
       const w = value[valueOffset + i];
       const g = grad[gradOffset + i] + decay * w;

@@ -25,7 +25,7 @@ export { gemmWasm, createWasmGemm, gemmBiasReluWasm, type WasmGemmOptions } from
 export { conv2dForwardWasm, conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './wasm/conv-wasm.ts';
 export { maxPoolForwardWasm, maxPoolBackwardWasm } from './wasm/pool-wasm.ts';
 export { reluWasm, reluGradWasm, biasAddWasm, biasAddGradWasm } from './wasm/elementwise-wasm.ts';
-export { momentumStepWasm } from './wasm/optimizer-wasm.ts';
+export { optimizerStepWasm, type OptimizerStepExport } from './wasm/optimizer-wasm.ts';
 export { HELPER_THREAD_SOURCE, SharedMemoryHelpers, helperSetup, type StartedThread } from './wasm/threads.ts';
 export { FUSION_RULES } from '../fusion-rules.ts';
 

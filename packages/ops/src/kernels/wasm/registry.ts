@@ -18,7 +18,7 @@ import { WASM_BACKEND } from './backend.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from './conv-wasm.ts';
 import { biasAddGradWasm, biasAddWasm, chunkFor, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
-import { adamStepWasm, momentumStepWasm } from './optimizer-wasm.ts';
+import { optimizerStepWasm } from './optimizer-wasm.ts';
 import { batchNormForwardWasm, batchNormGradGammaWasm, batchNormGradInputWasm } from './batchnorm-wasm.ts';
 import { kernelCall, wasmKernels } from './runtime.ts';
 import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
@@ -246,5 +246,6 @@ export const WASM_KERNELS: Record<string, Kernel> = {
 for (const [op, kernel] of Object.entries(WASM_KERNELS)) registerKernel(op, WASM_BACKEND, kernel);
 
 /** Optimizer updates are kernels too, named rather than ops (see @ndgraph/nn's optimizers). */
-registerKernel('momentumStep', WASM_BACKEND, momentumStepWasm);
-registerKernel('adamStep', WASM_BACKEND, adamStepWasm);
+for (const name of ['sgdStep', 'momentumStep', 'nesterovStep', 'adamStep', 'rmspropStep', 'adagradStep'] as const) {
+  registerKernel(name, WASM_BACKEND, optimizerStepWasm(name));
+}

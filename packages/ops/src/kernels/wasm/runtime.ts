@@ -96,6 +96,10 @@ export interface KernelExports {
   biasAddGradWorkspaceBytes(channels: number): number;
   biasAddGrad(dy: number, n: number, channels: number, out: number, workspace: number): void;
   momentumStep(w: number, grad: number, velocity: number, count: number, mu: number, lr: number, decay: number): void;
+  sgdStep(w: number, grad: number, count: number, lr: number, decay: number): void;
+  nesterovStep(w: number, grad: number, velocity: number, count: number, mu: number, lr: number, decay: number): void;
+  rmspropStep(w: number, grad: number, meanSquare: number, count: number, rho: number, lr: number, epsilon: number, decay: number): void;
+  adagradStep(w: number, grad: number, sumSquares: number, count: number, lr: number, epsilon: number, decay: number): void;
   adamStep(
     w: number,
     grad: number,
