@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Graph, gradients, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
+import { addN, Graph, gradients, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
 import {
   add,
   avgPool,
@@ -139,16 +139,18 @@ describe('wasm kernels equal the JavaScript reference over random shapes', () =>
   });
 });
 
-describe('add, sub and mul on wasm', () => {
+describe('add, sub, mul and addN on wasm', () => {
   it(`operands of one shape give the bits of the JavaScript kernels; broadcasting ones go to them (${RUNS} cases)`, () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 1e6 }), fc.boolean(), (n, seed, broadcast) => {
         const g = new Graph({ backend: 'wasm' });
         const a = g.placeholder('a', [n]);
         const b = g.placeholder('b', broadcast ? [1] : [n]);
-        const ys = [add(a, b), sub(a, b), mul(a, b)];
+        const c = g.placeholder('c', [n]);
+        // addN sums gradient contributions (fan-out): two, three or four of them.
+        const ys = [add(a, b), sub(a, b), mul(a, b), addN([a, c]), addN([a, c, a]), addN([c, a, c, c])];
         const big = Array.from(values(n, seed), (v, i) => (i % 7 === 0 ? v * 1e30 : i % 11 === 0 ? -0 : v * 3));
-        const feeds = { a: tensor(big, [n]), b: tensor(values(broadcast ? 1 : n, seed + 1), [broadcast ? 1 : n]) };
+        const feeds = { a: tensor(big, [n]), b: tensor(values(broadcast ? 1 : n, seed + 1), [broadcast ? 1 : n]), c: tensor(values(n, seed + 2), [n]) };
         const fast = new Session(g).run(ys, feeds).map(toArray);
         const ref = new Session(g, { backend: 'js' }).run(ys, feeds).map(toArray);
         fast.forEach((f, i) => expect(f.map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(ref[i].map((v) => (Object.is(v, -0) ? '-0' : v))));

@@ -108,6 +108,20 @@ export const WASM_KERNELS: Record<string, Kernel> = {
   add: binary('addSame'),
   sub: binary('subSame'),
   mul: binary('mulSame'),
+  addN(inputs, attrs, ctx) {
+    // Summed in input order, each partial sum rounded to float32: the JavaScript kernel's bits.
+    const n = shapeSize(ctx.outputSpec.shape);
+    if (inputs.length < 2 || inputs.some((t) => t.size !== n)) return ctx.node.op.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    const k = kernels();
+    kernelCall(k, () => {
+      const outAt = k.output(f32(out), out.offset, n);
+      const at = (t: Tensor) => k.input(f32(t), t.offset, n);
+      elementwise('addSame', [at(inputs[0]), at(inputs[1]), outAt], n);
+      for (let i = 2; i < inputs.length; i++) elementwise('addSame', [outAt, at(inputs[i]), outAt], n);
+    });
+    return out;
+  },
   tanh: unary('tanhForward'),
   sigmoid: unary('sigmoidForward'),
   tanhGrad: binary('tanhBackward'),
