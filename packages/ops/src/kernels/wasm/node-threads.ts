@@ -11,6 +11,14 @@
  * Helpers do not keep the process alive. Results do not depend on the
  * number of threads (see the kernels' notes on how they split work).
  *
+ * Also here, opt-in: native kernels (C with AVX-512 / AVX2, built on install
+ * when the machine has a C compiler) for conv2d, its gradients and matmul,
+ * in place of the WebAssembly ones (see kernels/native/native-kernels.ts):
+ *
+ *   enableNativeKernels()    true when the addon is built and its kernels now run
+ *   disableNativeKernels()   the WebAssembly kernels again
+ *   nativeKernelsInfo()      whether it loaded (or why not), and what it was compiled for
+ *
  * @module @ndgraph/ops/node
  */
 import { availableParallelism } from 'node:os';
@@ -59,3 +67,14 @@ export function enableWasmThreads(threads = availableParallelism(), options: Was
 export function disableWasmThreads(): void {
   wasmKernels()?.setHelpers(null);
 }
+
+export {
+  enableNativeKernels,
+  disableNativeKernels,
+  nativeKernelsInfo,
+  nativeAddon,
+  NATIVE_KERNEL_OPS,
+  type NativeAddon,
+  type NativeKernelOptions,
+  type NativeKernelsInfo,
+} from '../native/native-kernels.ts';

@@ -1,0 +1,357 @@
+/*
+ * Blocked float32 GEMM, in the style of Goto and van de Geijn ("Anatomy of
+ * high-performance matrix multiplication", 2008) and BLIS:
+ *
+ *   C = relu?(alpha * op(A) * op(B) + beta * C + bias)
+ *
+ *   for each block of KC steps along k:
+ *     pack that block of op(B) into panels NR columns wide      (shared by all threads)
+ *     for each block of MC rows of C (the blocks are shared out between threads):
+ *       pack that block of op(A) into slivers of mr rows          (stays in the L2 cache)
+ *       for each panel of B:                                      (stays in the L1 cache)
+ *         for each sliver of A:
+ *           the micro-kernel: an mr x NR tile of C in registers (microkernel.h)
+ *
+ * Packing copies each block into the order the micro-kernel reads it, so its
+ * loads are sequential whatever the strides and transposes of A and B. A
+ * block of op(A) comes from an nd_rows source: a plain matrix here, windows
+ * of an image in conv.c (so a convolution needs no im2col matrix).
+ *
+ * Vector code is written with GCC/Clang vector extensions; compiled with
+ * -O3 -march=native they become AVX-512 or AVX2 fused multiply-adds (or
+ * whatever vectors the machine has). The tile shapes depend on how many
+ * vector registers there are, and the tile width on N: LeNet's layers have
+ * 6 and 16 output channels, so narrow tiles (8 or 16 columns) waste little.
+ *
+ * Every element of C is computed the same way (the same sums in the same
+ * order) whichever block and thread it falls in, so results do not depend on
+ * the number of threads.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "ndgraph_native.h"
+#include "vector.h"
+
+/* What the micro-kernel does with its sums. */
+typedef struct {
+  float alpha, beta;
+  int first;         /* the first block along k: C = alpha * acc + beta * C (beta = 0: C is not read) */
+  int last;          /* the last block along k: then add the bias and apply relu (x < 0 ? 0 : x) */
+  const float *bias; /* bias of the tile's first column, or NULL */
+  int relu;
+} nd_epilogue;
+
+/* ---- the micro-kernels, one per tile shape ---- */
+
+/*
+ * Row by row, a sliver of A has this many floats per row (so a block along
+ * k is at most this long): a constant, so that the micro-kernel reads row r
+ * at a fixed offset. 160 holds LeNet's conv2 windows (5 * 5 * 6 = 150) whole.
+ */
+#define ND_ROW_PITCH 160
+
+#if defined(__AVX512F__)
+/* 32 vector registers of 16 floats. */
+#define ND_SIMD "AVX-512"
+#define MK_NAME tile_8
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 0
+#include "microkernel.h"
+#define MK_NAME tile_8_rows
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 1
+#include "microkernel.h"
+#define MK_NAME tile_16
+#define MK_VEC nd_v16
+#define MK_VLEN 16
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 0
+#include "microkernel.h"
+#define MK_NAME tile_16_rows
+#define MK_VEC nd_v16
+#define MK_VLEN 16
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 1
+#include "microkernel.h"
+#define MK_NAME tile_wide
+#define MK_VEC nd_v16
+#define MK_VLEN 16
+#define MK_NV 2
+#define MK_MR_MAX 12
+#define MK_ROWS 0
+#include "microkernel.h"
+#define TILE_8_MR 24
+#define TILE_16_MR 24
+#define TILE_WIDE_NR 32
+#define TILE_WIDE_MR 12
+#elif defined(__AVX2__) || defined(__AVX__)
+/* 16 vector registers of 8 floats. */
+#define ND_SIMD "AVX2"
+#define MK_NAME tile_8
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 12
+#define MK_ROWS 0
+#include "microkernel.h"
+#define MK_NAME tile_8_rows
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 12
+#define MK_ROWS 1
+#include "microkernel.h"
+#define MK_NAME tile_16
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 0
+#include "microkernel.h"
+#define MK_NAME tile_16_rows
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 1
+#include "microkernel.h"
+#define tile_wide tile_16
+#define TILE_8_MR 12
+#define TILE_16_MR 6
+#define TILE_WIDE_NR 16
+#define TILE_WIDE_MR 6
+#else
+/* Anything else: vectors of 4 floats (SSE, NEON), which the compiler splits further if it must. */
+#define ND_SIMD "128-bit vectors"
+#define MK_NAME tile_8
+#define MK_VEC nd_v4
+#define MK_VLEN 4
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 0
+#include "microkernel.h"
+#define MK_NAME tile_8_rows
+#define MK_VEC nd_v4
+#define MK_VLEN 4
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 1
+#include "microkernel.h"
+#define tile_16 tile_8
+#define tile_16_rows tile_8_rows
+#define tile_wide tile_8
+#define TILE_8_MR 6
+#define TILE_16_MR 6
+#define TILE_WIDE_NR 8
+#define TILE_WIDE_MR 6
+#endif
+
+const char *nd_simd_name(void) { return ND_SIMD; }
+
+typedef void (*nd_tile_fn)(int mr, int kc, const float *restrict ap, const float *restrict bp, float *restrict c, ptrdiff_t ldc, int cols,
+                           const nd_epilogue *e);
+
+typedef struct {
+  nd_tile_fn tile;      /* reads slivers of A column by column */
+  nd_tile_fn tile_rows; /* reads them row by row (narrow tiles only), or NULL */
+  int nr, mr_max;
+} nd_family;
+
+/*
+ * The narrowest tile that covers N columns, or the wide one. With N at most
+ * 16 each element of A feeds a single multiply-add instruction, so packing
+ * A costs as much as the arithmetic: those tiles can also read slivers
+ * packed row by row, which windows of an image (and row-major matrices)
+ * are copied into in long runs.
+ */
+static nd_family family_for(int n) {
+  if (n <= 8) return (nd_family){tile_8, tile_8_rows, 8, TILE_8_MR};
+  if (n <= 16) return (nd_family){tile_16, tile_16_rows, 16, TILE_16_MR};
+  return (nd_family){tile_wide, NULL, TILE_WIDE_NR, TILE_WIDE_MR};
+}
+
+/* Block sizes: a KC x NR panel of B (32 KB at most) stays in L1, an MC x KC block of A (about 256 KB) in L2. */
+enum { KC = 256, MC_TARGET = 256 };
+
+/* ---- packing ---- */
+
+/* A block of op(A) from a plain matrix: op(A)[i, p] = data[i * row_stride + p * col_stride]. */
+static void pack_matrix_rows(const nd_rows *self, int i0, int mr, int p0, int kc, float *dest, ptrdiff_t row_step, ptrdiff_t col_step) {
+  const float *a = self->data + (ptrdiff_t)i0 * self->row_stride + (ptrdiff_t)p0 * self->col_stride;
+  if (self->col_stride == 1) {
+    /* A itself: each row of the block is contiguous. */
+    for (int r = 0; r < mr; r++) {
+      const float *row = a + (ptrdiff_t)r * self->row_stride;
+      float *to = dest + r * row_step;
+      if (col_step == 1) nd_copy(to, row, kc);
+      else
+        for (int p = 0; p < kc; p++) to[p * col_step] = row[p];
+    }
+  } else {
+    /* A^T: each column of the block is contiguous (row_stride is 1). */
+    for (int p = 0; p < kc; p++) {
+      const float *column = a + (ptrdiff_t)p * self->col_stride;
+      float *to = dest + p * col_step;
+      if (row_step == 1) nd_copy(to, column, mr);
+      else
+        for (int r = 0; r < mr; r++) to[r * row_step] = column[r];
+    }
+  }
+}
+
+nd_rows nd_matrix_rows(const float *a, long lda, int transposed) {
+  nd_rows rows = {0};
+  rows.pack = pack_matrix_rows;
+  rows.prefers_rows = !transposed;
+  rows.data = a;
+  rows.row_stride = transposed ? 1 : lda;
+  rows.col_stride = transposed ? lda : 1;
+  return rows;
+}
+
+/* Packs rows [p0, p0 + kc) of op(B) into panels of nr columns: dest[(jp * kc + p) * nr + j], zero beyond column n. */
+static void pack_b(const nd_gemm_problem *pr, int p0, int kc, int nr, float *dest) {
+  const int panels = (pr->n + nr - 1) / nr;
+  for (int jp = 0; jp < panels; jp++) {
+    const int j0 = jp * nr;
+    const int cols = pr->n - j0 < nr ? pr->n - j0 : nr;
+    float *panel = dest + (ptrdiff_t)jp * kc * nr;
+    if (pr->b_source) {
+      pr->b_source->pack(pr->b_source, p0, kc, j0, cols, nr, panel);
+      continue;
+    }
+    for (int p = 0; p < kc; p++) {
+      const float *b = pr->b + (ptrdiff_t)(p0 + p) * pr->b_row_stride + (ptrdiff_t)j0 * pr->b_col_stride;
+      float *to = panel + (ptrdiff_t)p * nr;
+      if (pr->b_col_stride == 1) {
+        nd_copy(to, b, cols);
+        nd_zero(to + cols, nr - cols);
+      } else
+        for (int j = 0; j < nr; j++) to[j] = j < cols ? b[(ptrdiff_t)j * pr->b_col_stride] : 0;
+    }
+  }
+}
+
+/* ---- the driver ---- */
+
+typedef struct {
+  const nd_gemm_problem *pr;
+  nd_family f;
+  int by_rows; /* slivers of A packed row by row (f.tile_rows) */
+  int mr, mc;
+  int p0, kc, kc_max;
+  const float *packed_b;
+  atomic_int failed; /* set by a task that could not get its scratch memory */
+} nd_block_job;
+
+/* One block of MC rows of C, over the current block along k (a task of nd_parallel_for). */
+static void run_row_block(void *context, int block, int thread) {
+  (void)thread;
+  nd_block_job *job = context;
+  const nd_gemm_problem *pr = job->pr;
+  const int i0 = block * job->mc;
+  const int rows = pr->m - i0 < job->mc ? pr->m - i0 : job->mc;
+  /* Row by row, sliver rows are ND_ROW_PITCH apart; column by column, a sliver of mr rows takes mr * kc floats. */
+  const int pitch = job->by_rows ? ND_ROW_PITCH : job->kc;
+  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
+  if (!packed_a) {
+    atomic_store(&job->failed, 1);
+    return;
+  }
+  for (int r0 = 0; r0 < rows; r0 += job->mr) {
+    const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
+    float *sliver = packed_a + (ptrdiff_t)r0 * pitch;
+    if (job->by_rows) pr->a->pack(pr->a, i0 + r0, mr, job->p0, job->kc, sliver, ND_ROW_PITCH, 1);
+    else pr->a->pack(pr->a, i0 + r0, mr, job->p0, job->kc, sliver, 1, mr);
+  }
+  nd_epilogue e = {pr->alpha, pr->beta, job->p0 == 0, job->p0 + job->kc == pr->k, NULL, pr->relu};
+  const nd_tile_fn tile = job->by_rows ? job->f.tile_rows : job->f.tile;
+  const int nr = job->f.nr;
+  for (int j0 = 0; j0 < pr->n; j0 += nr) {
+    const int cols = pr->n - j0 < nr ? pr->n - j0 : nr;
+    const float *panel = job->packed_b + (ptrdiff_t)(j0 / nr) * job->kc * nr;
+    e.bias = pr->bias ? pr->bias + j0 : NULL;
+    for (int r0 = 0; r0 < rows; r0 += job->mr) {
+      const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
+      float *c = pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0;
+      tile(mr, job->kc, packed_a + (ptrdiff_t)r0 * pitch, panel, c, pr->ldc, cols, &e);
+    }
+  }
+}
+
+/* C = beta * C, then bias and relu: the whole problem when there is no product to add (k = 0 or alpha = 0). */
+static void scale_only(const nd_gemm_problem *pr) {
+  for (int i = 0; i < pr->m; i++) {
+    float *c = pr->c + (ptrdiff_t)i * pr->ldc;
+    for (int j = 0; j < pr->n; j++) {
+      float x = pr->beta == 0.0f ? 0.0f : pr->beta * c[j];
+      if (pr->bias) x += pr->bias[j];
+      if (pr->relu && x < 0) x = 0;
+      c[j] = x;
+    }
+  }
+}
+
+int nd_gemm(const nd_gemm_problem *pr) {
+  if (pr->m <= 0 || pr->n <= 0) return ND_OK;
+  if (pr->k <= 0 || pr->alpha == 0.0f) {
+    scale_only(pr);
+    return ND_OK;
+  }
+  nd_block_job job;
+  memset(&job, 0, sizeof job);
+  job.pr = pr;
+  job.f = family_for(pr->n);
+  job.by_rows = job.f.tile_rows != NULL && pr->a->prefers_rows;
+  /* Rows per sliver: as many as fit, evened out so that the last sliver is not much shorter. */
+  const int slivers = (pr->m + job.f.mr_max - 1) / job.f.mr_max;
+  job.mr = (pr->m + slivers - 1) / slivers;
+  job.mc = MC_TARGET / job.mr * job.mr;
+  if (job.mc < job.mr) job.mc = job.mr;
+  /* Steps along k per block, evened out the same way. */
+  const int kc_limit = job.by_rows ? ND_ROW_PITCH : KC;
+  const int kblocks = (pr->k + kc_limit - 1) / kc_limit;
+  job.kc_max = (pr->k + kblocks - 1) / kblocks;
+  const int panels = (pr->n + job.f.nr - 1) / job.f.nr;
+  float *packed_b = nd_scratch(ND_SCRATCH_PACK_B, (size_t)job.kc_max * panels * job.f.nr);
+  if (!packed_b) return ND_OUT_OF_MEMORY;
+  job.packed_b = packed_b;
+  const int row_blocks = (pr->m + job.mc - 1) / job.mc;
+  for (job.p0 = 0; job.p0 < pr->k; job.p0 += job.kc_max) {
+    job.kc = pr->k - job.p0 < job.kc_max ? pr->k - job.p0 : job.kc_max;
+    pack_b(pr, job.p0, job.kc, job.f.nr, packed_b);
+    nd_parallel_for(row_blocks, run_row_block, &job);
+    if (atomic_load(&job.failed)) return ND_OUT_OF_MEMORY;
+  }
+  return ND_OK;
+}
+
+int nd_gemm_strided(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, long lda, const float *b, long ldb, float beta, float *c,
+                    long ldc, const float *bias, int relu) {
+  const nd_rows rows = nd_matrix_rows(a, lda, trans_a);
+  nd_gemm_problem pr;
+  memset(&pr, 0, sizeof pr);
+  pr.m = m;
+  pr.n = n;
+  pr.k = k;
+  pr.alpha = alpha;
+  pr.beta = beta;
+  pr.a = &rows;
+  pr.b = b;
+  pr.b_row_stride = trans_b ? 1 : ldb;
+  pr.b_col_stride = trans_b ? ldb : 1;
+  pr.c = c;
+  pr.ldc = ldc;
+  pr.bias = bias;
+  pr.relu = relu;
+  return nd_gemm(&pr);
+}

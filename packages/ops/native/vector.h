@@ -1,0 +1,94 @@
+/*
+ * Vector types for the GEMM micro-kernels (GCC/Clang vector extensions:
+ * arithmetic on them is lane by lane, `a * b + c` becomes a fused
+ * multiply-add with -ffp-contract=fast), loads and stores of the first
+ * `lanes` floats of a vector that never touch memory past them (masked
+ * instructions where the machine has them, a loop where it does not), so a
+ * tile at the right edge of C does not read or write past its rows, and
+ * copies of short runs of floats for the packing routines.
+ */
+#ifndef NDGRAPH_VECTOR_H
+#define NDGRAPH_VECTOR_H
+
+#include <stddef.h>
+#include <string.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+typedef float nd_v4 __attribute__((vector_size(16)));
+typedef int nd_v4_bits __attribute__((vector_size(16)));
+typedef float nd_v8 __attribute__((vector_size(32)));
+typedef int nd_v8_bits __attribute__((vector_size(32)));
+typedef float nd_v16 __attribute__((vector_size(64)));
+typedef int nd_v16_bits __attribute__((vector_size(64)));
+
+/* The portable versions: a whole vector with memcpy (one unaligned load or store), part of one lane by lane. */
+#define ND_PORTABLE_PART(type, count)                                     \
+  static inline type type##_load_portable(const float *p, int lanes) {    \
+    type v = {0};                                                         \
+    if (lanes == count) memcpy(&v, p, sizeof v);                          \
+    else                                                                  \
+      for (int i = 0; i < lanes; i++) v[i] = p[i];                        \
+    return v;                                                             \
+  }                                                                       \
+  static inline void type##_store_portable(float *p, type v, int lanes) { \
+    if (lanes == count) memcpy(p, &v, sizeof v);                          \
+    else                                                                  \
+      for (int i = 0; i < lanes; i++) p[i] = v[i];                        \
+  }
+ND_PORTABLE_PART(nd_v4, 4)
+ND_PORTABLE_PART(nd_v8, 8)
+ND_PORTABLE_PART(nd_v16, 16)
+
+static inline nd_v4 nd_v4_load(const float *p, int lanes) { return nd_v4_load_portable(p, lanes); }
+static inline void nd_v4_store(float *p, nd_v4 v, int lanes) { nd_v4_store_portable(p, v, lanes); }
+
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+static inline nd_v8 nd_v8_load(const float *p, int lanes) { return (nd_v8)_mm256_maskz_loadu_ps((__mmask8)(0xFFu >> (8 - lanes)), p); }
+static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { _mm256_mask_storeu_ps(p, (__mmask8)(0xFFu >> (8 - lanes)), (__m256)v); }
+#elif defined(__AVX2__)
+static inline __m256i nd_v8_mask(int lanes) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+static inline nd_v8 nd_v8_load(const float *p, int lanes) { return (nd_v8)_mm256_maskload_ps(p, nd_v8_mask(lanes)); }
+static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { _mm256_maskstore_ps(p, nd_v8_mask(lanes), (__m256)v); }
+#else
+static inline nd_v8 nd_v8_load(const float *p, int lanes) { return nd_v8_load_portable(p, lanes); }
+static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { nd_v8_store_portable(p, v, lanes); }
+#endif
+
+#if defined(__AVX512F__)
+static inline nd_v16 nd_v16_load(const float *p, int lanes) { return (nd_v16)_mm512_maskz_loadu_ps((__mmask16)(0xFFFFu >> (16 - lanes)), p); }
+static inline void nd_v16_store(float *p, nd_v16 v, int lanes) { _mm512_mask_storeu_ps(p, (__mmask16)(0xFFFFu >> (16 - lanes)), (__m512)v); }
+#else
+static inline nd_v16 nd_v16_load(const float *p, int lanes) { return nd_v16_load_portable(p, lanes); }
+static inline void nd_v16_store(float *p, nd_v16 v, int lanes) { nd_v16_store_portable(p, v, lanes); }
+#endif
+
+/*
+ * Copies n floats, and writes n zeros, for the short runs the packing
+ * routines move (a window row of a conv is often 5 to 30 floats): whole
+ * vectors, then one masked vector for the rest, rather than a loop or a
+ * call to memcpy.
+ */
+static inline void nd_copy(float *to, const float *from, ptrdiff_t n) {
+#if defined(__AVX512F__)
+  for (; n >= 16; n -= 16, to += 16, from += 16) _mm512_storeu_ps(to, _mm512_loadu_ps(from));
+  if (n > 0) {
+    const __mmask16 mask = (__mmask16)(0xFFFFu >> (16 - n));
+    _mm512_mask_storeu_ps(to, mask, _mm512_maskz_loadu_ps(mask, from));
+  }
+#else
+  for (ptrdiff_t i = 0; i < n; i++) to[i] = from[i];
+#endif
+}
+
+static inline void nd_zero(float *to, ptrdiff_t n) {
+#if defined(__AVX512F__)
+  for (; n >= 16; n -= 16, to += 16) _mm512_storeu_ps(to, _mm512_setzero_ps());
+  if (n > 0) _mm512_mask_storeu_ps(to, (__mmask16)(0xFFFFu >> (16 - n)), _mm512_setzero_ps());
+#else
+  for (ptrdiff_t i = 0; i < n; i++) to[i] = 0;
+#endif
+}
+
+#endif
