@@ -112,7 +112,7 @@ static inline void gather_window(const float *x, const nd_conv_geometry *g, nd_p
       if (step == 1) {
         if (copy_to > copy_from) {
           nd_zero(o, copy_from - t0);
-          nd_copy(o + (copy_from - t0), x + base + copy_from, copy_to - copy_from);
+          nd_copy(o + (copy_from - t0), x + (base + copy_from), copy_to - copy_from);
           nd_zero(o + (copy_to - t0), t1 - copy_to);
         } else {
           nd_zero(o, t1 - t0);
@@ -136,13 +136,174 @@ static void pack_forward_windows(const nd_rows *self, int i0, int mr, int p0, in
 }
 
 /* im2col(x) as the B of a GEMM: row p is the window of output pixel p (counted from image first_image), column j its tap j. */
-static void pack_window_columns(const nd_cols *self, int p0, int kc, int j0, int cols, int nr, float *dest) {
+/* Where the next tap of a row of B goes in the panels: panel `index`, column `column`. */
+typedef struct {
+  float *row; /* the row in panel 0 */
+  ptrdiff_t panel;
+  int nr, index, column;
+} nd_panel_cursor;
+
+/* Writes n floats of a run (zeros when from is NULL) at the cursor, across panel boundaries. */
+static void put_run(nd_panel_cursor *at, const float *from, int n) {
+  while (n > 0) {
+    const int piece = n < at->nr - at->column ? n : at->nr - at->column;
+    float *to = at->row + at->index * at->panel + at->column;
+    if (from) {
+      nd_copy(to, from, piece);
+      from += piece;
+    } else {
+      nd_zero(to, piece);
+    }
+    n -= piece;
+    if ((at->column += piece) == at->nr) {
+      at->column = 0;
+      at->index++;
+    }
+  }
+}
+
+static void pack_window_columns(const nd_cols *self, int p0, int kc, int j_begin, int j_end, int nr, float *dest) {
   const nd_conv_geometry *g = self->geometry;
+  const ptrdiff_t panel = (ptrdiff_t)kc * nr;
+  const int width = j_end - j_begin;
+  const int C = g->channels, kw = g->kernel_width, row_taps = kw * C;
   nd_pixel px = pixel_at(g, (long)self->first_image * g->out_height * g->out_width + p0);
   for (int p = 0; p < kc; p++, next_pixel(g, &px)) {
-    float *to = dest + (ptrdiff_t)p * nr;
-    gather_window(self->data, g, px, j0, j0 + cols, to, 1);
-    nd_zero(to + cols, nr - cols);
+    float *row = dest + (ptrdiff_t)p * nr;
+    if (j_begin != 0 || j_end != row_taps * g->kernel_height) {
+      /* Part of the windows: each panel on its own. */
+      for (int j0 = 0; j0 < width; j0 += nr) {
+        const int cols = width - j0 < nr ? width - j0 : nr;
+        gather_window(self->data, g, px, j_begin + j0, j_begin + j0 + cols, row + (j0 / nr) * panel, 1);
+        nd_zero(row + (j0 / nr) * panel + cols, nr - cols);
+      }
+      continue;
+    }
+    /* Whole windows: each window row is zeros, a run of x, zeros, which go straight into the panels. */
+    const ptrdiff_t top = (ptrdiff_t)px.oh * g->stride_height - g->pad_top;
+    const ptrdiff_t left = (ptrdiff_t)px.ow * g->stride_width - g->pad_left;
+    ptrdiff_t kj_lo = left < 0 ? -left : 0;
+    if (kj_lo > kw) kj_lo = kw;
+    ptrdiff_t kj_hi = g->in_width - left;
+    if (kj_hi > kw) kj_hi = kw;
+    if (kj_hi < kj_lo) kj_hi = kj_lo;
+    const int lo = (int)kj_lo * C, hi = (int)kj_hi * C;
+    nd_panel_cursor at = {row, panel, nr, 0, 0};
+    for (int ki = 0; ki < g->kernel_height; ki++) {
+      const ptrdiff_t ih = top + ki;
+      if (ih < 0 || ih >= g->in_height || hi == lo) {
+        put_run(&at, NULL, row_taps);
+        continue;
+      }
+      const ptrdiff_t base = (((ptrdiff_t)px.n * g->in_height + ih) * g->in_width + left) * C;
+      put_run(&at, NULL, lo);
+      put_run(&at, self->data + (base + lo), hi - lo);
+      put_run(&at, NULL, row_taps - hi);
+    }
+    if (at.column > 0) put_run(&at, NULL, nr - at.column);
+  }
+}
+
+/* Pixel-major windows are cheap to pack when a tap is contiguous along an output row: one input channel, stride 1. */
+static int taps_are_contiguous(const nd_conv_geometry *g) { return g->channels == 1 && g->stride_width == 1; }
+
+/*
+ * For taps_are_contiguous geometries: taps [q0, q0 + taps) (q = ki * kw + kj)
+ * of the windows of `count` consecutive output pixels from px on, which lie
+ * in one output row, written to out[p * ld + t] for tap q0 + p and pixel
+ * px + t. Along the row, one tap of consecutive pixels is a contiguous run
+ * of x (zeros where the windows hang over the edges of the image).
+ */
+static void gather_taps_along_row(const float *x, const nd_conv_geometry *g, int q0, int taps, nd_pixel px, int count, float *out, ptrdiff_t ld) {
+  const int kw = g->kernel_width;
+  /*
+   * For window column kj, the pixels [a, b) of the run read a column of x
+   * inside the image (0 <= ow - pad_left + kj < in_width); the others read
+   * padding. a and b depend on kj only: work them out once per run.
+   */
+  enum { MAX_KW = 32 };
+  ptrdiff_t a_of[MAX_KW], b_of[MAX_KW];
+  const int known = kw < MAX_KW ? kw : MAX_KW;
+  for (int kj = 0; kj < known; kj++) {
+    const ptrdiff_t shift = (ptrdiff_t)g->pad_left - kj;
+    a_of[kj] = px.ow > shift ? px.ow : shift;
+    b_of[kj] = (ptrdiff_t)g->in_width + shift < px.ow + count ? (ptrdiff_t)g->in_width + shift : px.ow + count;
+  }
+  const float *image = x + (ptrdiff_t)px.n * g->in_height * g->in_width;
+  int ki = q0 / kw, kj = q0 % kw;
+  for (int p = 0; p < taps; p++, out += ld) {
+    const ptrdiff_t ih = (ptrdiff_t)px.oh * g->stride_height - g->pad_top + ki;
+    const ptrdiff_t shift = (ptrdiff_t)g->pad_left - kj;
+    ptrdiff_t a, b;
+    if (kj < known) {
+      a = a_of[kj];
+      b = b_of[kj];
+    } else {
+      a = px.ow > shift ? px.ow : shift;
+      b = (ptrdiff_t)g->in_width + shift < px.ow + count ? (ptrdiff_t)g->in_width + shift : px.ow + count;
+    }
+    if (ih < 0 || ih >= g->in_height || b <= a) {
+      nd_zero(out, count);
+    } else {
+      if (a > px.ow) nd_zero(out, a - px.ow);
+      nd_copy(out + (a - px.ow), image + (ih * g->in_width + a - shift), b - a);
+      if (b < px.ow + count) nd_zero(out + (b - px.ow), px.ow + count - b);
+    }
+    if (++kj == kw) {
+      kj = 0;
+      ki++;
+    }
+  }
+}
+
+/* The same for pixels that may span several output rows: one run per row. */
+static void gather_taps(const float *x, const nd_conv_geometry *g, int q0, int taps, nd_pixel px, int count, float *out, ptrdiff_t ld) {
+  for (int done = 0; done < count;) {
+    const int run = count - done < g->out_width - px.ow ? count - done : g->out_width - px.ow;
+    gather_taps_along_row(x, g, q0, taps, px, run, out + done, ld);
+    done += run;
+    px.ow += run;
+    if (px.ow == g->out_width) {
+      px.ow = 0;
+      if (++px.oh == g->out_height) {
+        px.oh = 0;
+        px.n++;
+      }
+    }
+  }
+}
+
+/*
+ * im2col(x) as the A of a GEMM, pixel-major: row i is output pixel i (of the
+ * whole batch), column p tap p; packed column by column, each column of a
+ * sliver is one tap of consecutive pixels.
+ */
+static void pack_pixel_rows(const nd_rows *self, int i0, int mr, int p0, int kc, float *dest, ptrdiff_t row_step, ptrdiff_t col_step) {
+  const nd_conv_geometry *g = self->geometry;
+  if (row_step == 1) {
+    gather_taps(self->data, g, p0, kc, pixel_at(g, i0), mr, dest, col_step);
+    return;
+  }
+  nd_pixel px = pixel_at(g, i0);
+  for (int r = 0; r < mr; r++, next_pixel(g, &px)) gather_window(self->data, g, px, p0, p0 + kc, dest + r * row_step, col_step);
+}
+
+/* im2col(x)^T as the A of a GEMM: row i is tap i, column p output pixel p (counted from image first_image). */
+static void pack_tap_rows(const nd_rows *self, int i0, int mr, int p0, int kc, float *dest, ptrdiff_t row_step, ptrdiff_t col_step) {
+  const nd_conv_geometry *g = self->geometry;
+  const long first = (long)self->first_image * g->out_height * g->out_width + p0;
+  if (col_step == 1) {
+    gather_taps(self->data, g, i0, mr, pixel_at(g, first), kc, dest, row_step);
+    return;
+  }
+  /* Column by column: gather a piece of each row, then spread it out. */
+  float run[256];
+  for (int r = 0; r < mr; r++) {
+    for (int p = 0; p < kc; p += 256) {
+      const int n = kc - p < 256 ? kc - p : 256;
+      gather_taps(self->data, g, i0 + r, 1, pixel_at(g, first + p), n, run, 0);
+      for (int t = 0; t < n; t++) dest[r * row_step + (p + t) * col_step] = run[t];
+    }
   }
 }
 
@@ -153,8 +314,15 @@ int nd_conv2d_forward(const float *x, const float *filter, const float *bias, in
     rows = nd_matrix_rows(x, g->channels, 0);
   } else {
     memset(&rows, 0, sizeof rows);
-    rows.pack = pack_forward_windows;
-    rows.prefers_rows = 1; /* a window row is a run of kw * cin floats */
+    if (taps_are_contiguous(g)) {
+      /* One input channel, stride 1: a tap of consecutive pixels is a run of x; pack slivers column by column, an output row at a time. */
+      rows.pack = pack_pixel_rows;
+      rows.row_period = g->out_width;
+    } else {
+      /* A window row is a run of kw * cin floats; pack slivers row by row. */
+      rows.pack = pack_forward_windows;
+      rows.prefers_rows = 1;
+    }
     rows.data = x;
     rows.geometry = g;
   }
@@ -200,7 +368,7 @@ static void col2im(const float *cols, const nd_conv_geometry *g, int first, int 
       /* dx[base + t] is where tap t of this window row came from, for t in [lo, hi). */
       const ptrdiff_t base = (((ptrdiff_t)px.n * g->in_height + ih) * g->in_width + left) * C;
       const float *from = row + ki * row_taps;
-      for (int t = lo; t < hi; t++) dx[base + t] += from[t];
+      nd_add(dx + (base + lo), from + lo, hi - lo);
     }
   }
 }
@@ -257,20 +425,25 @@ int nd_conv2d_backprop_input(const float *dy, const float *filter, float *dx, co
 /* ---- filter gradient ---- */
 
 /*
- * The filter gradient is computed transposed, as dfilter^T = dy^T * im2col(x):
- * a product with cout rows, one column per tap and the pixels as its long
- * inner dimension. Then both operands pack in long runs: a column of dy^T
- * is a row of dy, and a row of im2col(x) is a window.
+ * dfilter = im2col(x)^T * dy, a sum over the pixels of the batch. Two ways
+ * to lay the product out, so that both operands pack in long runs:
+ *
+ *  - transposed, dfilter^T = dy^T * im2col(x): cout rows, a column per tap,
+ *    the pixels as the inner dimension. A column of dy^T is a row of dy and
+ *    a row of im2col(x) is a window (runs of kw * cin floats).
+ *  - for one input channel and stride 1 (taps_are_contiguous), straight:
+ *    a row of im2col(x)^T is one tap over consecutive pixels, contiguous in x.
  */
 typedef struct {
   const float *x, *dy;
-  float *partials; /* one transposed filter-sized sum per part */
+  float *partials; /* one filter-sized sum per part: [cout, taps] when transposed, else [taps, cout] */
   const nd_conv_geometry *g;
   int images_per_part;
+  int transposed;
   atomic_int failed;
 } nd_filter_grad_job;
 
-/* One part of the batch: partials[part] = dy^T * im2col(x) over its images, [cout, taps]. */
+/* One part of the batch: partials[part] = the filter gradient over its images. */
 static void filter_grad_part(void *context, int part, int thread) {
   (void)thread;
   nd_filter_grad_job *job = context;
@@ -278,32 +451,51 @@ static void filter_grad_part(void *context, int part, int thread) {
   const int first = part * job->images_per_part;
   const int count = g->batch - first < job->images_per_part ? g->batch - first : job->images_per_part;
   const int pixels_per_image = g->out_height * g->out_width;
-  const int taps = tap_count(g);
-  const nd_rows rows = nd_matrix_rows(job->dy + (ptrdiff_t)first * pixels_per_image * g->out_channels, g->out_channels, 1);
-  nd_cols windows;
-  memset(&windows, 0, sizeof windows);
-  windows.pack = pack_window_columns;
-  windows.data = job->x;
-  windows.geometry = g;
-  windows.first_image = first;
+  const int taps = tap_count(g), cout = g->out_channels;
+  const float *dy = job->dy + (ptrdiff_t)first * pixels_per_image * cout;
   nd_gemm_problem pr;
   memset(&pr, 0, sizeof pr);
-  pr.m = g->out_channels;
-  pr.n = taps;
   pr.k = count * pixels_per_image;
   pr.alpha = 1;
   pr.beta = 0;
-  pr.a = &rows;
-  if (is_pointwise(g)) {
-    /* 1x1, stride 1: im2col(x) is x itself, [n * h * w, cin]. */
-    pr.b = job->x + (ptrdiff_t)first * g->in_height * g->in_width * g->channels;
-    pr.b_row_stride = g->channels;
-    pr.b_col_stride = 1;
+  pr.c = job->partials + (ptrdiff_t)part * taps * cout;
+  nd_rows rows;
+  nd_cols windows;
+  if (job->transposed) {
+    rows = nd_matrix_rows(dy, cout, 1);
+    pr.m = cout;
+    pr.n = taps;
+    pr.a = &rows;
+    if (is_pointwise(g)) {
+      /* 1x1, stride 1: im2col(x) is x itself, [n * h * w, cin]. */
+      pr.b = job->x + (ptrdiff_t)first * g->in_height * g->in_width * g->channels;
+      pr.b_row_stride = g->channels;
+      pr.b_col_stride = 1;
+    } else {
+      memset(&windows, 0, sizeof windows);
+      windows.pack = pack_window_columns;
+      windows.data = job->x;
+      windows.geometry = g;
+      windows.first_image = first;
+      pr.b_source = &windows;
+    }
+    pr.ldc = taps;
   } else {
-    pr.b_source = &windows;
+    memset(&rows, 0, sizeof rows);
+    rows.pack = pack_tap_rows;
+    rows.prefers_rows = 1;
+    rows.col_period = g->out_width;
+    rows.data = job->x;
+    rows.geometry = g;
+    rows.first_image = first;
+    pr.m = taps;
+    pr.n = cout;
+    pr.a = &rows;
+    pr.b = dy;
+    pr.b_row_stride = cout;
+    pr.b_col_stride = 1;
+    pr.ldc = cout;
   }
-  pr.c = job->partials + (ptrdiff_t)part * taps * g->out_channels;
-  pr.ldc = taps;
   if (nd_gemm(&pr) != ND_OK) atomic_store(&job->failed, 1);
 }
 
@@ -320,13 +512,13 @@ int nd_conv2d_backprop_filter(const float *x, const float *dy, float *dfilter, c
   const int parts = (g->batch + per_part - 1) / per_part;
   float *partials = nd_scratch(ND_SCRATCH_PARTIALS, (size_t)parts * size);
   if (!partials) return ND_OUT_OF_MEMORY;
-  nd_filter_grad_job job = {x, dy, partials, g, per_part, 0};
+  nd_filter_grad_job job = {x, dy, partials, g, per_part, !taps_are_contiguous(g) || is_pointwise(g), 0};
   nd_parallel_for(parts, filter_grad_part, &job);
   if (atomic_load(&job.failed)) return ND_OUT_OF_MEMORY;
-  /* dfilter[q, co]: the parts' sums of [co, q] added up in order. */
-  for (int co = 0; co < cout; co++) {
-    for (int q = 0; q < taps; q++) {
-      const size_t at = (size_t)co * taps + q;
+  /* dfilter[q, co]: the parts' sums added up in order. */
+  for (int q = 0; q < taps; q++) {
+    for (int co = 0; co < cout; co++) {
+      const size_t at = job.transposed ? (size_t)co * taps + q : (size_t)q * cout + co;
       float sum = partials[at];
       for (int part = 1; part < parts; part++) sum += partials[(size_t)part * size + at];
       dfilter[(size_t)q * cout + co] = sum;

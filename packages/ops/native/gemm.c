@@ -5,12 +5,16 @@
  *   C = relu?(alpha * op(A) * op(B) + beta * C + bias)
  *
  *   for each block of KC steps along k:
- *     pack that block of op(B) into panels NR columns wide      (shared by all threads)
- *     for each block of MC rows of C (the blocks are shared out between threads):
- *       pack that block of op(A) into slivers of mr rows          (stays in the L2 cache)
- *       for each panel of B:                                      (stays in the L1 cache)
- *         for each sliver of A:
- *           the micro-kernel: an mr x NR tile of C in registers (microkernel.h)
+ *     for each block of NC columns:
+ *       pack that block of op(B) into panels NR columns wide    (shared by all threads)
+ *       for each block of MC rows of C (shared out between threads):
+ *         pack that block of op(A) into slivers of mr rows        (stays in the L2 cache)
+ *         for each panel of B:                                    (stays in the L1 cache)
+ *           for each sliver of A:
+ *             the micro-kernel: an mr x NR tile of C in registers (microkernel.h)
+ *
+ * (When C has only one block of rows, the threads share its blocks of
+ * columns instead, each packing its own.)
  *
  * Packing copies each block into the order the micro-kernel reads it, so its
  * loads are sequential whatever the strides and transposes of A and B. A
@@ -218,24 +222,20 @@ nd_rows nd_matrix_rows(const float *a, long lda, int transposed) {
   return rows;
 }
 
-/* Packs rows [p0, p0 + kc) of op(B) into panels of nr columns: dest[(jp * kc + p) * nr + j], zero beyond column n. */
-static void pack_b(const nd_gemm_problem *pr, int p0, int kc, int nr, float *dest) {
-  const int panels = (pr->n + nr - 1) / nr;
-  for (int jp = 0; jp < panels; jp++) {
-    const int j0 = jp * nr;
-    const int cols = pr->n - j0 < nr ? pr->n - j0 : nr;
-    float *panel = dest + (ptrdiff_t)jp * kc * nr;
-    if (pr->b_source) {
-      pr->b_source->pack(pr->b_source, p0, kc, j0, cols, nr, panel);
-      continue;
-    }
+/* Packs rows [p0, p0 + kc) and columns [j_begin, j_end) of op(B) into panels of nr columns: dest[(jp * kc + p) * nr + j], zero past j_end. */
+static void pack_b(const nd_gemm_problem *pr, int p0, int kc, int j_begin, int j_end, int nr, float *dest) {
+  if (pr->b_source) {
+    pr->b_source->pack(pr->b_source, p0, kc, j_begin, j_end, nr, dest);
+    return;
+  }
+  for (int j0 = j_begin; j0 < j_end; j0 += nr) {
+    const int cols = j_end - j0 < nr ? j_end - j0 : nr;
+    float *panel = dest + (ptrdiff_t)((j0 - j_begin) / nr) * kc * nr;
     for (int p = 0; p < kc; p++) {
       const float *b = pr->b + (ptrdiff_t)(p0 + p) * pr->b_row_stride + (ptrdiff_t)j0 * pr->b_col_stride;
       float *to = panel + (ptrdiff_t)p * nr;
-      if (pr->b_col_stride == 1) {
-        nd_copy(to, b, cols);
-        nd_zero(to + cols, nr - cols);
-      } else
+      if (pr->b_col_stride == 1) nd_copy_padded(to, b, cols, nr);
+      else
         for (int j = 0; j < nr; j++) to[j] = j < cols ? b[(ptrdiff_t)j * pr->b_col_stride] : 0;
     }
   }
@@ -247,46 +247,14 @@ typedef struct {
   const nd_gemm_problem *pr;
   nd_family f;
   int by_rows; /* slivers of A packed row by row (f.tile_rows) */
-  int mr, mc;
-  int p0, kc, kc_max;
+  int mr, mc;  /* rows per sliver, rows per block */
+  int kc_max;  /* steps along k per block (the last block may have fewer) */
+  int nc;      /* columns per block of B */
+  /* For blocks of rows sharing one packed block of B: the current block along k and of columns. */
+  int p0, kc, j_begin, j_end;
   const float *packed_b;
   atomic_int failed; /* set by a task that could not get its scratch memory */
 } nd_block_job;
-
-/* One block of MC rows of C, over the current block along k (a task of nd_parallel_for). */
-static void run_row_block(void *context, int block, int thread) {
-  (void)thread;
-  nd_block_job *job = context;
-  const nd_gemm_problem *pr = job->pr;
-  const int i0 = block * job->mc;
-  const int rows = pr->m - i0 < job->mc ? pr->m - i0 : job->mc;
-  /* Row by row, sliver rows are ND_ROW_PITCH apart; column by column, a sliver of mr rows takes mr * kc floats. */
-  const int pitch = job->by_rows ? ND_ROW_PITCH : job->kc;
-  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
-  if (!packed_a) {
-    atomic_store(&job->failed, 1);
-    return;
-  }
-  for (int r0 = 0; r0 < rows; r0 += job->mr) {
-    const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
-    float *sliver = packed_a + (ptrdiff_t)r0 * pitch;
-    if (job->by_rows) pr->a->pack(pr->a, i0 + r0, mr, job->p0, job->kc, sliver, ND_ROW_PITCH, 1);
-    else pr->a->pack(pr->a, i0 + r0, mr, job->p0, job->kc, sliver, 1, mr);
-  }
-  nd_epilogue e = {pr->alpha, pr->beta, job->p0 == 0, job->p0 + job->kc == pr->k, NULL, pr->relu};
-  const nd_tile_fn tile = job->by_rows ? job->f.tile_rows : job->f.tile;
-  const int nr = job->f.nr;
-  for (int j0 = 0; j0 < pr->n; j0 += nr) {
-    const int cols = pr->n - j0 < nr ? pr->n - j0 : nr;
-    const float *panel = job->packed_b + (ptrdiff_t)(j0 / nr) * job->kc * nr;
-    e.bias = pr->bias ? pr->bias + j0 : NULL;
-    for (int r0 = 0; r0 < rows; r0 += job->mr) {
-      const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
-      float *c = pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0;
-      tile(mr, job->kc, packed_a + (ptrdiff_t)r0 * pitch, panel, c, pr->ldc, cols, &e);
-    }
-  }
-}
 
 /* C = beta * C, then bias and relu: the whole problem when there is no product to add (k = 0 or alpha = 0). */
 static void scale_only(const nd_gemm_problem *pr) {
@@ -301,6 +269,78 @@ static void scale_only(const nd_gemm_problem *pr) {
   }
 }
 
+/* Packs rows [i0, i0 + rows) of op(A), columns [p0, p0 + kc), into slivers of mr rows; returns the distance between slivers' rows. */
+static int pack_a(const nd_block_job *job, int i0, int rows, int p0, int kc, float *packed_a) {
+  const nd_rows *a = job->pr->a;
+  /* Row by row, sliver rows are ND_ROW_PITCH apart; column by column, a sliver of mr rows takes mr * kc floats. */
+  const int pitch = job->by_rows ? ND_ROW_PITCH : kc;
+  for (int r0 = 0; r0 < rows; r0 += job->mr) {
+    const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
+    float *sliver = packed_a + (ptrdiff_t)r0 * pitch;
+    if (job->by_rows) a->pack(a, i0 + r0, mr, p0, kc, sliver, ND_ROW_PITCH, 1);
+    else a->pack(a, i0 + r0, mr, p0, kc, sliver, 1, mr);
+  }
+  return pitch;
+}
+
+/* The tiles of rows [i0, i0 + rows) and columns [j_begin, j_end) of C, for the block [p0, p0 + kc) along k, from packed blocks of A and B. */
+static void compute_block(const nd_block_job *job, const float *packed_a, int pitch, int i0, int rows, const float *packed_b, int j_begin, int j_end, int p0,
+                          int kc) {
+  const nd_gemm_problem *pr = job->pr;
+  nd_epilogue e = {pr->alpha, pr->beta, p0 == 0, p0 + kc == pr->k, NULL, pr->relu};
+  const nd_tile_fn tile = job->by_rows ? job->f.tile_rows : job->f.tile;
+  const int nr = job->f.nr;
+  for (int j0 = j_begin; j0 < j_end; j0 += nr) {
+    const int cols = j_end - j0 < nr ? j_end - j0 : nr;
+    const float *panel = packed_b + (ptrdiff_t)((j0 - j_begin) / nr) * kc * nr;
+    e.bias = pr->bias ? pr->bias + j0 : NULL;
+    for (int r0 = 0; r0 < rows; r0 += job->mr) {
+      const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
+      tile(mr, kc, packed_a + (ptrdiff_t)r0 * pitch, panel, pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0, pr->ldc, cols, &e);
+    }
+  }
+}
+
+/* A task: one block of MC rows of C, with the block of B that the calling thread packed for all of them. */
+static void run_row_block(void *context, int block, int thread) {
+  (void)thread;
+  nd_block_job *job = context;
+  const int i0 = block * job->mc;
+  const int rows = job->pr->m - i0 < job->mc ? job->pr->m - i0 : job->mc;
+  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
+  if (!packed_a) {
+    atomic_store(&job->failed, 1);
+    return;
+  }
+  const int pitch = pack_a(job, i0, rows, job->p0, job->kc, packed_a);
+  compute_block(job, packed_a, pitch, i0, rows, job->packed_b, job->j_begin, job->j_end, job->p0, job->kc);
+}
+
+/* A task when C has a single block of rows (m <= MC): one block of nc columns, along all of k, each thread packing its own blocks. */
+static void run_column_block(void *context, int block, int thread) {
+  (void)thread;
+  nd_block_job *job = context;
+  const nd_gemm_problem *pr = job->pr;
+  const int j_begin = block * job->nc;
+  const int j_end = pr->n - j_begin < job->nc ? pr->n : j_begin + job->nc;
+  const int panels = (j_end - j_begin + job->f.nr - 1) / job->f.nr;
+  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
+  float *packed_b = nd_scratch(ND_SCRATCH_PACK_B, (size_t)job->kc_max * panels * job->f.nr);
+  if (!packed_a || !packed_b) {
+    atomic_store(&job->failed, 1);
+    return;
+  }
+  for (int p0 = 0; p0 < pr->k; p0 += job->kc_max) {
+    const int kc = pr->k - p0 < job->kc_max ? pr->k - p0 : job->kc_max;
+    const int pitch = pack_a(job, 0, pr->m, p0, kc, packed_a);
+    pack_b(pr, p0, kc, j_begin, j_end, job->f.nr, packed_b);
+    compute_block(job, packed_a, pitch, 0, pr->m, packed_b, j_begin, j_end, p0, kc);
+  }
+}
+
+/* A block of B holds at most this many floats (512 KB, in L2); a block of columns for a single block of rows, 256 KB. */
+enum { B_BLOCK_FLOATS = 1 << 17, B_COLUMN_BLOCK_FLOATS = 1 << 16 };
+
 int nd_gemm(const nd_gemm_problem *pr) {
   if (pr->m <= 0 || pr->n <= 0) return ND_OK;
   if (pr->k <= 0 || pr->alpha == 0.0f) {
@@ -312,25 +352,52 @@ int nd_gemm(const nd_gemm_problem *pr) {
   job.pr = pr;
   job.f = family_for(pr->n);
   job.by_rows = job.f.tile_rows != NULL && pr->a->prefers_rows;
+  const int nr = job.f.nr;
   /* Rows per sliver: as many as fit, evened out so that the last sliver is not much shorter. */
   const int slivers = (pr->m + job.f.mr_max - 1) / job.f.mr_max;
   job.mr = (pr->m + slivers - 1) / slivers;
   job.mc = MC_TARGET / job.mr * job.mr;
+  const int row_period = pr->a->row_period;
+  if (row_period >= 8 && row_period <= MC_TARGET && pr->m >= row_period) {
+    /* Slivers that tile the source's period exactly, and blocks of whole periods. */
+    const int per_period = (row_period + job.f.mr_max - 1) / job.f.mr_max;
+    if (row_period % per_period == 0) {
+      job.mr = row_period / per_period;
+      job.mc = MC_TARGET / row_period * row_period;
+    }
+  }
   if (job.mc < job.mr) job.mc = job.mr;
-  /* Steps along k per block, evened out the same way. */
+  /* Steps along k per block, evened out the same way (or whole periods of the source's columns). */
   const int kc_limit = job.by_rows ? ND_ROW_PITCH : KC;
   const int kblocks = (pr->k + kc_limit - 1) / kc_limit;
   job.kc_max = (pr->k + kblocks - 1) / kblocks;
-  const int panels = (pr->n + job.f.nr - 1) / job.f.nr;
-  float *packed_b = nd_scratch(ND_SCRATCH_PACK_B, (size_t)job.kc_max * panels * job.f.nr);
+  const int col_period = pr->a->col_period;
+  if (kblocks > 1 && col_period > 0 && col_period <= kc_limit) job.kc_max = kc_limit / col_period * col_period;
+  const int row_blocks = (pr->m + job.mc - 1) / job.mc;
+
+  if (row_blocks == 1) {
+    /* Few rows and (perhaps) many columns: the threads share blocks of columns. */
+    job.nc = B_COLUMN_BLOCK_FLOATS / job.kc_max / nr * nr;
+    if (job.nc < nr) job.nc = nr;
+    nd_parallel_for((pr->n + job.nc - 1) / job.nc, run_column_block, &job);
+    return atomic_load(&job.failed) ? ND_OUT_OF_MEMORY : ND_OK;
+  }
+
+  /* Otherwise the threads share the blocks of rows; the calling thread packs each block of B for all of them. */
+  job.nc = B_BLOCK_FLOATS / job.kc_max / nr * nr;
+  if (job.nc < nr) job.nc = nr;
+  const int nc = pr->n < job.nc ? pr->n : job.nc;
+  float *packed_b = nd_scratch(ND_SCRATCH_PACK_B, (size_t)job.kc_max * ((nc + nr - 1) / nr) * nr);
   if (!packed_b) return ND_OUT_OF_MEMORY;
   job.packed_b = packed_b;
-  const int row_blocks = (pr->m + job.mc - 1) / job.mc;
   for (job.p0 = 0; job.p0 < pr->k; job.p0 += job.kc_max) {
     job.kc = pr->k - job.p0 < job.kc_max ? pr->k - job.p0 : job.kc_max;
-    pack_b(pr, job.p0, job.kc, job.f.nr, packed_b);
-    nd_parallel_for(row_blocks, run_row_block, &job);
-    if (atomic_load(&job.failed)) return ND_OUT_OF_MEMORY;
+    for (job.j_begin = 0; job.j_begin < pr->n; job.j_begin += nc) {
+      job.j_end = pr->n - job.j_begin < nc ? pr->n : job.j_begin + nc;
+      pack_b(pr, job.p0, job.kc, job.j_begin, job.j_end, nr, packed_b);
+      nd_parallel_for(row_blocks, run_row_block, &job);
+      if (atomic_load(&job.failed)) return ND_OUT_OF_MEMORY;
+    }
   }
   return ND_OK;
 }

@@ -80,6 +80,12 @@ typedef struct nd_rows nd_rows;
 struct nd_rows {
   void (*pack)(const nd_rows *self, int i0, int mr, int p0, int kc, float *dest, ptrdiff_t row_step, ptrdiff_t col_step);
   int prefers_rows;
+  /*
+   * Optional (0 if none): the source packs fastest when blocks of rows, or
+   * of columns, start at multiples of this and are whole multiples of it
+   * (an output row of a conv, for pixel-major windows).
+   */
+  int row_period, col_period;
   /* For nd_matrix_rows: op(A)[i, p] = data[i * row_stride + p * col_stride]. */
   const float *data;
   long row_stride, col_stride;
@@ -93,12 +99,14 @@ nd_rows nd_matrix_rows(const float *a, long lda, int transposed);
 
 /*
  * Where op(B) comes from when it is not a plain matrix: `pack` copies rows
- * [p0, p0 + kc) and columns [j0, j0 + cols) of op(B) to dest[p * nr + j]
- * (p and j counted from p0 and j0), and zeros to columns [cols, nr).
+ * [p0, p0 + kc) and columns [j_begin, j_end) of op(B) into panels of nr
+ * columns, as the GEMM packs B: element (p, j) (counted from p0 and
+ * j_begin) to dest[(j / nr) * kc * nr + p * nr + j % nr], with zeros after
+ * the last column up to a whole panel.
  */
 typedef struct nd_cols nd_cols;
 struct nd_cols {
-  void (*pack)(const nd_cols *self, int p0, int kc, int j0, int cols, int nr, float *dest);
+  void (*pack)(const nd_cols *self, int p0, int kc, int j_begin, int j_end, int nr, float *dest);
   const float *data;
   const nd_conv_geometry *geometry;
   int first_image;

@@ -82,6 +82,32 @@ static inline void nd_copy(float *to, const float *from, ptrdiff_t n) {
 #endif
 }
 
+/* Copies n floats and zeros after them up to `width` (n <= width): a row of a packed panel, written with whole vectors. */
+static inline void nd_copy_padded(float *to, const float *from, ptrdiff_t n, ptrdiff_t width) {
+#if defined(__AVX512F__)
+  for (ptrdiff_t w = 0; w < width; w += 16, n -= 16) {
+    const __m512 v = n >= 16 ? _mm512_loadu_ps(from + w) : n > 0 ? _mm512_maskz_loadu_ps((__mmask16)(0xFFFFu >> (16 - n)), from + w) : _mm512_setzero_ps();
+    if (width - w >= 16) _mm512_storeu_ps(to + w, v);
+    else _mm512_mask_storeu_ps(to + w, (__mmask16)(0xFFFFu >> (16 - (width - w))), v);
+  }
+#else
+  for (ptrdiff_t i = 0; i < width; i++) to[i] = i < n ? from[i] : 0;
+#endif
+}
+
+/* to[i] += from[i] for n floats. */
+static inline void nd_add(float *to, const float *from, ptrdiff_t n) {
+#if defined(__AVX512F__)
+  for (; n >= 16; n -= 16, to += 16, from += 16) _mm512_storeu_ps(to, _mm512_add_ps(_mm512_loadu_ps(to), _mm512_loadu_ps(from)));
+  if (n > 0) {
+    const __mmask16 mask = (__mmask16)(0xFFFFu >> (16 - n));
+    _mm512_mask_storeu_ps(to, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, to), _mm512_maskz_loadu_ps(mask, from)));
+  }
+#else
+  for (ptrdiff_t i = 0; i < n; i++) to[i] += from[i];
+#endif
+}
+
 static inline void nd_zero(float *to, ptrdiff_t n) {
 #if defined(__AVX512F__)
   for (; n >= 16; n -= 16, to += 16) _mm512_storeu_ps(to, _mm512_setzero_ps());
