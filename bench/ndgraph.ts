@@ -7,6 +7,7 @@
  *   npx tsx bench/ndgraph.ts --quick    # fewer steps
  *   npx tsx bench/ndgraph.ts --threads 2   # kernels split their work with a helper thread (default 1)
  *   npx tsx bench/ndgraph.ts --threads 2 --spin 1000   # helpers sleep sooner when idle
+ *   npx tsx bench/ndgraph.ts --native   # the opt-in native kernels for conv2d and matmul (--threads N: theirs too)
  *
  * The steps are in bench/ndgraph-lenet.ts. ndgraph is loaded after the data,
  * so the memory it takes shows as growth over the common baseline.
@@ -17,6 +18,7 @@ import {
   MB,
   RssSampler,
   engineResult,
+  hasFlag,
   loadBenchData,
   numberArg,
   reportEngineResult,
@@ -38,6 +40,12 @@ const requestedThreads = numberArg('threads', 1);
 const spin = numberArg('spin', Number.NaN);
 const threads = enableWasmThreads(requestedThreads, Number.isNaN(spin) ? {} : { spin });
 if (threads !== requestedThreads) throw new Error(`--threads ${requestedThreads}: the kernels can only use ${threads} thread(s) here`);
+// --native: conv2d and matmul on the native kernels (before the model plans its sessions), on as many threads.
+const native = hasFlag('native');
+if (native) {
+  const { enableNativeKernels, nativeKernelsInfo } = await import('@ndgraph/ops/node');
+  if (!enableNativeKernels({ threads })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
+}
 const model = ndgraphLenet(data);
 const trainWindows = timeWindows(() => model.trainStep(), counts.trainWarmup, counts.trainSteps, counts.windows, sampler);
 const inferWindows = timeWindows(model.inferStep, counts.inferWarmup, counts.inferBatches, counts.windows, sampler);
@@ -48,5 +56,8 @@ const details = {
   bufferPoolMB: sessionMemory(model.trainer.session).bytes / MB,
   threads,
   spin: Number.isNaN(spin) ? 'default' : spin,
+  native,
 };
-reportEngineResult(engineResult('ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started));
+reportEngineResult(
+  engineResult(native ? 'ndgraph-native' : 'ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started),
+);

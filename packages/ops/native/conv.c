@@ -307,6 +307,38 @@ static void pack_tap_rows(const nd_rows *self, int i0, int mr, int p0, int kc, f
   }
 }
 
+/* The rows of the padded images (taps_are_contiguous geometries): every window of output row oh lies in rows oh * sh to oh * sh + kh - 1. */
+static int padded_height(const nd_conv_geometry *g) { return (g->out_height - 1) * g->stride_height + g->kernel_height; }
+static int padded_width(const nd_conv_geometry *g) { return g->out_width - 1 + g->kernel_width; }
+
+/* x with its padding written out as zeros (one input channel): padded[n, r, c] = x[n, r - pad_top, c - pad_left], 0 outside x. */
+static void pad_images(const float *x, const nd_conv_geometry *g, float *padded) {
+  const int hp = padded_height(g), wp = padded_width(g);
+  for (int n = 0; n < g->batch; n++) {
+    for (int r = 0; r < hp; r++) {
+      float *to = padded + ((ptrdiff_t)n * hp + r) * wp;
+      const ptrdiff_t ih = (ptrdiff_t)r - g->pad_top;
+      if (ih < 0 || ih >= g->in_height) {
+        nd_zero(to, wp);
+        continue;
+      }
+      /* Columns [c_lo, c_hi) of the padded row hold x's row ih. */
+      const int c_lo = g->pad_left < wp ? g->pad_left : wp;
+      const int c_hi = g->pad_left + g->in_width < wp ? g->pad_left + g->in_width : wp;
+      nd_zero(to, c_lo);
+      nd_copy(to + c_lo, x + ((ptrdiff_t)n * g->in_height + ih) * g->in_width, c_hi - c_lo);
+      nd_zero(to + c_hi, wp - c_hi);
+    }
+  }
+}
+
+/* The indirect form of pack_pixel_rows: the sliver of pixels from i0 on (in one output row) starts at the corner of its windows in the padded images. */
+static const float *padded_sliver(const nd_rows *self, int i0) {
+  const nd_conv_geometry *g = self->geometry;
+  const nd_pixel px = pixel_at(g, i0);
+  return self->padded + ((ptrdiff_t)px.n * padded_height(g) + (ptrdiff_t)px.oh * g->stride_height) * padded_width(g) + px.ow;
+}
+
 int nd_conv2d_forward(const float *x, const float *filter, const float *bias, int relu, float *y, const nd_conv_geometry *g) {
   nd_rows rows;
   if (is_pointwise(g)) {
@@ -315,9 +347,28 @@ int nd_conv2d_forward(const float *x, const float *filter, const float *bias, in
   } else {
     memset(&rows, 0, sizeof rows);
     if (taps_are_contiguous(g)) {
-      /* One input channel, stride 1: a tap of consecutive pixels is a run of x; pack slivers column by column, an output row at a time. */
+      /*
+       * One input channel, stride 1: a tap of consecutive pixels is a run of
+       * x. Slivers are an output row (or an equal part of one); the GEMM reads
+       * their columns straight from a padded copy of x when it can, else
+       * packs them column by column.
+       */
       rows.pack = pack_pixel_rows;
       rows.row_period = g->out_width;
+      const int m = g->batch * g->out_height * g->out_width;
+      if (nd_gemm_aligns_rows(m, g->out_channels, g->out_width)) {
+        /* Tap q = (ki, kj) of a sliver is ki rows and kj columns from its corner in the padded images. */
+        const int taps = tap_count(g);
+        float *scratch = nd_scratch(ND_SCRATCH_COLUMNS, (size_t)g->batch * padded_height(g) * padded_width(g) + 2 * (size_t)taps);
+        if (!scratch) return ND_OUT_OF_MEMORY;
+        ptrdiff_t *offsets = (ptrdiff_t *)(void *)scratch;
+        for (int q = 0; q < taps; q++) offsets[q] = (ptrdiff_t)(q / g->kernel_width) * padded_width(g) + q % g->kernel_width;
+        float *padded = scratch + 2 * (size_t)taps;
+        pad_images(x, g, padded);
+        rows.sliver = padded_sliver;
+        rows.column_offsets = offsets;
+        rows.padded = padded;
+      }
     } else {
       /* A window row is a run of kw * cin floats; pack slivers row by row. */
       rows.pack = pack_forward_windows;

@@ -72,6 +72,13 @@ typedef struct {
 #define MK_MR_MAX 24
 #define MK_ROWS 1
 #include "microkernel.h"
+#define MK_NAME tile_8_indirect
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 2
+#include "microkernel.h"
 #define MK_NAME tile_16
 #define MK_VEC nd_v16
 #define MK_VLEN 16
@@ -85,6 +92,13 @@ typedef struct {
 #define MK_NV 1
 #define MK_MR_MAX 24
 #define MK_ROWS 1
+#include "microkernel.h"
+#define MK_NAME tile_16_indirect
+#define MK_VEC nd_v16
+#define MK_VLEN 16
+#define MK_NV 1
+#define MK_MR_MAX 24
+#define MK_ROWS 2
 #include "microkernel.h"
 #define MK_NAME tile_wide
 #define MK_VEC nd_v16
@@ -114,6 +128,13 @@ typedef struct {
 #define MK_MR_MAX 12
 #define MK_ROWS 1
 #include "microkernel.h"
+#define MK_NAME tile_8_indirect
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 1
+#define MK_MR_MAX 12
+#define MK_ROWS 2
+#include "microkernel.h"
 #define MK_NAME tile_16
 #define MK_VEC nd_v8
 #define MK_VLEN 8
@@ -127,6 +148,13 @@ typedef struct {
 #define MK_NV 2
 #define MK_MR_MAX 6
 #define MK_ROWS 1
+#include "microkernel.h"
+#define MK_NAME tile_16_indirect
+#define MK_VEC nd_v8
+#define MK_VLEN 8
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 2
 #include "microkernel.h"
 #define tile_wide tile_16
 #define TILE_8_MR 12
@@ -150,8 +178,16 @@ typedef struct {
 #define MK_MR_MAX 6
 #define MK_ROWS 1
 #include "microkernel.h"
+#define MK_NAME tile_8_indirect
+#define MK_VEC nd_v4
+#define MK_VLEN 4
+#define MK_NV 2
+#define MK_MR_MAX 6
+#define MK_ROWS 2
+#include "microkernel.h"
 #define tile_16 tile_8
 #define tile_16_rows tile_8_rows
+#define tile_16_indirect tile_8_indirect
 #define tile_wide tile_8
 #define TILE_8_MR 6
 #define TILE_16_MR 6
@@ -163,10 +199,13 @@ const char *nd_simd_name(void) { return ND_SIMD; }
 
 typedef void (*nd_tile_fn)(int mr, int kc, const float *restrict ap, const float *restrict bp, float *restrict c, ptrdiff_t ldc, int cols,
                            const nd_epilogue *e);
+typedef void (*nd_tile_indirect_fn)(int mr, int kc, const float *restrict ap, const ptrdiff_t *restrict offsets, const float *restrict bp, float *restrict c,
+                                    ptrdiff_t ldc, int cols, const nd_epilogue *e);
 
 typedef struct {
-  nd_tile_fn tile;      /* reads slivers of A column by column */
-  nd_tile_fn tile_rows; /* reads them row by row (narrow tiles only), or NULL */
+  nd_tile_fn tile;                   /* reads slivers of A packed column by column */
+  nd_tile_fn tile_rows;              /* packed row by row (narrow tiles only), or NULL */
+  nd_tile_indirect_fn tile_indirect; /* not packed, read where they are (narrow tiles only), or NULL */
   int nr, mr_max;
 } nd_family;
 
@@ -175,12 +214,13 @@ typedef struct {
  * 16 each element of A feeds a single multiply-add instruction, so packing
  * A costs as much as the arithmetic: those tiles can also read slivers
  * packed row by row, which windows of an image (and row-major matrices)
- * are copied into in long runs.
+ * are copied into in long runs, or read A where it is, at a table of
+ * offsets (an image padded with zeros, for a conv with one input channel).
  */
 static nd_family family_for(int n) {
-  if (n <= 8) return (nd_family){tile_8, tile_8_rows, 8, TILE_8_MR};
-  if (n <= 16) return (nd_family){tile_16, tile_16_rows, 16, TILE_16_MR};
-  return (nd_family){tile_wide, NULL, TILE_WIDE_NR, TILE_WIDE_MR};
+  if (n <= 8) return (nd_family){tile_8, tile_8_rows, tile_8_indirect, 8, TILE_8_MR};
+  if (n <= 16) return (nd_family){tile_16, tile_16_rows, tile_16_indirect, 16, TILE_16_MR};
+  return (nd_family){tile_wide, NULL, NULL, TILE_WIDE_NR, TILE_WIDE_MR};
 }
 
 /* Block sizes: a KC x NR panel of B (32 KB at most) stays in L1, an MC x KC block of A (about 256 KB) in L2. */
@@ -246,7 +286,8 @@ static void pack_b(const nd_gemm_problem *pr, int p0, int kc, int j_begin, int j
 typedef struct {
   const nd_gemm_problem *pr;
   nd_family f;
-  int by_rows; /* slivers of A packed row by row (f.tile_rows) */
+  int by_rows;  /* slivers of A packed row by row (f.tile_rows) */
+  int indirect; /* slivers of A read where they are, not packed (f.tile_indirect) */
   int mr, mc;  /* rows per sliver, rows per block */
   int kc_max;  /* steps along k per block (the last block may have fewer) */
   int nc;      /* columns per block of B */
@@ -269,23 +310,36 @@ static void scale_only(const nd_gemm_problem *pr) {
   }
 }
 
-/* Packs rows [i0, i0 + rows) of op(A), columns [p0, p0 + kc), into slivers of mr rows; returns the distance between slivers' rows. */
-static int pack_a(const nd_block_job *job, int i0, int rows, int p0, int kc, float *packed_a) {
+/* A block of op(A) ready for the micro-kernels: packed slivers `pitch` floats apart per row, or (indirect) nothing to pack. */
+typedef struct {
+  const float *packed;
+  int pitch;
+} nd_a_block;
+
+/* Floats of scratch for a block of A. */
+static size_t a_block_floats(const nd_block_job *job) {
+  if (job->indirect) return 1;
+  return (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max);
+}
+
+/* Rows [i0, i0 + rows) of op(A), columns [p0, p0 + kc), as slivers of mr rows. */
+static nd_a_block pack_a(const nd_block_job *job, int i0, int rows, int p0, int kc, float *scratch) {
   const nd_rows *a = job->pr->a;
+  nd_a_block block = {scratch, 0};
+  if (job->indirect) return block;
   /* Row by row, sliver rows are ND_ROW_PITCH apart; column by column, a sliver of mr rows takes mr * kc floats. */
-  const int pitch = job->by_rows ? ND_ROW_PITCH : kc;
+  block.pitch = job->by_rows ? ND_ROW_PITCH : kc;
   for (int r0 = 0; r0 < rows; r0 += job->mr) {
     const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
-    float *sliver = packed_a + (ptrdiff_t)r0 * pitch;
+    float *sliver = scratch + (ptrdiff_t)r0 * block.pitch;
     if (job->by_rows) a->pack(a, i0 + r0, mr, p0, kc, sliver, ND_ROW_PITCH, 1);
     else a->pack(a, i0 + r0, mr, p0, kc, sliver, 1, mr);
   }
-  return pitch;
+  return block;
 }
 
-/* The tiles of rows [i0, i0 + rows) and columns [j_begin, j_end) of C, for the block [p0, p0 + kc) along k, from packed blocks of A and B. */
-static void compute_block(const nd_block_job *job, const float *packed_a, int pitch, int i0, int rows, const float *packed_b, int j_begin, int j_end, int p0,
-                          int kc) {
+/* The tiles of rows [i0, i0 + rows) and columns [j_begin, j_end) of C, for the block [p0, p0 + kc) along k, from blocks of A and B. */
+static void compute_block(const nd_block_job *job, nd_a_block a, int i0, int rows, const float *packed_b, int j_begin, int j_end, int p0, int kc) {
   const nd_gemm_problem *pr = job->pr;
   nd_epilogue e = {pr->alpha, pr->beta, p0 == 0, p0 + kc == pr->k, NULL, pr->relu};
   const nd_tile_fn tile = job->by_rows ? job->f.tile_rows : job->f.tile;
@@ -296,7 +350,9 @@ static void compute_block(const nd_block_job *job, const float *packed_a, int pi
     e.bias = pr->bias ? pr->bias + j0 : NULL;
     for (int r0 = 0; r0 < rows; r0 += job->mr) {
       const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
-      tile(mr, kc, packed_a + (ptrdiff_t)r0 * pitch, panel, pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0, pr->ldc, cols, &e);
+      float *c = pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0;
+      if (job->indirect) job->f.tile_indirect(mr, kc, pr->a->sliver(pr->a, i0 + r0), pr->a->column_offsets + p0, panel, c, pr->ldc, cols, &e);
+      else tile(mr, kc, a.packed + (ptrdiff_t)r0 * a.pitch, panel, c, pr->ldc, cols, &e);
     }
   }
 }
@@ -307,13 +363,13 @@ static void run_row_block(void *context, int block, int thread) {
   nd_block_job *job = context;
   const int i0 = block * job->mc;
   const int rows = job->pr->m - i0 < job->mc ? job->pr->m - i0 : job->mc;
-  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
-  if (!packed_a) {
+  float *scratch = nd_scratch(ND_SCRATCH_PACK_A, a_block_floats(job));
+  if (!scratch) {
     atomic_store(&job->failed, 1);
     return;
   }
-  const int pitch = pack_a(job, i0, rows, job->p0, job->kc, packed_a);
-  compute_block(job, packed_a, pitch, i0, rows, job->packed_b, job->j_begin, job->j_end, job->p0, job->kc);
+  const nd_a_block a = pack_a(job, i0, rows, job->p0, job->kc, scratch);
+  compute_block(job, a, i0, rows, job->packed_b, job->j_begin, job->j_end, job->p0, job->kc);
 }
 
 /* A task when C has a single block of rows (m <= MC): one block of nc columns, along all of k, each thread packing its own blocks. */
@@ -324,22 +380,28 @@ static void run_column_block(void *context, int block, int thread) {
   const int j_begin = block * job->nc;
   const int j_end = pr->n - j_begin < job->nc ? pr->n : j_begin + job->nc;
   const int panels = (j_end - j_begin + job->f.nr - 1) / job->f.nr;
-  float *packed_a = nd_scratch(ND_SCRATCH_PACK_A, (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max));
+  float *scratch = nd_scratch(ND_SCRATCH_PACK_A, a_block_floats(job));
   float *packed_b = nd_scratch(ND_SCRATCH_PACK_B, (size_t)job->kc_max * panels * job->f.nr);
-  if (!packed_a || !packed_b) {
+  if (!scratch || !packed_b) {
     atomic_store(&job->failed, 1);
     return;
   }
   for (int p0 = 0; p0 < pr->k; p0 += job->kc_max) {
     const int kc = pr->k - p0 < job->kc_max ? pr->k - p0 : job->kc_max;
-    const int pitch = pack_a(job, 0, pr->m, p0, kc, packed_a);
+    const nd_a_block a = pack_a(job, 0, pr->m, p0, kc, scratch);
     pack_b(pr, p0, kc, j_begin, j_end, job->f.nr, packed_b);
-    compute_block(job, packed_a, pitch, 0, pr->m, packed_b, j_begin, j_end, p0, kc);
+    compute_block(job, a, 0, pr->m, packed_b, j_begin, j_end, p0, kc);
   }
 }
 
 /* A block of B holds at most this many floats (512 KB, in L2); a block of columns for a single block of rows, 256 KB. */
 enum { B_BLOCK_FLOATS = 1 << 17, B_COLUMN_BLOCK_FLOATS = 1 << 16 };
+
+int nd_gemm_aligns_rows(int m, int n, int row_period) {
+  if (row_period < 8 || row_period > MC_TARGET || m < row_period) return 0;
+  const int slivers = (row_period + family_for(n).mr_max - 1) / family_for(n).mr_max;
+  return row_period % slivers == 0;
+}
 
 int nd_gemm(const nd_gemm_problem *pr) {
   if (pr->m <= 0 || pr->n <= 0) return ND_OK;
@@ -358,14 +420,15 @@ int nd_gemm(const nd_gemm_problem *pr) {
   job.mr = (pr->m + slivers - 1) / slivers;
   job.mc = MC_TARGET / job.mr * job.mr;
   const int row_period = pr->a->row_period;
-  if (row_period >= 8 && row_period <= MC_TARGET && pr->m >= row_period) {
+  const int aligned = nd_gemm_aligns_rows(pr->m, pr->n, row_period);
+  if (aligned) {
     /* Slivers that tile the source's period exactly, and blocks of whole periods. */
-    const int per_period = (row_period + job.f.mr_max - 1) / job.f.mr_max;
-    if (row_period % per_period == 0) {
-      job.mr = row_period / per_period;
-      job.mc = MC_TARGET / row_period * row_period;
-    }
+    job.mr = row_period / ((row_period + job.f.mr_max - 1) / job.f.mr_max);
+    job.mc = MC_TARGET / row_period * row_period;
   }
+  /* A source whose columns can be read where they are is, when its slivers are aligned to its period (and the tile can). */
+  job.indirect = aligned && pr->a->sliver != NULL && job.f.tile_indirect != NULL;
+  if (job.indirect) job.by_rows = 0;
   if (job.mc < job.mr) job.mc = job.mr;
   /* Steps along k per block, evened out the same way (or whole periods of the source's columns). */
   const int kc_limit = job.by_rows ? ND_ROW_PITCH : KC;

@@ -7,8 +7,10 @@
  *   MK_VLEN    floats per vector
  *   MK_NV      vectors per row of the tile: the tile is MK_NV * MK_VLEN columns wide (NR)
  *   MK_MR_MAX  the most rows a tile has (the accumulators must fit in the vector registers)
- *   MK_ROWS    how the packed sliver of A is laid out: 0 column by column,
- *              a[p * mr + r]; 1 row by row, a[r * ND_ROW_PITCH + p]
+ *   MK_ROWS    how the sliver of A is laid out: 0 packed column by column,
+ *              a[p * mr + r]; 1 packed row by row, a[r * ND_ROW_PITCH + p];
+ *              2 not packed: column p is the mr consecutive floats at
+ *              a + offsets[p], wherever they are (an "indirect" GEMM)
  *
  * The function computes one tile of C, mr rows (1 to MK_MR_MAX) by NR
  * columns, over one block of kc steps along k:
@@ -20,9 +22,9 @@
  * `cols` columns of acc with C as the epilogue says. Each step p loads one
  * row of B (MK_NV vectors) and, for each of the mr rows, broadcasts one
  * element of A and does MK_NV fused multiply-adds: mr * MK_NV accumulators
- * stay in registers for the whole block. Either layout of A is read at
- * fixed offsets from one pointer (r * ND_ROW_PITCH is a constant), so the
- * broadcasts are operands of the multiply-adds.
+ * stay in registers for the whole block. In every layout a column of A is
+ * read at fixed offsets from one pointer (r * ND_ROW_PITCH is a constant),
+ * so the broadcasts are operands of the multiply-adds.
  *
  * The row count is a parameter of an always-inlined body, and the switch
  * below calls it with each constant from 1 to MK_MR_MAX, so the compiler
@@ -37,49 +39,90 @@
 /* Loads and stores of the first `lanes` floats of a vector (vector.h): never touch memory past them. */
 #define MK_LOAD(p, lanes) MK_CAT(MK_VEC, _load)(p, lanes)
 #define MK_STORE(p, x, lanes) MK_CAT(MK_VEC, _store)(p, x, lanes)
+#define MK_STORE_TILE MK_CAT(MK_NAME, _store)
 
-static inline __attribute__((always_inline)) void MK_BODY(const int mr, int kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-                                                          ptrdiff_t ldc, int cols, const nd_epilogue *e) {
-  MK_VEC acc[MK_MR_MAX][MK_NV];
-  _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
-    _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) acc[r][v] = (MK_VEC){0};
-  }
-  for (int p = 0; p < kc; p++, ap += MK_ROWS ? 1 : mr, bp += MK_NR) {
-    MK_VEC b[MK_NV];
-    _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) memcpy(&b[v], bp + v * MK_VLEN, sizeof b[v]);
-    _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
-      const float a = ap[MK_ROWS ? r * ND_ROW_PITCH : r];
-      _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) acc[r][v] += a * b[v];
-    }
-  }
-
-  /* The epilogue on vectors, straight into C; the last panel of B may have fewer real columns than the tile. */
-  _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
-    _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) {
-      const int lanes = cols - v * MK_VLEN < MK_VLEN ? cols - v * MK_VLEN : MK_VLEN;
-      if (lanes <= 0) break;
+/*
+ * The epilogue of a tile: the sums acc[r][v] combined with C, row by row,
+ * straight into C with vector loads and stores (the last panel of B may
+ * have fewer real columns than the tile). One function per tile shape, not
+ * unrolled into every row count of the micro-kernel.
+ */
+static __attribute__((noinline)) void MK_STORE_TILE(const MK_VEC *acc, int mr, float *restrict c, ptrdiff_t ldc, int cols, const nd_epilogue *e) {
+  for (int v = 0; v < MK_NV; v++) {
+    const int lanes = cols - v * MK_VLEN < MK_VLEN ? cols - v * MK_VLEN : MK_VLEN;
+    if (lanes <= 0) break;
+    const int reads_c = !e->first || e->beta != 0.0f;
+    const float scale_c = e->first ? e->beta : 1.0f;
+    const MK_VEC bias = e->last && e->bias ? MK_LOAD(e->bias + v * MK_VLEN, lanes) : (MK_VEC){0};
+    const int adds_bias = e->last && e->bias != NULL;
+    const int relu = e->last && e->relu;
+    for (int r = 0; r < mr; r++) {
       float *to = c + r * ldc + v * MK_VLEN;
-      MK_VEC x = acc[r][v];
+      MK_VEC x = acc[r * MK_NV + v];
       if (e->alpha != 1.0f) x *= e->alpha;
-      if (!e->first || e->beta != 0.0f) {
-        const MK_VEC old = MK_LOAD(to, lanes);
-        x += e->first ? e->beta * old : old;
-      }
-      if (e->last) {
-        if (e->bias) x += MK_LOAD(e->bias + v * MK_VLEN, lanes);
-        /* relu: x < 0 ? 0 : x, lane by lane (NaN and -0 pass through, as in the JavaScript kernel). */
-        if (e->relu) x = (MK_VEC)((MK_CAT(MK_VEC, _bits))x & ~(MK_CAT(MK_VEC, _bits))(x < 0));
-      }
+      if (reads_c) x += scale_c * MK_LOAD(to, lanes);
+      if (adds_bias) x += bias;
+      /* relu: x < 0 ? 0 : x, lane by lane (NaN and -0 pass through, as in the JavaScript kernel). */
+      if (relu) x = (MK_VEC)((MK_CAT(MK_VEC, _bits))x & ~(MK_CAT(MK_VEC, _bits))(x < 0));
       MK_STORE(to, x, lanes);
     }
   }
 }
 
+#if MK_ROWS == 2
+#define MK_A_PARAM const float *restrict ap, const ptrdiff_t *restrict offsets
+#define MK_A_ARGS ap, offsets
+#else
+#define MK_A_PARAM const float *restrict ap
+#define MK_A_ARGS ap
+#endif
+
+static inline __attribute__((always_inline)) void MK_BODY(const int mr, int kc, MK_A_PARAM, const float *restrict bp, float *restrict c, ptrdiff_t ldc,
+                                                          int cols, const nd_epilogue *e) {
+  MK_VEC acc[MK_MR_MAX][MK_NV];
+  _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
+    _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) acc[r][v] = (MK_VEC){0};
+  }
+  for (int p = 0; p < kc; p++, bp += MK_NR) {
+#if MK_ROWS == 2
+    const float *column = ap + offsets[p];
+#elif MK_ROWS == 1
+    const float *column = ap + p;
+#else
+    const float *column = ap + p * mr;
+#endif
+    MK_VEC b[MK_NV];
+    _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) memcpy(&b[v], bp + v * MK_VLEN, sizeof b[v]);
+    _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
+      const float a = column[MK_ROWS == 1 ? r * ND_ROW_PITCH : r];
+      _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) acc[r][v] += a * b[v];
+    }
+  }
+
+  if (cols == MK_NR && e->alpha == 1.0f && (!e->first || e->beta == 0.0f) && !(e->last && (e->bias || e->relu))) {
+    /* The common cases inline: a whole tile stored (C = acc) or added on (C += acc, a later block along k). */
+    _Pragma("GCC unroll 32") for (int r = 0; r < mr; r++) {
+      _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) {
+        float *to = c + r * ldc + v * MK_VLEN;
+        MK_VEC x = acc[r][v];
+        if (!e->first) {
+          MK_VEC old;
+          memcpy(&old, to, sizeof old);
+          x += old;
+        }
+        memcpy(to, &x, sizeof x);
+      }
+    }
+    return;
+  }
+  MK_STORE_TILE(acc[0], mr, c, ldc, cols, e);
+}
+
 /* The tile function: mr rows by MK_NR columns. */
-static void MK_NAME(int mr, int kc, const float *restrict ap, const float *restrict bp, float *restrict c, ptrdiff_t ldc, int cols, const nd_epilogue *e) {
+static void MK_NAME(int mr, int kc, MK_A_PARAM, const float *restrict bp, float *restrict c, ptrdiff_t ldc, int cols, const nd_epilogue *e) {
 #define MK_CASE(rows) \
   case rows:          \
-    MK_BODY(rows, kc, ap, bp, c, ldc, cols, e); \
+    MK_BODY(rows, kc, MK_A_ARGS, bp, c, ldc, cols, e); \
     break;
   switch (mr) {
     MK_CASE(1)
@@ -160,6 +203,7 @@ static void MK_NAME(int mr, int kc, const float *restrict ap, const float *restr
 #undef MK_BODY
 #undef MK_LOAD
 #undef MK_STORE
+#undef MK_STORE_TILE
 #undef MK_CAT
 #undef MK_CAT2
 #undef MK_NR
@@ -169,3 +213,5 @@ static void MK_NAME(int mr, int kc, const float *restrict ap, const float *restr
 #undef MK_NV
 #undef MK_MR_MAX
 #undef MK_ROWS
+#undef MK_A_PARAM
+#undef MK_A_ARGS

@@ -86,12 +86,21 @@ struct nd_rows {
    * (an output row of a conv, for pixel-major windows).
    */
   int row_period, col_period;
+  /*
+   * Optional: instead of packing, read the columns where they are: column p
+   * of the sliver of rows from i0 on is the run of floats at
+   * sliver(self, i0) + column_offsets[p]. Used only when the GEMM's slivers
+   * are aligned to row_period (so a sliver never straddles two periods).
+   */
+  const float *(*sliver)(const nd_rows *self, int i0);
+  const ptrdiff_t *column_offsets;
   /* For nd_matrix_rows: op(A)[i, p] = data[i * row_stride + p * col_stride]. */
   const float *data;
   long row_stride, col_stride;
-  /* For the conv kernels' sources. */
+  /* For the conv kernels' sources (padded: the images with their padding written out as zeros). */
   const nd_conv_geometry *geometry;
   int first_image;
+  const float *padded;
 };
 
 /* op(A) = A (transposed = 0, A stored M x K) or A^T (A stored K x M), with row stride lda. */
@@ -133,6 +142,9 @@ typedef struct {
  * The work is split between the threads by blocks of rows of C.
  */
 int nd_gemm(const nd_gemm_problem *problem);
+
+/* Whether nd_gemm will cut an m x n product with a source of this row_period into slivers aligned to it (so it uses `columns`). */
+int nd_gemm_aligns_rows(int m, int n, int row_period);
 
 /* Plain GEMM with the signature of packages/ops/src/kernels/js/gemm.ts (plus bias and relu). */
 int nd_gemm_strided(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, long lda, const float *b, long ldb, float beta, float *c,

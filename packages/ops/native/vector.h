@@ -85,6 +85,11 @@ static inline void nd_copy(float *to, const float *from, ptrdiff_t n) {
 /* Copies n floats and zeros after them up to `width` (n <= width): a row of a packed panel, written with whole vectors. */
 static inline void nd_copy_padded(float *to, const float *from, ptrdiff_t n, ptrdiff_t width) {
 #if defined(__AVX512F__)
+  if (width == 8) {
+    /* A panel 8 columns wide: one masked load, one store. */
+    nd_v8_store(to, nd_v8_load(from, (int)n), 8);
+    return;
+  }
   for (ptrdiff_t w = 0; w < width; w += 16, n -= 16) {
     const __m512 v = n >= 16 ? _mm512_loadu_ps(from + w) : n > 0 ? _mm512_maskz_loadu_ps((__mmask16)(0xFFFFu >> (16 - n)), from + w) : _mm512_setzero_ps();
     if (width - w >= 16) _mm512_storeu_ps(to + w, v);
