@@ -12,11 +12,13 @@
  *   npx tsx bench/lenet.ts --python PATH        # the Python that has torch (default /usr/bin/python3)
  *   npx tsx bench/lenet.ts --write-data FILE    # only write the data file (for running one engine alone: --data FILE)
  *
- * ndgraph, pytorch and onnxruntime run once per thread count of --threads
- * (labels `ndgraph`, `ndgraph-2t`, ...); the tfjs engines run on one thread.
- * An engine that is not installed (torch not importable by the Python,
- * onnxruntime-node not loadable) is skipped with a note, recorded in the
- * result's `skipped`.
+ * ndgraph, ndgraph-native, pytorch and onnxruntime run once per thread count
+ * of --threads (labels `ndgraph`, `ndgraph-2t`, ...); the tfjs engines run on
+ * one thread. `ndgraph-native` is ndgraph with its opt-in native kernels for
+ * convolutions and products (bench/ndgraph.ts --native, under tsx). An engine
+ * that is not installed (torch not importable by the Python, onnxruntime-node
+ * not loadable, the native kernels not built) is skipped with a note,
+ * recorded in the result's `skipped`.
  *
  * Every engine trains the same LeNet-5 (batch 64, momentum SGD 0.9, lr 0.01,
  * float32) on the same 8,000 embedded training digits, in the same batch
@@ -31,7 +33,7 @@
  * (a quick run writes only bench/results/lenet-<date>-quick.json).
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleEngine } from './bundle.ts';
 import {
@@ -68,9 +70,11 @@ import {
   numberArg,
 } from './engine-common.ts';
 
-const ENGINES = ['ndgraph', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'onnxruntime'] as const;
+const ENGINES = ['ndgraph', 'ndgraph-native', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'onnxruntime'] as const;
 /** Engines that run once per thread count of `--threads`. */
-const THREADED_ENGINES = ['ndgraph', 'pytorch', 'onnxruntime'];
+const THREADED_ENGINES = ['ndgraph', 'ndgraph-native', 'pytorch', 'onnxruntime'];
+/** ndgraph with its opt-in native kernels (bench/ndgraph.ts --native), run under tsx: its addon is found next to the sources, not a bundle. */
+const NATIVE_ADDON = join(BENCH_DIR, '..', 'packages', 'ops', 'native', 'build', 'ndgraph-native.node');
 /** The Python with torch: Debian's python3-torch is visible to the system Python only. */
 const PYTHON = argValue('python') ?? '/usr/bin/python3';
 
@@ -103,6 +107,18 @@ interface EngineSummary {
 const threadsOf = (label: string): number => engineOfLabel(label).threads;
 
 type Ratio = { train?: number; inference: number; peakRss: number; trainPerCpuSecond?: number; inferencePerCpuSecond: number };
+
+/** a / b for each measure (no training ratio when b is inference-only). */
+function ratioOf(a: EngineSummary['median'], b: EngineSummary['median']): Ratio {
+  const trains = Number.isFinite(b.trainImagesPerSecond);
+  return {
+    ...(trains ? { train: a.trainImagesPerSecond / b.trainImagesPerSecond } : {}),
+    inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
+    peakRss: a.peakRssMB / b.peakRssMB,
+    ...(trains ? { trainPerCpuSecond: a.trainImagesPerCpuSecond / b.trainImagesPerCpuSecond } : {}),
+    inferencePerCpuSecond: a.inferImagesPerCpuSecond / b.inferImagesPerCpuSecond,
+  };
+}
 
 /**
  * The engines to run, as table labels, and those skipped because they are
@@ -141,6 +157,8 @@ function unavailable(engine: string): string | undefined {
     const probe = spawnSync(process.execPath, ['-e', "require('onnxruntime-node')"], { encoding: 'utf8', cwd: BENCH_DIR });
     if (probe.status !== 0) return `onnxruntime-node does not load: ${tail(probe.stderr, 1)}`;
   }
+  if (engine === 'ndgraph-native' && !existsSync(NATIVE_ADDON))
+    return `the native kernels were not built (no ${relative(process.cwd(), NATIVE_ADDON)}: no C compiler at install?)`;
   return undefined;
 }
 
@@ -170,9 +188,11 @@ function runEngine(engine: string, dataFile: string, quick: boolean, runner: Run
   const python = PYTHON_ENGINES[file];
   const [command, args] = python
     ? [PYTHON, [join(relative(process.cwd(), BENCH_DIR) || '.', python), ...engineArgs, ...countArgs(quick ? FAST_ENGINE_QUICK_COUNTS : FAST_ENGINE_COUNTS)]]
-    : runner.kind === 'node'
-      ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
-      : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
+    : file === 'ndgraph-native'
+      ? ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', 'ndgraph.ts'), '--native', ...engineArgs]]
+      : runner.kind === 'node'
+        ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
+        : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
   const child = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
@@ -278,7 +298,7 @@ async function main(): Promise<void> {
         bundles: new Map(
           await Promise.all(
             [...new Set(engines.map((e) => engineOfLabel(e).file))]
-              .filter((file) => !PYTHON_ENGINES[file])
+              .filter((file) => !PYTHON_ENGINES[file] && file !== 'ndgraph-native')
               .map(async (file) => [file, await bundleEngine(file)] as const),
           ),
         ),
@@ -318,6 +338,7 @@ async function main(): Promise<void> {
   const ndgraphLabels = engines.filter((e) => engineOfLabel(e).file === 'ndgraph');
   for (const other of engines) {
     const file = engineOfLabel(other).file;
+    if (file === 'ndgraph-native') continue; // its ratios follow
     const against =
       file === 'ndgraph'
         ? other === 'ndgraph'
@@ -326,19 +347,12 @@ async function main(): Promise<void> {
         : THREADED_ENGINES.includes(file)
           ? ndgraphLabels.filter((e) => threadsOf(e) === threadsOf(other))
           : ndgraphLabels;
-    for (const label of against) {
-      const a = summaries[label].median;
-      const b = summaries[other].median;
-      const trains = Number.isFinite(b.trainImagesPerSecond);
-      ratios[`${label} / ${other}`] = {
-        ...(trains ? { train: a.trainImagesPerSecond / b.trainImagesPerSecond } : {}),
-        inference: a.inferImagesPerSecond / b.inferImagesPerSecond,
-        peakRss: a.peakRssMB / b.peakRssMB,
-        ...(trains ? { trainPerCpuSecond: a.trainImagesPerCpuSecond / b.trainImagesPerCpuSecond } : {}),
-        inferencePerCpuSecond: a.inferImagesPerCpuSecond / b.inferImagesPerCpuSecond,
-      };
-    }
+    for (const label of against) ratios[`${label} / ${other}`] = ratioOf(summaries[label].median, summaries[other].median);
   }
+  // The opt-in native kernels against ndgraph's wasm kernels, PyTorch and ONNX Runtime, at the same thread count.
+  for (const label of engines.filter((e) => engineOfLabel(e).file === 'ndgraph-native'))
+    for (const other of engines.filter((e) => ['ndgraph', 'pytorch', 'onnxruntime'].includes(engineOfLabel(e).file) && threadsOf(e) === threadsOf(label)))
+      ratios[`${label} / ${other}`] = ratioOf(summaries[label].median, summaries[other].median);
 
   const wasmDetails = summaries['tfjs-wasm']?.runs[0]?.details as
     | { addedKernels?: string[]; conv2dBackpropFilterCheck?: { relativeError: number }[] }
