@@ -34,7 +34,7 @@ import {
   Trainer,
 } from '@ndgraph/nn';
 import { claimRunFolder, DATASET_NAMES, loadDataset, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
-import { enableWasmThreads } from '@ndgraph/ops/node';
+import { enableNativeKernels, enableWasmThreads, nativeKernelsInfo } from '@ndgraph/ops/node';
 
 /** One thread per core, up to 4: LeNet's kernels at batch 64 are too small to gain from more. */
 const DEFAULT_THREADS = Math.min(4, availableParallelism());
@@ -71,7 +71,10 @@ const usage = `usage: pnpm train [options]
   --overwrite         start afresh in a folder that already holds a checkpoint (replacing it)
   --keep N            also keep the checkpoints of the last N epochs as DIR/checkpoints/epoch-<E>.safetensors (default 0)
   --threads N         threads the float32 kernels split their work between (default ${DEFAULT_THREADS}: one per core, up to 4; results do not depend on it)
-  --help`;
+  --help
+
+Environment: NDGRAPH_NATIVE=1 runs conv2d and matmul on the native kernels (C for this machine's AVX-512 / AVX2,
+built on install where a C compiler exists) instead of the WebAssembly ones; opt-in, as their results differ in the last bits.`;
 
 /** A bad option: says which one, what it expects and what it got; exits with 2. */
 class UsageError extends Error {}
@@ -280,6 +283,14 @@ async function main(): Promise<void> {
     const threads = enableWasmThreads(args.threads);
     console.log(
       `kernels: ${threads} thread${threads === 1 ? '' : 's'}${threads < args.threads ? ' (this engine cannot share kernel memory between threads)' : ''}`,
+    );
+  }
+
+  if (process.env.NDGRAPH_NATIVE === '1') {
+    const on = enableNativeKernels({ threads: args.threads });
+    const info = nativeKernelsInfo();
+    console.log(
+      on ? `kernels: native (${info.simd}) for conv2d and matmul` : `NDGRAPH_NATIVE=1: no native kernels here (${info.reason}); the WebAssembly ones run`,
     );
   }
 

@@ -89,6 +89,9 @@ function convCases(): ConvCase[] {
     { n: 1, h: 1, w: 1, cin: 1, cout: 1, kh: 3, kw: 3, stride: [1, 1], padding: 'same' },
     { n: 5, h: 4, w: 4, cin: 8, cout: 1, kh: 5, kw: 5, stride: [3, 3], padding: 'same' },
     { n: 2, h: 12, w: 12, cin: 16, cout: 24, kh: 3, kw: 3, stride: [1, 1], padding: 'same' },
+    { n: 3, h: 10, w: 13, cin: 1, cout: 24, kh: 3, kw: 3, stride: [1, 1], padding: 'same' },
+    { n: 2, h: 17, w: 16, cin: 1, cout: 12, kh: 5, kw: 3, stride: [2, 1], padding: 'same' },
+    { n: 2, h: 9, w: 30, cin: 1, cout: 8, kh: 3, kw: 7, stride: [1, 1], padding: 'valid' },
   ];
   const u = uniformRandom(2024);
   const int = (lo: number, hi: number) => lo + Math.floor(u() * (hi - lo + 1));

@@ -352,7 +352,35 @@ static void export_function(napi_env env, napi_value exports, const char *name, 
   if (napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, NULL, &fn) == napi_ok) napi_set_named_property(env, exports, name, fn);
 }
 
+/*
+ * The addon is compiled with -march=native for the machine that built it.
+ * Copied to a machine without those instructions it would crash at the
+ * first kernel; refuse to load instead (the loader then reports why).
+ */
+static const char *missing_instructions(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+#if defined(__AVX512F__)
+  if (!__builtin_cpu_supports("avx512f")) return "AVX-512";
+#endif
+#if defined(__AVX2__)
+  if (!__builtin_cpu_supports("avx2")) return "AVX2";
+#endif
+#if defined(__FMA__)
+  if (!__builtin_cpu_supports("fma")) return "FMA";
+#endif
+#endif
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
+  const char *missing = missing_instructions();
+  if (missing) {
+    char message[200];
+    snprintf(message, sizeof message, "ndgraph native kernels: this addon was compiled for %s, which this CPU lacks; rebuild it on this machine", missing);
+    napi_throw_error(env, NULL, message);
+    return NULL;
+  }
   export_function(env, exports, "gemm", js_gemm);
   export_function(env, exports, "conv2dForward", js_conv2d_forward);
   export_function(env, exports, "conv2dBackpropInput", js_conv2d_backprop_input);

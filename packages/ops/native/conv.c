@@ -13,11 +13,22 @@
  *   filter grad:  dfilter = im2col(x)^T * dy                  (a sum over the batch)
  *   input grad:   dx      = col2im(dy * filter^T)             (col2im adds each entry back where im2col took it from)
  *
- * The forward and filter-gradient GEMMs never build im2col(x): their row
- * sources (nd_rows) copy the needed windows straight from the image into the
- * GEMM's packed blocks. The input gradient computes dy * filter^T for a few
- * images at a time into a scratch matrix that stays in cache, then adds it
- * into dx with col2im.
+ * The forward and filter-gradient GEMMs never build im2col(x): their
+ * operand sources (nd_rows, nd_cols) copy the needed windows straight from
+ * the image into the GEMM's packed blocks, in whichever order gives long
+ * runs of x:
+ *
+ *  - in general, window-major: along a window row the taps are kw * cin
+ *    consecutive floats of x (NHWC keeps a pixel's channels together);
+ *  - with one input channel and stride 1 (a first layer on grey images,
+ *    like LeNet's conv1), pixel-major: one tap of consecutive output pixels
+ *    is a run of x. The forward pass then packs nothing at all: it reads
+ *    the runs from a zero-padded copy of the images (an indirect GEMM).
+ *
+ * The filter gradient is computed transposed (dfilter^T = dy^T * im2col(x))
+ * so that its operands pack window-major, or straight with one input channel.
+ * The input gradient computes dy * filter^T for a few images at a time into
+ * a scratch matrix that stays in cache, then adds it into dx with col2im.
  *
  * Threads: the forward and the input gradient split the batch (by blocks of
  * rows, and by chunks of images); the filter gradient is the sum, in a fixed
@@ -135,7 +146,6 @@ static void pack_forward_windows(const nd_rows *self, int i0, int mr, int p0, in
   for (int r = 0; r < mr; r++, next_pixel(g, &px)) gather_window(self->data, g, px, p0, p0 + kc, dest + r * row_step, col_step);
 }
 
-/* im2col(x) as the B of a GEMM: row p is the window of output pixel p (counted from image first_image), column j its tap j. */
 /* Where the next tap of a row of B goes in the panels: panel `index`, column `column`. */
 typedef struct {
   float *row; /* the row in panel 0 */
@@ -162,6 +172,7 @@ static void put_run(nd_panel_cursor *at, const float *from, int n) {
   }
 }
 
+/* im2col(x) as the B of a GEMM, into its panels: row p is the window of output pixel p (counted from image first_image), column j its tap j. */
 static void pack_window_columns(const nd_cols *self, int p0, int kc, int j_begin, int j_end, int nr, float *dest) {
   const nd_conv_geometry *g = self->geometry;
   const ptrdiff_t panel = (ptrdiff_t)kc * nr;

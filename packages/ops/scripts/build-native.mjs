@@ -114,13 +114,14 @@ export function buildNative({ force = false } = {}) {
     result = compile(compiler, headers, machineFlags, temporary);
   }
   if (result.status !== 0) {
-    rmSync(temporary, { force: true });
+    // No addon rather than one built from other sources.
+    for (const file of [temporary, addonFile, stampFile]) rmSync(file, { force: true });
     const firstError = (result.stderr || result.error?.message || '').split('\n').find((line) => line.includes('error')) ?? 'see the compiler output';
     return `native kernels: not built (${compiler.command} failed: ${firstError.trim()}); the WebAssembly kernels will run`;
   }
   const simd = probeAddon(temporary);
   if (simd === null) {
-    rmSync(temporary, { force: true });
+    for (const file of [temporary, addonFile, stampFile]) rmSync(file, { force: true });
     return `native kernels: built with ${compiler.command}, but the addon does not load here; the WebAssembly kernels will run`;
   }
   renameSync(temporary, addonFile);
