@@ -54,6 +54,7 @@ function engineName(label: string, report: BenchReport): string {
   const details = report.engineDetails[label]?.runs[0]?.details ?? {};
   const onThreads = `${threads} thread${threads === 1 ? '' : 's'}`;
   if (engine === 'ndgraph') return `ndgraph, ${onThreads}`;
+  if (engine === 'ndgraph-native') return `ndgraph with its opt-in native kernels (C, built at install)†, ${onThreads}`;
   if (engine === 'pytorch') return `PyTorch ${details.torch ?? ''} (CPU), ${onThreads}`;
   if (engine === 'onnxruntime')
     return `ONNX Runtime ${(details.onnxruntime as { node?: string } | undefined)?.node ?? ''} (onnxruntime-node, CPU), ${onThreads}`;
@@ -135,6 +136,11 @@ export function benchTable(parsed: BenchReport): string {
     lines.push(
       '',
       "\\* tfjs-wasm 4.22 cannot train a conv net as shipped (no `Conv2DBackpropFilter` kernel); the benchmark registers one built from its own ops, checked against the cpu backend's kernel before measuring.",
+    );
+  if (report.engines['ndgraph-native'])
+    lines.push(
+      '',
+      "† `enableNativeKernels()` of `@ndgraph/ops/node`: convolutions and matrix products in C compiled with the machine's `cc` (`-O3 -march=native`, FMA), the rest on the WebAssembly kernels; run under tsx, which adds about 40 MB to its peak RSS.",
     );
   const skipped = Object.entries(report.skipped ?? {});
   if (skipped.length) lines.push('', `Not run: ${skipped.map(([e, why]) => `${e} (${why})`).join('; ')}.`);
