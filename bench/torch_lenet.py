@@ -157,6 +157,10 @@ def main():
     sampler = Sampler()
 
     # The engine is loaded after the data, as in the JavaScript engines.
+    # The BLAS under torch (OpenBLAS when Debian's libopenblas is installed) starts a
+    # thread per core of its own unless told otherwise: give it the engine's count.
+    for variable in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[variable] = str(args.threads)
     import torch
     import torch.nn.functional as F
 
@@ -226,6 +230,8 @@ def main():
         'torch': torch.__version__,
         'python': sys.version.split()[0],
         'threads': torch.get_num_threads(),
+        # Debian's torch calls the generic libblas.so.3; which library that is, the system's alternatives decide.
+        'blas': os.path.realpath('/usr/lib/x86_64-linux-gnu/libblas.so.3'),
         'interopThreads': torch.get_num_interop_threads(),
         'mkldnn': torch.backends.mkldnn.is_available(),
         'model': 'torch.nn.Conv2d, Linear, F.relu, F.max_pool2d; NHWC batch permuted to NCHW in the step; '
