@@ -112,232 +112,235 @@ function convCases(): ConvCase[] {
   return cases;
 }
 
-describe.runIf(!hasCompiler)('native kernels on a machine without a C compiler', () => {
-  it('are not available: enableNativeKernels() returns false and the wasm kernels stay registered', () => {
-    expect(enableNativeKernels()).toBe(false);
-    expect(nativeKernelsInfo().loaded).toBe(false);
-    expect(nativeKernelsInfo().reason).toBeTruthy();
-    for (const op of NATIVE_KERNEL_OPS) expect(lookupKernel(op, 'wasm', 'float32'), op).toBe(wasmKernelsBefore.get(op));
-  });
-});
-
-describe.runIf(hasCompiler)('native kernels (this machine has a C compiler)', () => {
-  it('were built from the current sources and load', async () => {
-    const script = new URL('../../packages/ops/scripts/build-native.mjs', import.meta.url).href;
-    const { hashNativeSources, readBuildStamp, buildCommand } = (await import(script)) as {
-      hashNativeSources: () => string;
-      readBuildStamp: () => { sources: string } | null;
-      buildCommand: string;
-    };
-    const info = nativeKernelsInfo();
-    if (!info.loaded) expect.fail(`cc exists here, but the native addon did not load (${info.reason}). Build it: ${buildCommand}`);
-    const stamp = readBuildStamp();
-    if (stamp?.sources !== hashNativeSources()) expect.fail(`the native addon is stale (built from ${stamp?.sources}); rebuild it: ${buildCommand}`);
-    expect(info.simd).toMatch(/AVX|vectors/);
-  });
-
-  it('replace the wasm kernels of their ops while enabled', () => {
-    expect(enableNativeKernels()).toBe(true);
-    expect(nativeKernelsInfo()).toMatchObject({ loaded: true, enabled: true, threads: 1 });
-    for (const op of NATIVE_KERNEL_OPS) {
-      const kernel = lookupKernel(op, 'wasm', 'float32');
-      expect(kernel, op).toBeTypeOf('function');
-      expect(kernel, op).not.toBe(wasmKernelsBefore.get(op));
-    }
-  });
-
-  const cases = convCases();
-  it(`conv2d, conv2d + bias + relu, and both gradients agree with the JavaScript kernels (${cases.length} shapes)`, () => {
-    expect(enableNativeKernels()).toBe(true);
-    cases.forEach((c, i) => {
-      const options = { strides: c.stride, padding: c.padding };
-      const shapes = [[c.n, c.h, c.w, c.cin], [c.kh, c.kw, c.cin, c.cout], [c.cout]];
-      // Forward only, so the planner fuses conv2d → biasAdd → relu into conv2dBiasRelu.
-      const fused = jsAndWasm(shapes, 100 + i, ([x, f, b]) => relu(biasAdd(conv2d(x, f, options), b)), false);
-      expectNear(fused.wasm[0], fused.js[0], `conv2dBiasRelu ${label(c)}`);
-      // conv2d alone, with its input and filter gradients.
-      const plain = jsAndWasm(shapes.slice(0, 2), 200 + i, ([x, f]) => conv2d(x, f, options));
-      ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].forEach((what, k) => expectNear(plain.wasm[k], plain.js[k], `${what} ${label(c)}`));
+// One of the two describes below runs on any machine, each with real assertions (neither is a skip).
+if (!hasCompiler)
+  describe('native kernels on a machine without a C compiler', () => {
+    it('are not available: enableNativeKernels() returns false and the wasm kernels stay registered', () => {
+      expect(enableNativeKernels()).toBe(false);
+      expect(nativeKernelsInfo().loaded).toBe(false);
+      expect(nativeKernelsInfo().reason).toBeTruthy();
+      for (const op of NATIVE_KERNEL_OPS) expect(lookupKernel(op, 'wasm', 'float32'), op).toBe(wasmKernelsBefore.get(op));
     });
   });
 
-  it('matmul with every transpose, and the fused dense layer, agree with the JavaScript kernels', () => {
-    expect(enableNativeKernels()).toBe(true);
-    const u = uniformRandom(77);
-    const dims = [1, 2, 7, 8, 9, 16, 17, 33, 64, 120, 400];
-    for (let i = 0; i < 40; i++) {
-      const [m, k, n] = [0, 1, 2].map(() => dims[Math.floor(u() * dims.length)]);
-      const transposeA = u() < 0.5;
-      const transposeB = u() < 0.5;
-      const c = { m, k, n, transposeA, transposeB };
-      const r = jsAndWasm([transposeA ? [k, m] : [m, k], transposeB ? [n, k] : [k, n]], 300 + i, ([a, b]) => matmul(a, b, { transposeA, transposeB }));
-      ['matmul', 'da', 'db'].forEach((what, j) => expectNear(r.wasm[j], r.js[j], `${what} ${label(c)}`));
-      const dense = jsAndWasm([[m, k], [k, n], [n]], 400 + i, ([x, w, b]) => relu(biasAdd(matmul(x, w), b)), false);
-      expectNear(dense.wasm[0], dense.js[0], `matmulBiasRelu ${label(c)}`);
-    }
-  });
+if (hasCompiler)
+  describe('native kernels (this machine has a C compiler)', () => {
+    it('were built from the current sources and load', async () => {
+      const script = new URL('../../packages/ops/scripts/build-native.mjs', import.meta.url).href;
+      const { hashNativeSources, readBuildStamp, buildCommand } = (await import(script)) as {
+        hashNativeSources: () => string;
+        readBuildStamp: () => { sources: string } | null;
+        buildCommand: string;
+      };
+      const info = nativeKernelsInfo();
+      if (!info.loaded) expect.fail(`cc exists here, but the native addon did not load (${info.reason}). Build it: ${buildCommand}`);
+      const stamp = readBuildStamp();
+      if (stamp?.sources !== hashNativeSources()) expect.fail(`the native addon is stale (built from ${stamp?.sources}); rebuild it: ${buildCommand}`);
+      expect(info.simd).toMatch(/AVX|vectors/);
+    });
 
-  it('propagate NaN and infinities as the JavaScript kernels do', () => {
-    expect(enableNativeKernels()).toBe(true);
-    const withSpecials = (i: number, n: number): Float32Array => {
-      const v = values(n, 500 + i);
-      if (i === 0) {
-        v[Math.floor(n / 3)] = Number.NaN;
-        v[Math.floor((2 * n) / 3)] = Number.POSITIVE_INFINITY;
+    it('replace the wasm kernels of their ops while enabled', () => {
+      expect(enableNativeKernels()).toBe(true);
+      expect(nativeKernelsInfo()).toMatchObject({ loaded: true, enabled: true, threads: 1 });
+      for (const op of NATIVE_KERNEL_OPS) {
+        const kernel = lookupKernel(op, 'wasm', 'float32');
+        expect(kernel, op).toBeTypeOf('function');
+        expect(kernel, op).not.toBe(wasmKernelsBefore.get(op));
       }
-      return v;
-    };
-    const conv = jsAndWasm(
-      [
-        [2, 9, 9, 3],
-        [3, 3, 3, 5],
-      ],
-      0,
-      ([x, f]) => conv2d(x, f, { padding: 'same' }),
-      true,
-      withSpecials,
-    );
-    ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].forEach((what, k) => expectNear(conv.wasm[k], conv.js[k], `${what} with NaN and Inf in x`));
-    expect(toArray(conv.wasm[0]).some(Number.isNaN)).toBe(true);
-    const mm = jsAndWasm(
-      [
-        [20, 30],
-        [30, 24],
-      ],
-      0,
-      ([a, b]) => matmul(a, b),
-      false,
-      withSpecials,
-    );
-    expectNear(mm.wasm[0], mm.js[0], 'matmul with NaN and Inf in a');
-  });
+    });
 
-  it('reject bad arguments with errors that say what was expected and found, writing nothing', () => {
-    const native = nativeAddon()!;
-    // LeNet's conv2: x [2, 14, 14, 6], filter [5, 5, 6, 16] → y [2, 10, 10, 16].
-    const geometry = [2, 14, 14, 6, 5, 5, 1, 1, 0, 0, 10, 10, 16];
-    const x = new Float32Array(2 * 14 * 14 * 6);
-    const filter = new Float32Array(5 * 5 * 6 * 16);
-    const y = new Float32Array(2 * 10 * 10 * 16 + 8).fill(7);
-    expect(() => native.conv2dForward(x, 0, filter, 0, null, 0, false, y, 9, ...geometry)).toThrow(
-      /conv2dForward: y needs 3200 float32 elements from offset 9 \(batch \* outHeight \* outWidth \* outChannels\), but its Float32Array has 3208/,
-    );
-    expect(() => native.conv2dForward(x.subarray(1), 0, filter, 0, null, 0, false, y, 0, ...geometry)).toThrow(/x needs 2352 float32 elements.*has 2351/);
-    expect(() => native.conv2dForward(new Float64Array(x.length) as unknown as Float32Array, 0, filter, 0, null, 0, false, y, 0, ...geometry)).toThrow(
-      /conv2dForward: x must be a Float32Array, found another typed array/,
-    );
-    expect(() => native.conv2dForward(x, 0, filter, 0, new Float32Array(15), 0, true, y, 0, ...geometry)).toThrow(/bias needs 16 float32 elements/);
-    expect(() => native.conv2dForward(x, 0, filter, 0, null, 0, false, y, 0, ...geometry.slice(0, 12))).toThrow(/expected 22 arguments, found 21/);
-    expect(() => native.conv2dBackpropInput(y, 0, filter, 0, x, 0, 2, 14, 14, 6, 0, 5, 1, 1, 0, 0, 10, 10, 16)).toThrow(
-      /kernelHeight must be an integer from 1 to 2147483647, found 0/,
-    );
-    expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter, -1, ...geometry)).toThrow(/dfilterOffset must be an integer from 0/);
-    expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter, 0.5, ...geometry)).toThrow(RangeError);
-    expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter.subarray(0, 10), 0, ...geometry)).toThrow(/dfilter needs 2400 float32 elements/);
-    const A = new Float32Array(12);
-    const C = new Float32Array(16).fill(7);
-    expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 2, A, 0, 4, 0, C, 0, 4, null, 0, false)).toThrow(
-      /gemm: lda must be at least 3 \(the width of stored A, 4 x 3\), found 2/,
-    );
-    expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 1, 4, 0, C, 0, 4, null, 0, false)).toThrow(
-      /gemm: B needs 12 float32 elements from offset 1 \(stored B, 3 x 4 with row stride 4\), but its Float32Array has 12/,
-    );
-    expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 0, 4, 0, C, 1, 4, null, 0, false)).toThrow(/C needs 16 float32 elements from offset 1/);
-    expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 0, 4, 0, C, 0, 4, null, 0, 1 as unknown as boolean)).toThrow(
-      /relu must be a boolean, found a number/,
-    );
-    expect(y.every((v) => v === 7)).toBe(true);
-    expect(C.every((v) => v === 7)).toBe(true);
-  });
+    const cases = convCases();
+    it(`conv2d, conv2d + bias + relu, and both gradients agree with the JavaScript kernels (${cases.length} shapes)`, () => {
+      expect(enableNativeKernels()).toBe(true);
+      cases.forEach((c, i) => {
+        const options = { strides: c.stride, padding: c.padding };
+        const shapes = [[c.n, c.h, c.w, c.cin], [c.kh, c.kw, c.cin, c.cout], [c.cout]];
+        // Forward only, so the planner fuses conv2d → biasAdd → relu into conv2dBiasRelu.
+        const fused = jsAndWasm(shapes, 100 + i, ([x, f, b]) => relu(biasAdd(conv2d(x, f, options), b)), false);
+        expectNear(fused.wasm[0], fused.js[0], `conv2dBiasRelu ${label(c)}`);
+        // conv2d alone, with its input and filter gradients.
+        const plain = jsAndWasm(shapes.slice(0, 2), 200 + i, ([x, f]) => conv2d(x, f, options));
+        ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].forEach((what, k) => expectNear(plain.wasm[k], plain.js[k], `${what} ${label(c)}`));
+      });
+    });
 
-  it('read and write views of a WebAssembly memory, a SharedArrayBuffer and part of a larger array in place', () => {
-    const native = nativeAddon()!;
-    const [m, n, k] = [9, 21, 13];
-    const a = values(m * k, 1);
-    const b = values(k * n, 2);
-    const expected = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) expected[i * n + j] += a[i * k + p] * b[p * n + j];
-    const buffers = [
-      new WebAssembly.Memory({ initial: 1 }).buffer,
-      new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true }).buffer,
-      new SharedArrayBuffer(65536),
-    ];
-    for (const buffer of buffers) {
-      const all = new Float32Array(buffer, 0, 4 + m * k + k * n + m * n + 4).fill(-3);
-      const A = all.subarray(4, 4 + m * k);
-      const B = all.subarray(4 + m * k, 4 + m * k + k * n);
-      A.set(a);
-      B.set(b);
-      // C as an offset into the whole array, its neighbours left alone.
-      const cAt = 4 + m * k + k * n;
-      native.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, all, cAt, n, null, 0, false);
-      const C = all.subarray(cAt, cAt + m * n);
-      C.forEach((v, i) => expect(Math.abs(v - expected[i]), `${buffer.constructor.name} C[${i}]`).toBeLessThan(1e-5));
-      expect([...all.subarray(0, 4), ...all.subarray(cAt + m * n)]).toEqual([-3, -3, -3, -3, -3, -3, -3, -3]);
-    }
-  });
-
-  it('give the same bits on 1 and 2 threads', () => {
-    const native = nativeAddon()!;
-    const run = (threads: number) => {
-      expect(native.setThreads(threads)).toBe(threads);
-      const out: Float32Array[] = [];
-      for (const [n, h, cin, cout, k, pad] of [
-        [64, 28, 1, 6, 5, 2],
-        [64, 14, 6, 16, 5, 0],
-        [16, 16, 24, 40, 3, 1],
-      ]) {
-        const o = h + 2 * pad - k + 1;
-        const geometry = [n, h, h, cin, k, k, 1, 1, pad, pad, o, o, cout];
-        const x = values(n * h * h * cin, 1);
-        const f = values(k * k * cin * cout, 2);
-        const bias = values(cout, 3);
-        const dy = values(n * o * o * cout, 4);
-        const y = new Float32Array(n * o * o * cout);
-        const dx = new Float32Array(x.length);
-        const df = new Float32Array(f.length);
-        native.conv2dForward(x, 0, f, 0, bias, 0, true, y, 0, ...geometry);
-        native.conv2dBackpropInput(dy, 0, f, 0, dx, 0, ...geometry);
-        native.conv2dBackpropFilter(x, 0, dy, 0, df, 0, ...geometry);
-        out.push(y, dx, df);
+    it('matmul with every transpose, and the fused dense layer, agree with the JavaScript kernels', () => {
+      expect(enableNativeKernels()).toBe(true);
+      const u = uniformRandom(77);
+      const dims = [1, 2, 7, 8, 9, 16, 17, 33, 64, 120, 400];
+      for (let i = 0; i < 40; i++) {
+        const [m, k, n] = [0, 1, 2].map(() => dims[Math.floor(u() * dims.length)]);
+        const transposeA = u() < 0.5;
+        const transposeB = u() < 0.5;
+        const c = { m, k, n, transposeA, transposeB };
+        const r = jsAndWasm([transposeA ? [k, m] : [m, k], transposeB ? [n, k] : [k, n]], 300 + i, ([a, b]) => matmul(a, b, { transposeA, transposeB }));
+        ['matmul', 'da', 'db'].forEach((what, j) => expectNear(r.wasm[j], r.js[j], `${what} ${label(c)}`));
+        const dense = jsAndWasm([[m, k], [k, n], [n]], 400 + i, ([x, w, b]) => relu(biasAdd(matmul(x, w), b)), false);
+        expectNear(dense.wasm[0], dense.js[0], `matmulBiasRelu ${label(c)}`);
       }
-      const A = values(300 * 200, 5);
-      const B = values(200 * 100, 6);
-      const C = new Float32Array(300 * 100);
-      native.gemm(true, false, 300, 100, 200, 1, A, 0, 300, B, 0, 100, 0, C, 0, 100, null, 0, false);
-      out.push(C);
-      return out;
-    };
-    const one = run(1);
-    const two = run(2);
-    native.setThreads(1);
-    one.forEach((r, i) => expect(Buffer.from(two[i].buffer).equals(Buffer.from(r.buffer)), `result ${i}`).toBe(true));
-  });
+    });
 
-  it('train LeNet-5 as the wasm kernels do: losses within 1e-4, and the same bits on 1 and 2 threads', () => {
-    const data = loadEmbeddedMnist({ seed: 0 });
-    const small = { train: subset(data.train, 0, 256), test: subset(data.test, 0, 64) };
-    const losses = (): number[] => {
-      const trainer = new Trainer({ epochs: 1, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, seed: 3 }, small);
-      const out: number[] = [];
-      trainer.trainEpoch((step) => out.push(step.loss));
-      return out;
-    };
-    disableNativeKernels();
-    const wasm = losses();
-    expect(enableNativeKernels()).toBe(true);
-    const native = losses();
-    expect(enableNativeKernels({ threads: 2 })).toBe(true);
-    const twoThreads = losses();
-    expect(enableNativeKernels({ threads: 1 })).toBe(true);
-    expect(native).toHaveLength(8);
-    native.forEach((loss, i) => expect(Math.abs(loss - wasm[i]) / Math.abs(wasm[i]), `step ${i}: ${loss} vs ${wasm[i]}`).toBeLessThan(1e-4));
-    expect(twoThreads).toEqual(native);
-  });
+    it('propagate NaN and infinities as the JavaScript kernels do', () => {
+      expect(enableNativeKernels()).toBe(true);
+      const withSpecials = (i: number, n: number): Float32Array => {
+        const v = values(n, 500 + i);
+        if (i === 0) {
+          v[Math.floor(n / 3)] = Number.NaN;
+          v[Math.floor((2 * n) / 3)] = Number.POSITIVE_INFINITY;
+        }
+        return v;
+      };
+      const conv = jsAndWasm(
+        [
+          [2, 9, 9, 3],
+          [3, 3, 3, 5],
+        ],
+        0,
+        ([x, f]) => conv2d(x, f, { padding: 'same' }),
+        true,
+        withSpecials,
+      );
+      ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'].forEach((what, k) => expectNear(conv.wasm[k], conv.js[k], `${what} with NaN and Inf in x`));
+      expect(toArray(conv.wasm[0]).some(Number.isNaN)).toBe(true);
+      const mm = jsAndWasm(
+        [
+          [20, 30],
+          [30, 24],
+        ],
+        0,
+        ([a, b]) => matmul(a, b),
+        false,
+        withSpecials,
+      );
+      expectNear(mm.wasm[0], mm.js[0], 'matmul with NaN and Inf in a');
+    });
 
-  it('can be disabled: the wasm kernels are back', () => {
-    disableNativeKernels();
-    expect(nativeKernelsInfo().enabled).toBe(false);
-    for (const op of NATIVE_KERNEL_OPS) expect(lookupKernel(op, 'wasm', 'float32'), op).toBe(wasmKernelsBefore.get(op));
+    it('reject bad arguments with errors that say what was expected and found, writing nothing', () => {
+      const native = nativeAddon()!;
+      // LeNet's conv2: x [2, 14, 14, 6], filter [5, 5, 6, 16] → y [2, 10, 10, 16].
+      const geometry = [2, 14, 14, 6, 5, 5, 1, 1, 0, 0, 10, 10, 16];
+      const x = new Float32Array(2 * 14 * 14 * 6);
+      const filter = new Float32Array(5 * 5 * 6 * 16);
+      const y = new Float32Array(2 * 10 * 10 * 16 + 8).fill(7);
+      expect(() => native.conv2dForward(x, 0, filter, 0, null, 0, false, y, 9, ...geometry)).toThrow(
+        /conv2dForward: y needs 3200 float32 elements from offset 9 \(batch \* outHeight \* outWidth \* outChannels\), but its Float32Array has 3208/,
+      );
+      expect(() => native.conv2dForward(x.subarray(1), 0, filter, 0, null, 0, false, y, 0, ...geometry)).toThrow(/x needs 2352 float32 elements.*has 2351/);
+      expect(() => native.conv2dForward(new Float64Array(x.length) as unknown as Float32Array, 0, filter, 0, null, 0, false, y, 0, ...geometry)).toThrow(
+        /conv2dForward: x must be a Float32Array, found another typed array/,
+      );
+      expect(() => native.conv2dForward(x, 0, filter, 0, new Float32Array(15), 0, true, y, 0, ...geometry)).toThrow(/bias needs 16 float32 elements/);
+      expect(() => native.conv2dForward(x, 0, filter, 0, null, 0, false, y, 0, ...geometry.slice(0, 12))).toThrow(/expected 22 arguments, found 21/);
+      expect(() => native.conv2dBackpropInput(y, 0, filter, 0, x, 0, 2, 14, 14, 6, 0, 5, 1, 1, 0, 0, 10, 10, 16)).toThrow(
+        /kernelHeight must be an integer from 1 to 2147483647, found 0/,
+      );
+      expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter, -1, ...geometry)).toThrow(/dfilterOffset must be an integer from 0/);
+      expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter, 0.5, ...geometry)).toThrow(RangeError);
+      expect(() => native.conv2dBackpropFilter(x, 0, y, 0, filter.subarray(0, 10), 0, ...geometry)).toThrow(/dfilter needs 2400 float32 elements/);
+      const A = new Float32Array(12);
+      const C = new Float32Array(16).fill(7);
+      expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 2, A, 0, 4, 0, C, 0, 4, null, 0, false)).toThrow(
+        /gemm: lda must be at least 3 \(the width of stored A, 4 x 3\), found 2/,
+      );
+      expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 1, 4, 0, C, 0, 4, null, 0, false)).toThrow(
+        /gemm: B needs 12 float32 elements from offset 1 \(stored B, 3 x 4 with row stride 4\), but its Float32Array has 12/,
+      );
+      expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 0, 4, 0, C, 1, 4, null, 0, false)).toThrow(/C needs 16 float32 elements from offset 1/);
+      expect(() => native.gemm(false, false, 4, 4, 3, 1, A, 0, 3, A, 0, 4, 0, C, 0, 4, null, 0, 1 as unknown as boolean)).toThrow(
+        /relu must be a boolean, found a number/,
+      );
+      expect(y.every((v) => v === 7)).toBe(true);
+      expect(C.every((v) => v === 7)).toBe(true);
+    });
+
+    it('read and write views of a WebAssembly memory, a SharedArrayBuffer and part of a larger array in place', () => {
+      const native = nativeAddon()!;
+      const [m, n, k] = [9, 21, 13];
+      const a = values(m * k, 1);
+      const b = values(k * n, 2);
+      const expected = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) expected[i * n + j] += a[i * k + p] * b[p * n + j];
+      const buffers = [
+        new WebAssembly.Memory({ initial: 1 }).buffer,
+        new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true }).buffer,
+        new SharedArrayBuffer(65536),
+      ];
+      for (const buffer of buffers) {
+        const all = new Float32Array(buffer, 0, 4 + m * k + k * n + m * n + 4).fill(-3);
+        const A = all.subarray(4, 4 + m * k);
+        const B = all.subarray(4 + m * k, 4 + m * k + k * n);
+        A.set(a);
+        B.set(b);
+        // C as an offset into the whole array, its neighbours left alone.
+        const cAt = 4 + m * k + k * n;
+        native.gemm(false, false, m, n, k, 1, A, 0, k, B, 0, n, 0, all, cAt, n, null, 0, false);
+        const C = all.subarray(cAt, cAt + m * n);
+        C.forEach((v, i) => expect(Math.abs(v - expected[i]), `${buffer.constructor.name} C[${i}]`).toBeLessThan(1e-5));
+        expect([...all.subarray(0, 4), ...all.subarray(cAt + m * n)]).toEqual([-3, -3, -3, -3, -3, -3, -3, -3]);
+      }
+    });
+
+    it('give the same bits on 1 and 2 threads', () => {
+      const native = nativeAddon()!;
+      const run = (threads: number) => {
+        expect(native.setThreads(threads)).toBe(threads);
+        const out: Float32Array[] = [];
+        for (const [n, h, cin, cout, k, pad] of [
+          [64, 28, 1, 6, 5, 2],
+          [64, 14, 6, 16, 5, 0],
+          [16, 16, 24, 40, 3, 1],
+        ]) {
+          const o = h + 2 * pad - k + 1;
+          const geometry = [n, h, h, cin, k, k, 1, 1, pad, pad, o, o, cout];
+          const x = values(n * h * h * cin, 1);
+          const f = values(k * k * cin * cout, 2);
+          const bias = values(cout, 3);
+          const dy = values(n * o * o * cout, 4);
+          const y = new Float32Array(n * o * o * cout);
+          const dx = new Float32Array(x.length);
+          const df = new Float32Array(f.length);
+          native.conv2dForward(x, 0, f, 0, bias, 0, true, y, 0, ...geometry);
+          native.conv2dBackpropInput(dy, 0, f, 0, dx, 0, ...geometry);
+          native.conv2dBackpropFilter(x, 0, dy, 0, df, 0, ...geometry);
+          out.push(y, dx, df);
+        }
+        const A = values(300 * 200, 5);
+        const B = values(200 * 100, 6);
+        const C = new Float32Array(300 * 100);
+        native.gemm(true, false, 300, 100, 200, 1, A, 0, 300, B, 0, 100, 0, C, 0, 100, null, 0, false);
+        out.push(C);
+        return out;
+      };
+      const one = run(1);
+      const two = run(2);
+      native.setThreads(1);
+      one.forEach((r, i) => expect(Buffer.from(two[i].buffer).equals(Buffer.from(r.buffer)), `result ${i}`).toBe(true));
+    });
+
+    it('train LeNet-5 as the wasm kernels do: losses within 1e-4, and the same bits on 1 and 2 threads', () => {
+      const data = loadEmbeddedMnist({ seed: 0 });
+      const small = { train: subset(data.train, 0, 256), test: subset(data.test, 0, 64) };
+      const losses = (): number[] => {
+        const trainer = new Trainer({ epochs: 1, batchSize: 32, optimizer: 'momentum', learningRate: 0.05, seed: 3 }, small);
+        const out: number[] = [];
+        trainer.trainEpoch((step) => out.push(step.loss));
+        return out;
+      };
+      disableNativeKernels();
+      const wasm = losses();
+      expect(enableNativeKernels()).toBe(true);
+      const native = losses();
+      expect(enableNativeKernels({ threads: 2 })).toBe(true);
+      const twoThreads = losses();
+      expect(enableNativeKernels({ threads: 1 })).toBe(true);
+      expect(native).toHaveLength(8);
+      native.forEach((loss, i) => expect(Math.abs(loss - wasm[i]) / Math.abs(wasm[i]), `step ${i}: ${loss} vs ${wasm[i]}`).toBeLessThan(1e-4));
+      expect(twoThreads).toEqual(native);
+    });
+
+    it('can be disabled: the wasm kernels are back', () => {
+      disableNativeKernels();
+      expect(nativeKernelsInfo().enabled).toBe(false);
+      for (const op of NATIVE_KERNEL_OPS) expect(lookupKernel(op, 'wasm', 'float32'), op).toBe(wasmKernelsBefore.get(op));
+    });
   });
-});
