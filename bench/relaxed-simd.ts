@@ -48,6 +48,7 @@ import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { FILTER_GRADIENT_PARTS, geometryFields } from '../packages/ops/src/kernels/wasm/conv-wasm.ts';
 import { WASM_KERNELS_BASE64 } from '../packages/ops/src/kernels/wasm/kernels.generated.ts';
+import type { KernelExports } from '../packages/ops/src/kernels/wasm/runtime.ts';
 import { BENCH_DIR, TMP_DIR, codeVersion, formatTable, machineInfo, writeJson } from './common.ts';
 import { argValue, hasFlag, median } from './engine-common.ts';
 import { Layout, alternate, convShapeGeometry, floatsAt, loadLine, randomArray, timeCalls, watchLoad, type ConvShape, type Instance } from './kernel-versus.ts';
@@ -66,39 +67,23 @@ const BUILD_DIR = join(TMP_DIR, 'relaxed');
 /** The compiler packages/ops builds its kernels with. */
 const ASC = join(ROOT, 'packages', 'ops', 'node_modules', 'assemblyscript', 'dist', 'asc.js');
 
-interface Kernels {
-  heapBase(): number;
-  gemmWorkspaceBytes(m: number, n: number, k: number): number;
-  gemm(...args: number[]): void;
-  convForwardWorkspaceBytes(geometry: number): number;
-  convForward(
-    x: number,
-    filter: number,
-    bias: number,
-    relu: number,
-    y: number,
-    geometry: number,
-    firstImage: number,
-    imageCount: number,
-    workspace: number,
-  ): void;
-  convBackpropFilterWorkspaceBytes(geometry: number): number;
-  convBackpropFilter(
-    x: number,
-    dy: number,
-    partials: number,
-    imagesPerPartial: number,
-    geometry: number,
-    firstImage: number,
-    imageCount: number,
-    workspace: number,
-  ): void;
-  sumPartials(partials: number, count: number, size: number, out: number): void;
-  convBackpropInputWorkspaceBytes(geometry: number): number;
-  convBackpropInput(dy: number, filter: number, dx: number, geometry: number, firstImage: number, imageCount: number, workspace: number): void;
+/** The exports timed here: today's (both modules are built from today's sources), plus the relaxed module's probe. */
+type Kernels = Pick<
+  KernelExports,
+  | 'heapBase'
+  | 'gemmWorkspaceBytes'
+  | 'gemm'
+  | 'convForwardWorkspaceBytes'
+  | 'convForward'
+  | 'convBackpropFilterWorkspaceBytes'
+  | 'convBackpropFilter'
+  | 'sumPartials'
+  | 'convBackpropInputWorkspaceBytes'
+  | 'convBackpropInput'
+> & {
   /** Only in the relaxed module. */
   relaxedMaddProbe?(a: number, b: number, c: number): number;
-}
+};
 
 // ---------------------------------------------------------------------------
 // The build step.
