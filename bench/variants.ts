@@ -14,43 +14,13 @@
  * variant: where its step goes. Writes bench/results/variants[-Nt].json
  * (`--quick`: variants-quick.json, `--only`: no file).
  */
-import { cnnBnRes, type Model, type TrainConfig } from '@ndgraph/nn';
+import { modelByName } from '@ndgraph/nn';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 import { codeVersion, fileStamp, formatTable, loadAverage, machineInfo, RESULTS_DIR, round2, writeJson } from './common.ts';
 import { TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
+import { VARIANTS, WEIGHT_DECAY } from './model-variants.ts';
 import { ndgraphLenet, type StepTimes } from './ndgraph-lenet.ts';
 import { join } from 'node:path';
-
-interface Variant {
-  name: string;
-  config?: Partial<TrainConfig>;
-  model?: () => Model;
-}
-
-const WEIGHT_DECAY = 5e-4;
-const lenet = (options: NonNullable<TrainConfig['model']>): Partial<TrainConfig> => ({ model: options });
-
-/** The seed article's comparisons: one change each from relu LeNet-5 with momentum. */
-export const VARIANTS: Variant[] = [
-  { name: 'relu' },
-  { name: 'batchnorm', config: lenet({ batchNorm: true }) },
-  { name: 'tanh', config: lenet({ activation: 'tanh' }) },
-  { name: 'sigmoid', config: lenet({ activation: 'sigmoid' }) },
-  { name: 'elu', config: lenet({ activation: 'elu' }) },
-  { name: 'leaky relu', config: lenet({ activation: 'leakyRelu' }) },
-  { name: 'dropout 0.5', config: lenet({ dropout: 0.5 }) },
-  { name: 'avg pooling', config: lenet({ pooling: 'avg' }) },
-  { name: 'residual', config: lenet({ residual: true }) },
-  { name: 'mse loss', config: { loss: 'mse' } },
-  { name: 'sgd', config: { optimizer: 'sgd', weightDecay: WEIGHT_DECAY } },
-  { name: 'momentum + wd', config: { optimizer: 'momentum', weightDecay: WEIGHT_DECAY } },
-  { name: 'nesterov', config: { optimizer: 'nesterov', weightDecay: WEIGHT_DECAY } },
-  { name: 'adam', config: { optimizer: 'adam', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
-  { name: 'adamw', config: { optimizer: 'adamw', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
-  { name: 'rmsprop', config: { optimizer: 'rmsprop', learningRate: 1e-3, weightDecay: WEIGHT_DECAY } },
-  { name: 'adagrad', config: { optimizer: 'adagrad', learningRate: 1e-2, weightDecay: WEIGHT_DECAY } },
-  { name: 'cnn-bn-res', model: () => cnnBnRes() },
-];
 
 const quick = hasFlag('quick');
 const threads = numberArg('threads', 1);
@@ -66,7 +36,7 @@ const data = await loadBenchData();
 const loadStart = loadAverage();
 const runs = chosen.map((v) => ({
   variant: v,
-  steps: ndgraphLenet(data, { config: v.config, model: v.model?.() }),
+  steps: ndgraphLenet(data, { config: v.config, model: v.modelName ? modelByName(v.modelName) : undefined }),
   rates: [] as number[],
   ratios: [] as number[],
 }));

@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/versus.ts --base 761c44a
  *   npx tsx bench/versus.ts --base 761c44a --rounds 30 --threads 2 --note 'after the conv kernels'
+ *   npx tsx bench/versus.ts --base 761c44a --variant batchnorm
  *
  * The base commit is checked out into bench/results/tmp/ (a git worktree,
  * with its own `pnpm install`), and its benchmark steps (bench/ndgraph-lenet.ts)
@@ -16,7 +17,9 @@
  * The result is the median over rounds of base time / current time (above 1:
  * the current code is faster), with the middle half of the rounds' ratios.
  * Their first training losses must agree (the same model is trained), or it
- * fails. Writes bench/results/versus-<base>.json.
+ * fails. `--variant NAME` trains one of bench/model-variants.ts's variants
+ * instead of relu LeNet-5 (each side builds it with its own code). Writes
+ * bench/results/versus-<base>[-<variant>][-<N>t].json.
  *
  * Needs a base commit that has bench/ndgraph-lenet.ts (the fast-kernel work on).
  */
@@ -26,11 +29,13 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bundleScript } from './bundle.ts';
 import { BENCH_DIR, RESULTS_DIR, TMP_DIR, buildBenchData, codeVersion, loadAverage, machineInfo, writeBenchData, writeJson } from './common.ts';
+import { VARIANTS } from './model-variants.ts';
 import { FAST_ENGINE_COUNTS, TRAIN_BATCH, INFERENCE_BATCH, argValue, median, numberArg } from './engine-common.ts';
 
 /** What each bundle exports: the benchmark's own steps, as the engines use them. */
 interface Side {
-  ndgraphLenet(data: unknown): { trainStep(): number; inferStep(): number; losses: number[] };
+  ndgraphLenet(data: unknown, variant?: { config?: object; model?: unknown }): { trainStep(): number; inferStep(): number; losses: number[] };
+  modelByName(name: string): unknown;
   readBenchDataFile(path: string): unknown;
   enableWasmThreads(threads: number): number;
 }
@@ -39,6 +44,7 @@ const ENTRY = `
 export { ndgraphLenet } from './ndgraph-lenet.ts';
 export { readBenchDataFile } from './engine-common.ts';
 export { enableWasmThreads } from '@ndgraph/ops/node';
+export { modelByName } from '@ndgraph/nn';
 `;
 
 function git(cwd: string, ...args: string[]): string {
@@ -80,6 +86,10 @@ async function main(): Promise<void> {
   const inferBurst = Math.max(1, numberArg('infer-burst', 4));
   const threads = Math.max(1, numberArg('threads', 1));
   const base = git(BENCH_DIR, 'rev-parse', '--short', `${baseArg}^{commit}`);
+  const variantName = argValue('variant');
+  const variant = variantName === undefined ? undefined : VARIANTS.find((v) => v.name === variantName);
+  if (variantName !== undefined && !variant)
+    throw new Error(`--variant ${variantName}: expected one of ${VARIANTS.map((v) => `'${v.name}'`).join(', ')} (bench/model-variants.ts)`);
   const loadAtStart = loadAverage();
 
   const baseDir = baseCheckout(base);
@@ -90,10 +100,12 @@ async function main(): Promise<void> {
   writeBenchData(dataFile, buildBenchData());
 
   const sides = { base: (await import(pathToFileURL(bundles.base).href)) as Side, current: (await import(pathToFileURL(bundles.current).href)) as Side };
-  const models = {
-    base: sides.base.ndgraphLenet(sides.base.readBenchDataFile(dataFile)),
-    current: sides.current.ndgraphLenet(sides.current.readBenchDataFile(dataFile)),
-  };
+  const build = (side: Side) =>
+    side.ndgraphLenet(
+      side.readBenchDataFile(dataFile),
+      variant && { config: variant.config, model: variant.modelName ? side.modelByName(variant.modelName) : undefined },
+    );
+  const models = { base: build(sides.base), current: build(sides.current) };
   for (const name of ['base', 'current'] as const) {
     if (threads > 1 && sides[name].enableWasmThreads(threads) !== threads)
       throw new Error(`--threads ${threads}: the ${name} kernels cannot use that many threads here`);
@@ -132,6 +144,7 @@ async function main(): Promise<void> {
     benchmark: 'ndgraph LeNet-5 step: another commit against this checkout, side by side in one process',
     date: new Date().toISOString(),
     base,
+    variant: variant?.name ?? 'relu',
     threads,
     rounds,
     burst: { trainSteps: trainBurst, inferenceBatches: inferBurst },
@@ -156,7 +169,7 @@ async function main(): Promise<void> {
   const fmt = (r: { median: number; quartiles: [number, number] }) =>
     `${r.median.toFixed(2)}× (middle half ${r.quartiles[0].toFixed(2)}–${r.quartiles[1].toFixed(2)})`;
   console.log(
-    `ndgraph ${base} against this checkout, ${threads} thread(s), ${rounds} rounds (load ${loadAtStart.join(' ')}, CPU share ${(100 * cpuShare).toFixed(0)}%)`,
+    `ndgraph ${base} against this checkout, ${variant?.name ?? 'relu'} LeNet-5, ${threads} thread(s), ${rounds} rounds (load ${loadAtStart.join(' ')}, CPU share ${(100 * cpuShare).toFixed(0)}%)`,
   );
   console.log(
     `  train:     ${result.train.baseImagesPerSecond.toFixed(0)} → ${result.train.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.train.baseOverCurrent)}`,
@@ -165,7 +178,8 @@ async function main(): Promise<void> {
     `  inference: ${result.inference.baseImagesPerSecond.toFixed(0)} → ${result.inference.currentImagesPerSecond.toFixed(0)} img/s, ${fmt(result.inference.baseOverCurrent)}`,
   );
   console.log(`  losses:    ${identicalLosses} of ${stepsCompared} training steps bit-identical from the first`);
-  const file = join(RESULTS_DIR, `versus-${base}${threads > 1 ? `-${threads}t` : ''}.json`);
+  const variantPart = variant ? `-${variant.name.replaceAll(/[^a-z0-9]+/g, '-')}` : '';
+  const file = join(RESULTS_DIR, `versus-${base}${variantPart}${threads > 1 ? `-${threads}t` : ''}.json`);
   writeJson(file, result);
   console.log(`wrote ${relative(process.cwd(), file)}`);
   process.exit(0); // helper threads, if any, would keep the process alive
