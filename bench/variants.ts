@@ -2,7 +2,7 @@
  * Every model variant of the seed article's comparisons, trained side by side
  * in one process, as a ratio to plain relu LeNet-5.
  *
- *   npx tsx bench/variants.ts [--threads N] [--rounds N] [--steps N] [--only a,b] [--profile] [--quick] [--note TEXT]
+ *   npx tsx bench/variants.ts [--threads N] [--rounds N] [--steps N] [--only a,b] [--profile [--profile-top N]] [--quick] [--note TEXT]
  *
  * Each variant is a Trainer on the benchmark's data (8,000 embedded digits,
  * batch 64, the same batch order); a step is bench/ndgraph-lenet.ts's. After a
@@ -94,7 +94,7 @@ if (profile)
   for (const r of results)
     console.log(
       `\n${r.variant}: ${r
-        .profile!.slice(0, 8)
+        .profile!.slice(0, numberArg('profile-top', 8))
         .map((p) => `${p.op} ${p.msPerStep}`)
         .join(', ')} (kernel ms per step)`,
     );

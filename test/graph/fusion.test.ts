@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Graph, Session, ShapeError, gradients, allGradients, topologicalOrder, type Node, type Tensor } from '@ndgraph/graph';
-import { biasAdd, conv2d, matmul, maxPool, relu, softmaxCrossEntropy, sum } from '@ndgraph/ops';
+import { batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, softmaxCrossEntropy, sum } from '@ndgraph/ops';
 import { conv2dBiasReluOp, conv2dAttrs, matmulBiasReluOp } from '@ndgraph/ops/kernels';
 import { lenet5 } from '@ndgraph/nn';
 import { evaluate, expectClose, randomTensor, tensor, toArray } from '../helpers.ts';
@@ -77,6 +77,44 @@ function withAndWithoutFusion(build: (x: Node, w: Node, b: Node) => Node, inputs
 }
 
 const convLayer = (stride: number, padding: Padding) => (p: Node, q: Node, r: Node) => relu(biasAdd(conv2d(p, q, { strides: stride, padding }), r));
+
+describe('batchNorm → relu runs as batchNormRelu', () => {
+  /** A conv → batchNorm → relu → maxPool layer on a fresh graph; its values, gradients, running averages and the ops it ran. */
+  function normalizedLayer(fusion: boolean, training: boolean, fetchNormalized = false) {
+    const g = new Graph();
+    const x = g.placeholder('x', [3, 6, 6, 5], 'float32');
+    const channel = (name: string, seed: number, lo: number, hi: number, trainable = true) =>
+      g.variable(name, randomTensor([5], seed, lo, hi, 'float32'), { trainable });
+    const [gamma, beta] = [channel('gamma', 21, 0.5, 1.5), channel('beta', 22, -0.5, 0.5)];
+    const [mean, variance] = [channel('mean', 23, -0.2, 0.2, false), channel('variance', 24, 0.5, 2, false)];
+    const normalized = batchNorm(x, gamma, beta, mean, variance);
+    const y = maxPool(relu(normalized), { ksize: 2 });
+    const grads = gradients(sum(mul(y, y)), [x, gamma, beta]);
+    const ops: string[] = [];
+    const fetches = fetchNormalized ? [y, ...grads, normalized] : [y, ...grads];
+    const out = new Session(g, { fusion }).run(fetches, [[x, randomTensor([3, 6, 6, 5], 25, -2, 2, 'float32')]], {
+      training,
+      onTime: (_node, _ms, op) => ops.push(op.name),
+    });
+    return { values: [...out, g.valueOf(mean), g.valueOf(variance)].map(toArray), ops };
+  }
+  for (const training of [true, false]) {
+    it(`${training ? 'training' : 'eval'}: the same bits as the two ops, the running averages updated once`, () => {
+      const fused = normalizedLayer(true, training);
+      const plain = normalizedLayer(false, training);
+      expect(fused.values).toEqual(plain.values);
+      expect(fused.ops).toContain('batchNormRelu');
+      expect(fused.ops).not.toContain('relu');
+      expect(fused.ops).not.toContain('batchNorm');
+      expect(plain.ops).toEqual(expect.arrayContaining(['batchNorm', 'relu']));
+    });
+  }
+  it('a fetched batchNorm output stays a node of its own', () => {
+    const { ops } = normalizedLayer(true, true, true);
+    expect(ops).toEqual(expect.arrayContaining(['batchNorm', 'relu']));
+    expect(ops).not.toContain('batchNormRelu');
+  });
+});
 
 describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
   for (const [stride, padding, shape, filter] of [

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { batchNorm, batchNormGradGamma, batchNormGradInput } from '@ndgraph/ops';
+import { batchNorm, batchNormGradGamma, batchNormGradInput, batchNormGradSums, batchNormStatistics } from '@ndgraph/ops';
 import { Graph, GraphError, GradientError, Session, ShapeError, gradients, toArray, type DType, type Node, type Tensor } from '@ndgraph/graph';
+import { mul, sum } from '@ndgraph/ops';
 import { expectClose, expectGradcheck, randomTensor, tensor } from '../helpers.ts';
 
 const EPS = 1e-5;
@@ -245,7 +246,13 @@ describe('batchNorm gradients', () => {
       ),
       y,
     );
-    expect(grads.map((n) => n?.op.name ?? null)).toEqual(['batchNormGradInput', 'batchNormGradGamma', 'reduceToShape', null, null]);
+    expect(grads.map((n) => n?.op.name ?? null)).toEqual(['batchNormGradInput', 'batchNormGradGamma', 'batchNormGradBeta', null, null, null]);
+    // One statistics node and one sums node serve the forward op and both gradients.
+    const statistics = y.inputs[5];
+    expect(statistics.op.name).toBe('batchNormStatistics');
+    expect(grads[0]!.inputs[3]).toBe(statistics);
+    expect(grads[0]!.inputs[4]).toBe(grads[1]!.inputs[0]);
+    expect(grads[1]!.inputs[0].op.name).toBe('batchNormGradSums');
     const dx = gradients(y, [x], {
       dy: g.constant(
         tensor(
@@ -273,6 +280,50 @@ describe('batchNorm gradients', () => {
       }),
     ).toThrow(GradientError);
   });
+});
+
+describe('batchNorm in float32 against float64', () => {
+  // float32 networks normalize in float32 lanes with per-channel coefficients made in float64 (rounded once);
+  // the statistics and the gradient sums stay float64. Both are checked against the float64 op on the same values.
+  /** y, dx, dgamma, dbeta of a weighted sum of y, in one dtype, training or eval mode. */
+  function run(dtype: DType, x: Tensor, weights: Tensor, gamma: Tensor, beta: Tensor, training: boolean): number[][] {
+    const g = new Graph();
+    const channels = x.shape[x.shape.length - 1];
+    const xs = g.placeholder('x', x.shape, dtype);
+    const as = (t: Tensor) => tensor(toArray(t), t.shape, dtype);
+    const gammaNode = g.variable('gamma', as(gamma));
+    const betaNode = g.variable('beta', as(beta));
+    const runningMean = g.variable('mean', tensor(new Array(channels).fill(0.5), [channels], dtype), { trainable: false });
+    const runningVar = g.variable('var', tensor(new Array(channels).fill(2), [channels], dtype), { trainable: false });
+    const y = batchNorm(xs, gammaNode, betaNode, runningMean, runningVar);
+    const loss = sum(mul(y, g.constant(as(weights))));
+    const grads = gradients(loss, [xs, gammaNode, betaNode]);
+    return new Session(g).run([y, ...grads], [[xs, as(x)]], { training }).map(toArray);
+  }
+  const maxAbs = (v: number[]) => Math.max(...v.map(Math.abs));
+
+  for (const [shape, offset] of [
+    [[64, 7], 0],
+    [[4, 5, 5, 6], 3],
+    [[3, 4, 4, 16], -20],
+  ] as const) {
+    for (const training of [true, false]) {
+      it(`${JSON.stringify(shape)}, values around ${offset}, ${training ? 'training' : 'eval'}: within 1e-6 of each output's largest value`, () => {
+        const channels = shape[shape.length - 1];
+        const x = randomTensor([...shape], 71, offset - 2, offset + 2);
+        // Round the inputs to float32 first, so both runs see the same values.
+        const f32 = (t: Tensor) => tensor(Array.from(new Float32Array(toArray(t))), t.shape, 'float64');
+        const inputs = [f32(x), f32(randomTensor([...shape], 72)), f32(randomTensor([channels], 73, 0.5, 1.5)), f32(randomTensor([channels], 74))] as const;
+        const single = run('float32', ...inputs, training);
+        const double = run('float64', ...inputs, training);
+        double.forEach((reference, k) => {
+          const bound = 1e-6 * maxAbs(reference);
+          const worst = Math.max(...reference.map((r, i) => Math.abs(single[k][i] - r)));
+          expect(worst, `output ${k}: largest difference ${worst}, bound ${bound}`).toBeLessThanOrEqual(bound);
+        });
+      });
+    }
+  }
 });
 
 describe('batchNorm errors', () => {
@@ -348,15 +399,27 @@ describe('batchNorm errors', () => {
     );
     expect(() => batchNorm(g.placeholder('v', [3]), c3, c3, c3, c3)).toThrow(/x must be \[N, C\] or \[N, H, W, C\] \(channels last, rank ≥ 2\), found \[3\]/);
     expect(() => batchNorm(x, g.placeholder('g64', [3], 'float64'), c3, c3, c3)).toThrow(/gamma is float64, expected float32 like x/);
-    expect(() => batchNormGradInput(g.placeholder('dy', [2, 4]), x, c3, c3, { epsilon: 1e-5 })).toThrow(/dy \[2,4\] must have the shape of x \[\?,3\]/);
-    expect(batchNormGradGamma(g.placeholder('dy2', [5, 3]), x, c3, c3, { epsilon: 1e-5 }).shape).toEqual([3]);
+    const statistics = batchNormStatistics(x, c3, c3, { epsilon: 1e-5 });
+    expect(statistics.spec).toEqual({ shape: [3, 3], dtype: 'float64' });
+    const sums = batchNormGradSums(g.placeholder('dy0', [5, 3]), x, statistics);
+    expect(sums.spec).toEqual({ shape: [2, 3], dtype: 'float64' });
+    expect(() => batchNormGradInput(g.placeholder('dy', [2, 4]), x, c3, statistics, sums)).toThrow(/dy \[2,4\] must have the shape of x \[\?,3\]/);
+    expect(() => batchNormGradInput(g.placeholder('dy1', [2, 3]), x, c3, sums, sums)).toThrow(
+      /statistics must be \[3, C\] = \[3, 3\] for x \[2,3\], found \[2,3\]/,
+    );
+    expect(() => batchNormGradSums(g.placeholder('dy3', [2, 3]), x, c3)).toThrow(
+      /statistics must be float64 \(per-channel statistics are float64 for every x\), found float32/,
+    );
+    expect(batchNormGradGamma(sums, c3).spec).toEqual({ shape: [3], dtype: 'float32' });
+    expect(() => batchNormGradGamma(sums, g.placeholder('c4', [4]))).toThrow(/sums must be \[2, C\] = \[2, 4\] for gamma \[4\], found \[2,3\]/);
   });
 
   it('bad momentum or epsilon say the value', () => {
     const g = new Graph();
     const x = g.placeholder('x', [2, 3]);
     const c = g.placeholder('c', [3]);
-    expect(() => batchNorm(x, c, c, c, c, { momentum: 1.5 })).toThrow(/^batchNorm \(op batchNorm, inputs .*\): momentum must be in \[0, 1\], found 1.5$/);
-    expect(() => batchNorm(x, c, c, c, c, { epsilon: 0 })).toThrow(/\(op batchNorm, .*\): epsilon must be a positive number, found 0$/);
+    expect(() => batchNorm(x, c, c, c, c, { momentum: 1.5 })).toThrow(/^batchNorm \(op batchNorm\): momentum must be in \[0, 1\], found 1.5$/);
+    expect(() => batchNorm(x, c, c, c, c, { epsilon: 0 }, 'bn')).toThrow(/^bn \(op batchNorm\): epsilon must be a positive number, found 0$/);
+    expect(() => batchNormStatistics(x, c, c, { epsilon: -1 })).toThrow(/\(op batchNormStatistics, .*\): epsilon must be a positive number, found -1$/);
   });
 });

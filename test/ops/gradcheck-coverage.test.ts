@@ -38,8 +38,11 @@ import {
   avgPool,
   avgPoolGrad,
   batchNorm,
+  batchNormGradBeta,
   batchNormGradGamma,
   batchNormGradInput,
+  batchNormGradSums,
+  batchNormStatistics,
   biasAdd,
   biasAddGrad,
   broadcastTo,
@@ -107,7 +110,7 @@ const definedNames = new Set(opDefs.map((d) => d.name));
 const defsNamed = (name: string) => opDefs.filter((d) => d.name === name);
 
 /** Fused ops the engine has made internal (plan-only): if they stop being registered, their entries are skipped, not stale. */
-const FUSED = new Set(['conv2dBiasRelu', 'matmulBiasRelu']);
+const FUSED = new Set(['conv2dBiasRelu', 'matmulBiasRelu', 'batchNormRelu']);
 
 /** Applies the registered op `name` from its def (for ops that have no builder). */
 function registered(name: string, inputs: Node[], attrs: object): Node {
@@ -262,15 +265,30 @@ const table: Record<string, Entry> = {
     inputs: [rand([2, 3, 3, 2], 31, -2, 2), rand([2], 32, 0.5, 1.5), rand([2], 33)],
     options: { training: true },
   },
+  batchNormStatistics: {
+    noGradient: "batchNorm's gradient w.r.t. x carries the dependence of the statistics on x (checked through batchNorm)",
+    through: (x, runningMean, runningVar) => batchNormStatistics(x, runningMean, runningVar, EPSILON),
+    inputs: [rand([4, 3], 62, -2, 2), rand([3], 65, -0.5, 0.5), rand([3], 64, 0.5, 2)],
+  },
+  batchNormGradSums: {
+    noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradients)",
+    through: (dy, x, statistics) => batchNormGradSums(dy, x, statistics),
+    inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3, 3], 66, 0.5, 1.5)],
+  },
   batchNormGradInput: {
     noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradient w.r.t. x)",
-    through: (dy, x, gamma, runningVar) => batchNormGradInput(dy, x, gamma, runningVar, EPSILON),
-    inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3], 63, 0.5, 1.5), rand([3], 64, 0.5, 2)],
+    through: (dy, x, gamma, statistics, sums) => batchNormGradInput(dy, x, gamma, statistics, sums),
+    inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3], 63, 0.5, 1.5), rand([3, 3], 66, 0.5, 1.5), rand([2, 3], 67)],
+  },
+  batchNormGradBeta: {
+    noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradient w.r.t. beta)",
+    through: (sums, beta) => batchNormGradBeta(sums, beta),
+    inputs: [rand([2, 3], 67), rand([3], 33)],
   },
   batchNormGradGamma: {
     noGradient: "second derivatives through batch norm are not supported (its values are checked through batchNorm's gradient w.r.t. gamma)",
-    through: (dy, x, runningMean, runningVar) => batchNormGradGamma(dy, x, runningMean, runningVar, EPSILON),
-    inputs: [rand([4, 3], 61), rand([4, 3], 62, -2, 2), rand([3], 65, -0.5, 0.5), rand([3], 64, 0.5, 2)],
+    through: (sums, gamma) => batchNormGradGamma(sums, gamma),
+    inputs: [rand([2, 3], 67), rand([3], 63, 0.5, 1.5)],
   },
 
   // Dropout's mask reads x only for its shape; the seed is reset before every evaluation, so the mask stays fixed.
@@ -284,6 +302,12 @@ const table: Record<string, Entry> = {
 
   // Fused layers: kernels the planner substitutes for conv2d/matmul → biasAdd → relu (fusion-rules.ts). They have
   // no builder (so they are built from their registered defs) and no gradient rule: gradients use the plain chain.
+  batchNormRelu: {
+    noGradient: 'a plan-only fused kernel: gradients are built on the plain batchNorm → relu chain',
+    through: (x, gamma, beta, mean, variance, statistics) =>
+      registered('batchNormRelu', [x, gamma, beta, mean, variance, statistics], { momentum: 0.9, epsilon: 1e-5 }),
+    inputs: [rand([4, 3], 62, -2, 2), rand([3], 63, 0.5, 1.5), rand([3], 33), rand([3], 65, -0.5, 0.5), rand([3], 64, 0.5, 2), rand([3, 3], 66, 0.5, 1.5)],
+  },
   conv2dBiasRelu: {
     noGradient: 'a plan-only fused kernel: gradients are built on the plain conv2d → biasAdd → relu chain',
     through: (x, w, b) => registered('conv2dBiasRelu', [x, w, b], { strides: [2, 2], padding: 'same' }),

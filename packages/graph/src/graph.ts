@@ -49,6 +49,12 @@ export interface OpDef<A = any> {
   readonly arity?: number;
   /** True for ops that behave differently in training runs (dropout, batchnorm): a gradient run without `training: true` warns. */
   readonly dependsOnMode?: boolean;
+  /**
+   * Which input's dtype picks a backend's kernel (default: the node's own
+   * dtype). For ops whose small value has another dtype than the tensors
+   * they read: float64 statistics of float32 activations run float32 kernels.
+   */
+  readonly kernelDtypeInput?: number;
   /** Source ops (placeholder, variable, constant) hold no kernel work; the session takes their values from feeds or the graph. */
   readonly kind?: 'placeholder' | 'variable' | 'constant';
 }

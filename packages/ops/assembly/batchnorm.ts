@@ -1,10 +1,10 @@
-// Batch normalization over [rows, C] float32 data (channels last), with the
-// statistics in float64: each function does what the JavaScript kernel of its
-// op does (batch-norm*.ts), operation for operation in float64 in the same
-// order, so both give the same bits. Per-channel vectors (mean, inverse std,
-// sums) are float64 arrays of C values; gamma and beta are float32.
+// Batch normalization over [rows, C] float32 data (channels last): each
+// function does what the JavaScript kernel of its op does (batch-norm*.ts),
+// operation for operation in the same order and precision, so both give the
+// same bits. The statistics and the gradient sums are float64 (per-channel
+// vectors of C values); the passes that write a tensor are float32.
 //
-// The SIMD lanes run across channels, two per float64 vector: each channel
+// In the sums the SIMD lanes run across channels, two per float64 vector: each channel
 // still sums its rows one after another, as the JavaScript loop does, and a
 // block of up to eight channels keeps four sums in registers, so four
 // dependent chains of additions overlap instead of waiting on each other.
@@ -12,7 +12,7 @@
 // Each kernel takes its share of the work last, so threads can split a call
 // without changing a bit: the sums a range of channels (firstChannel,
 // channelCount: each channel's sum is its own), the passes that write a
-// tensor a range of rows (firstRow, rowCount).
+// tensor a range of whole periods (below).
 
 const F32: usize = 4;
 const F64: usize = 8;
@@ -45,15 +45,6 @@ function storePairF64(base: usize, c: i32, full: bool, v: v128): void {
   const at = base + <usize>c * F64;
   if (full) v128.store(at, v);
   else v128.store64_lane(at, v, 0);
-}
-
-// @ts-ignore: decorator
-@inline
-function storePairF32(row: usize, c: i32, full: bool, v: v128): void {
-  const at = row + <usize>c * F32;
-  const narrow = f32x4.demote_f64x2_zero(v);
-  if (full) v128.store64_lane(at, narrow, 0);
-  else v128.store32_lane(at, narrow, 0);
 }
 
 // @ts-ignore: decorator
@@ -114,65 +105,15 @@ export function batchNormMoments(x: usize, n: i32, channels: i32, mean: usize, v
   }
 }
 
-// @ts-ignore: decorator
-@inline
-function applyPair(xRow: usize, yRow: usize, c: i32, full: bool, gamma: usize, beta: usize, mean: usize, inverseStd: usize): void {
-  const centered = f64x2.sub(pairF32(xRow, c, full), pairF64(mean, c, full));
-  storePairF32(yRow, c, full, f64x2.add(f64x2.mul(f64x2.mul(pairF32(gamma, c, full), centered), pairF64(inverseStd, c, full)), pairF32(beta, c, full)));
-}
-
-/** y = gamma[c]·(x − mean[c])·inverseStd[c] + beta[c], row after row (the per-channel vectors stay in the cache). */
-export function batchNormApply(
-  x: usize, channels: i32, gamma: usize, beta: usize, mean: usize, inverseStd: usize, y: usize, firstRow: i32, rowCount: i32,
-): void {
-  for (let r = firstRow; r < firstRow + rowCount; r++) {
-    const xRow = rowAt(x, r, channels);
-    const yRow = rowAt(y, r, channels);
-    let c = 0;
-    for (; c + 2 <= channels; c += 2) applyPair(xRow, yRow, c, true, gamma, beta, mean, inverseStd);
-    if (c < channels) applyPair(xRow, yRow, c, false, gamma, beta, mean, inverseStd);
-  }
-}
-
-/** sums[c] = Σ dy·(x − mean[c])·inverseStd[c] (the gamma gradient, before it is stored as float32). */
-export function batchNormGradGammaSums(
-  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, sums: usize, firstChannel: i32, channelCount: i32,
-): void {
-  const rows = n / channels;
-  const end = firstChannel + channelCount;
-  for (let c = firstChannel; c < end; c += BLOCK) {
-    const width = min(BLOCK, end - c);
-    const f0 = width > 1, f1 = width > 3, f2 = width > 5, f3 = width > 7;
-    const m0 = pairF64(mean, c, f0), s0 = pairF64(inverseStd, c, f0);
-    const m1 = width > 2 ? pairF64(mean, c + 2, f1) : m0, s1 = width > 2 ? pairF64(inverseStd, c + 2, f1) : s0;
-    const m2 = width > 4 ? pairF64(mean, c + 4, f2) : m0, s2 = width > 4 ? pairF64(inverseStd, c + 4, f2) : s0;
-    const m3 = width > 6 ? pairF64(mean, c + 6, f3) : m0, s3 = width > 6 ? pairF64(inverseStd, c + 6, f3) : s0;
-    let a0 = f64x2.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (let r = 0; r < rows; r++) {
-      const xRow = rowAt(x, r, channels);
-      const dyRow = rowAt(dy, r, channels);
-      a0 = f64x2.add(a0, f64x2.mul(f64x2.mul(pairF32(dyRow, c, f0), f64x2.sub(pairF32(xRow, c, f0), m0)), s0));
-      if (width > 2) a1 = f64x2.add(a1, f64x2.mul(f64x2.mul(pairF32(dyRow, c + 2, f1), f64x2.sub(pairF32(xRow, c + 2, f1), m1)), s1));
-      if (width > 4) a2 = f64x2.add(a2, f64x2.mul(f64x2.mul(pairF32(dyRow, c + 4, f2), f64x2.sub(pairF32(xRow, c + 4, f2), m2)), s2));
-      if (width > 6) a3 = f64x2.add(a3, f64x2.mul(f64x2.mul(pairF32(dyRow, c + 6, f3), f64x2.sub(pairF32(xRow, c + 6, f3), m3)), s3));
-    }
-    storePairF64(sums, c, f0, a0);
-    if (width > 2) storePairF64(sums, c + 2, f1, a1);
-    if (width > 4) storePairF64(sums, c + 4, f2, a2);
-    if (width > 6) storePairF64(sums, c + 6, f3, a3);
-  }
-}
-
 /**
- * The two per-channel means the input gradient in training mode needs:
- * meanDy[c] = mean(dy) and meanDyXhat[c] = mean(dy·x̂), x̂ = (x − mean[c])·inverseStd[c]
+ * The two per-channel sums both gradients are made of (batchNormGradSums):
+ * sumDy[c] = Σ dy and sumDyXhat[c] = Σ dy·x̂, x̂ = (x − mean[c])·inverseStd[c]
  * (C-float64 arrays), four channels at a time (four chains of additions).
  */
-export function batchNormGradInputSums(
-  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, meanDy: usize, meanDyXhat: usize, firstChannel: i32, channelCount: i32,
+export function batchNormGradSums(
+  dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, sumDy: usize, sumDyXhat: usize, firstChannel: i32, channelCount: i32,
 ): void {
   const rows = n / channels;
-  const count = f64x2.splat(<f64>rows);
   const end = firstChannel + channelCount;
   for (let c = firstChannel; c < end; c += 4) {
     const two = c + 2 < end;
@@ -192,50 +133,84 @@ export function batchNormGradInputSums(
         dyXhat1 = f64x2.add(dyXhat1, f64x2.mul(f64x2.mul(d1, f64x2.sub(pairF32(xRow, c + 2, f1), m1)), s1));
       }
     }
-    storePairF64(meanDy, c, f0, f64x2.div(dy0, count));
-    storePairF64(meanDyXhat, c, f0, f64x2.div(dyXhat0, count));
+    storePairF64(sumDy, c, f0, dy0);
+    storePairF64(sumDyXhat, c, f0, dyXhat0);
     if (two) {
-      storePairF64(meanDy, c + 2, f1, f64x2.div(dy1, count));
-      storePairF64(meanDyXhat, c + 2, f1, f64x2.div(dyXhat1, count));
+      storePairF64(sumDy, c + 2, f1, dy1);
+      storePairF64(sumDyXhat, c + 2, f1, dyXhat1);
     }
   }
 }
 
+// The passes that write a tensor run in float32, four lanes wide, on
+// per-channel coefficients the caller computed in float64 and rounded once.
+// The coefficient vectors are tiled to a period of P floats, P a multiple of
+// both 4 and C, so lane j of the i-th vector always meets the same channels.
+// Threads split them by whole periods (firstBlock, blockCount); the float32
+// tail after the last full vector is done one element at a time.
+
 /**
- * The input gradient in training mode: with scale[c] = γ_c·inverseStd[c],
- * dx = scale·(dy − meanDy − x̂·meanDyXhat) (the means from batchNormGradInputSums).
+ * y = (x − m[j])·a[j] + b[j] (per channel j), in float32: batchNorm's
+ * normalization, and a scale by channel with m = b = 0. With `relu`, the
+ * result goes through relu as reluForward does it (batchNorm + relu, fused).
  */
-export function batchNormGradInputApply(
-  dy: usize, x: usize, channels: i32, mean: usize, inverseStd: usize, scale: usize, meanDy: usize, meanDyXhat: usize, dx: usize, firstRow: i32, rowCount: i32,
+export function channelAffineF32(
+  x: usize, y: usize, n: i32, m: usize, a: usize, b: usize, period: i32, relu: bool, firstBlock: i32, blockCount: i32,
 ): void {
-  for (let r = firstRow; r < firstRow + rowCount; r++) {
-    const xRow = rowAt(x, r, channels);
-    const dyRow = rowAt(dy, r, channels);
-    const dxRow = rowAt(dx, r, channels);
-    let c = 0;
-    for (; c + 2 <= channels; c += 2) gradInputPair(xRow, dyRow, dxRow, c, true, mean, inverseStd, scale, meanDy, meanDyXhat);
-    if (c < channels) gradInputPair(xRow, dyRow, dxRow, c, false, mean, inverseStd, scale, meanDy, meanDyXhat);
-  }
+  if (relu) channelAffineRun(x, y, n, m, a, b, period, true, firstBlock, blockCount);
+  else channelAffineRun(x, y, n, m, a, b, period, false, firstBlock, blockCount);
 }
 
 // @ts-ignore: decorator
 @inline
-function gradInputPair(
-  xRow: usize, dyRow: usize, dxRow: usize, c: i32, full: bool, mean: usize, inverseStd: usize, scale: usize, meanDy: usize, meanDyXhat: usize,
+function channelAffineRun(
+  x: usize, y: usize, n: i32, m: usize, a: usize, b: usize, period: i32, relu: bool, firstBlock: i32, blockCount: i32,
 ): void {
-  const xHat = f64x2.mul(f64x2.sub(pairF32(xRow, c, full), pairF64(mean, c, full)), pairF64(inverseStd, c, full));
-  const centeredDy = f64x2.sub(pairF32(dyRow, c, full), pairF64(meanDy, c, full));
-  storePairF32(dxRow, c, full, f64x2.mul(pairF64(scale, c, full), f64x2.sub(centeredDy, f64x2.mul(xHat, pairF64(meanDyXhat, c, full)))));
+  const start = firstBlock * period;
+  const end = min(n, start + blockCount * period);
+  const zero = f32x4.splat(0);
+  let i = start, j = 0;
+  for (; i + 4 <= end; i += 4) {
+    const at = <usize>j * F32;
+    const d = f32x4.sub(v128.load(x + <usize>i * F32), v128.load(m + at));
+    const v = f32x4.add(f32x4.mul(d, v128.load(a + at)), v128.load(b + at));
+    v128.store(y + <usize>i * F32, relu ? f32x4.pmax(v, zero) : v);
+    j += 4;
+    if (j === period) j = 0;
+  }
+  for (; i < end; i++, j++) {
+    const at = <usize>j * F32;
+    const v = (load<f32>(x + <usize>i * F32) - load<f32>(m + at)) * load<f32>(a + at) + load<f32>(b + at);
+    store<f32>(y + <usize>i * F32, relu && v < 0 ? 0 : v);
+  }
 }
 
-/** The input gradient in eval mode: dx = dy·scale[c]. */
-export function batchNormGradInputEval(dy: usize, channels: i32, scale: usize, dx: usize, firstRow: i32, rowCount: i32): void {
-  for (let r = firstRow; r < firstRow + rowCount; r++) {
-    const dyRow = rowAt(dy, r, channels);
-    const dxRow = rowAt(dx, r, channels);
-    let c = 0;
-    for (; c + 2 <= channels; c += 2) storePairF32(dxRow, c, true, f64x2.mul(pairF32(dyRow, c, true), pairF64(scale, c, true)));
-    if (c < channels) storePairF32(dxRow, c, false, f64x2.mul(pairF32(dyRow, c, false), pairF64(scale, c, false)));
+/**
+ * batchNorm's input gradient in training mode, in float32:
+ * dx = (a[j]·dy − k[j]·(x − m[j])) − c[j], with a = γ/σ, k = a·mean(dy·x̂)/σ,
+ * c = a·mean(dy) (batch-norm-grad-input.ts).
+ */
+export function batchNormGradInputF32(
+  dy: usize, x: usize, dx: usize, n: i32, m: usize, a: usize, k: usize, c: usize, period: i32, firstBlock: i32, blockCount: i32,
+): void {
+  const start = firstBlock * period;
+  const end = min(n, start + blockCount * period);
+  let i = start, j = 0;
+  for (; i + 4 <= end; i += 4) {
+    const at = <usize>j * F32;
+    const off = <usize>i * F32;
+    const d = f32x4.sub(v128.load(x + off), v128.load(m + at));
+    const u = f32x4.sub(f32x4.mul(v128.load(a + at), v128.load(dy + off)), f32x4.mul(v128.load(k + at), d));
+    v128.store(dx + off, f32x4.sub(u, v128.load(c + at)));
+    j += 4;
+    if (j === period) j = 0;
+  }
+  for (; i < end; i++, j++) {
+    const at = <usize>j * F32;
+    const off = <usize>i * F32;
+    const d = load<f32>(x + off) - load<f32>(m + at);
+    const u = load<f32>(a + at) * load<f32>(dy + off) - load<f32>(k + at) * d;
+    store<f32>(dx + off, u - load<f32>(c + at));
   }
 }
 

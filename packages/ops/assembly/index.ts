@@ -28,7 +28,7 @@ export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad,
 export { adamStep, momentumStep, sgdStep, nesterovStep, rmspropStep, adagradStep } from './optimizer';
 export { tanhForward, sigmoidForward, eluForward, tanhBackward, sigmoidBackward, eluBackward, addSame, subSame, mulSame, scaleForward, leakyReluForward } from './activations';
 export {
-  batchNormMoments, batchNormApply, batchNormGradGammaSums, batchNormGradInputSums, batchNormGradInputApply, batchNormGradInputEval, sumRowsF32,
+  batchNormMoments, batchNormGradSums, channelAffineF32, batchNormGradInputF32, sumRowsF32,
 } from './batchnorm';
 
 /** The first byte after the module's static data: the host's memory starts here. */

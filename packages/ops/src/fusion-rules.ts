@@ -7,8 +7,11 @@
  *   conv2d → biasAdd → relu          conv2dBiasRelu        (a conv layer's forward pass)
  *   matmul → biasAdd → relu          matmulBiasRelu        (a dense layer's, no transposes)
  *   maxPoolGrad(dy, y) → reluGrad(·, y)   maxPoolGrad with positiveOnly   (pooling after relu, backward)
+ *   batchNorm → relu                 batchNormRelu         (a normalized layer's activation)
  */
 import { type FusionRule, type Node, registerFusionRule } from '@ndgraph/graph';
+import { batchNormOp } from './ops/batch-norm.ts';
+import { batchNormReluOp } from './ops/batch-norm-relu.ts';
 import { biasAddOp } from './ops/bias-add.ts';
 import { conv2dOp } from './ops/conv2d.ts';
 import { conv2dBiasReluOp } from './ops/conv2d-bias-relu.ts';
@@ -58,6 +61,18 @@ export const FUSION_RULES: FusionRule[] = [
       const attrs = poolGrad.attrs as MaxPoolGradAttrs;
       if (poolGrad.op !== maxPoolGradOp.def || attrs.positiveOnly || poolGrad.inputs[1] !== y || !canAbsorb(poolGrad)) return null;
       return { op: maxPoolGradOp.def, attrs: { ...attrs, positiveOnly: true }, inputs: [poolGrad.inputs[0], y], absorbs: [poolGrad] };
+    },
+  },
+  {
+    name: 'batchNorm + relu',
+    root: 'relu',
+    into: 'batchNormRelu',
+    match(relu, canAbsorb) {
+      const normalized = relu.inputs[0];
+      if (normalized.op !== batchNormOp.def || !canAbsorb(normalized)) return null;
+      // Running averages that are not variables are left to batchNorm, which says why it cannot train with them.
+      if (normalized.inputs.slice(3, 5).some((n) => n.op.kind !== 'variable')) return null;
+      return { op: batchNormReluOp.def, attrs: normalized.attrs, inputs: normalized.inputs.slice(), absorbs: [normalized] };
     },
   },
 ];

@@ -102,12 +102,14 @@ export function buildPlan(fetches: readonly Node[], fed: ReadonlySet<number>, op
 
 /**
  * The kernel that runs `op` for `node` on `backend`: the backend's own for the
- * node's dtype when it has one, else the op's JavaScript kernel. Kernels
+ * node's dtype (or its `kernelDtypeInput`'s) when it has one, else the op's
+ * JavaScript kernel. Kernels
  * registered by name belong to the first op defined with that name, so a
  * user's op that reuses a built-in name never runs the built-in's kernel.
  */
 export function chooseKernel(op: OpDef, node: Node, backend: Backend): Kernel {
-  const own = ownsOpName(op) ? backend.kernel<Kernel>(op.name, node.dtype) : undefined;
+  const dtype = op.kernelDtypeInput === undefined ? node.dtype : node.inputs[op.kernelDtypeInput].dtype;
+  const own = ownsOpName(op) ? backend.kernel<Kernel>(op.name, dtype) : undefined;
   if (own) return own;
   if (!op.forward) throw new GraphError(`${node.describe()}: op ${op.name} has no kernel`);
   return op.forward;

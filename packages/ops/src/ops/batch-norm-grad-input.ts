@@ -1,84 +1,108 @@
 /**
- * batchNormGradInput(dy, x, gamma, runningVar, { epsilon }): the gradient of
+ * batchNormGradInput(dy, x, gamma, statistics, sums): the gradient of
  * batchNorm with respect to x, by the batchNorm mode rule (`ctx.training`):
  *
  * - training (batch statistics, which depend on x themselves):
  *     dx = (γ/σ) · (dy − mean(dy) − x̂ · mean(dy ⊙ x̂))
  *   with σ = √(batch variance + ε), x̂ = (x − batch mean)/σ, and the means
- *   taken per channel over every axis but the last;
+ *   taken per channel over every axis but the last: sums / M, from
+ *   batchNormGradSums;
  * - eval (running statistics, constants w.r.t. x):
  *     dx = dy · γ / √(runningVar + ε)
  *
- * Shape: dy and x the same [..., C]; gamma and runningVar [C]. Result: x's shape.
+ * μ and 1/σ come from the statistics node (batchNormStatistics), which follows
+ * the same mode rule.
+ *
+ * Shape: dy and x the same [..., C]; gamma [C]; statistics float64 [3, C];
+ * sums float64 [2, C]. Result: x's shape.
  *
  * Gradient: none (second derivatives through batch norm are not supported;
  * asking for one makes `gradients` throw, naming this op).
  */
-import { defineOp, type Node } from '@ndgraph/graph';
-import { batchNormShape, normalization } from './batch-norm-stats.ts';
+import { defineOp, dtypeOf, type Node, type Tensor, type TypedArray } from '@ndgraph/graph';
+import { batchNormShape, channelAffine, channelRow, expectChannelRows, STATISTICS_ROWS, SUM_ROWS } from './batch-norm-shared.ts';
 
-export interface BatchNormGradAttrs {
-  epsilon: number;
-}
-
-export const batchNormGradInputOp = defineOp<BatchNormGradAttrs>({
+export const batchNormGradInputOp = defineOp({
   name: 'batchNormGradInput',
-  arity: 4,
-  inferShape([dy, x, gamma, runningVar]) {
-    return batchNormShape(
-      x,
-      'x',
-      [
-        [gamma, 'gamma'],
-        [runningVar, 'runningVar'],
-      ],
-      [[dy, 'dy']],
-    );
+  dependsOnMode: true,
+  arity: 5,
+  inferShape([dy, x, gamma, statistics, sums]) {
+    const spec = batchNormShape(x, 'x', [[gamma, 'gamma']], [[dy, 'dy']]);
+    expectChannelRows(statistics, 'statistics', 3, spec, 'x');
+    expectChannelRows(sums, 'sums', 2, spec, 'x');
+    return spec;
   },
-  forward([dy, x, gamma, runningVar], { epsilon }, ctx) {
+  forward([dy, x, gamma, statistics, sums], _attrs, ctx) {
     const channels = x.shape[x.shape.length - 1];
-    const n = x.size;
-    const count = channels === 0 ? 0 : n / channels;
+    const coefficient = () => ctx.scratch([channels], dtypeOf(x)).data;
+    const m = coefficient(),
+      a = coefficient(),
+      k = coefficient(),
+      c = coefficient();
     const out = ctx.output();
-    const dx = out.data;
-    const xd = x.data,
-      g = dy.data;
-    const { mean, inverseStd } = normalization(ctx, x, null, runningVar, epsilon);
-    // scale[c] = γ_c / σ_c: the whole eval gradient, and the leading factor in training.
-    const scale = ctx.scratch([channels], 'float64').data;
-    for (let c = 0; c < channels; c++) scale[c] = gamma.data[gamma.offset + c] * inverseStd[c];
-
     if (!ctx.training) {
-      for (let i = 0, c = 0; i < n; i++) {
-        dx[i] = g[dy.offset + i] * scale[c];
-        if (++c === channels) c = 0;
-      }
+      // dx = dy·a: a per-channel scale, the normalization's pass with m = b = 0.
+      evalCoefficients(gamma, statistics, m, a, k);
+      channelAffine(dy, m, a, k, out);
       return out;
     }
-
-    // Training: per-channel means of dy and of dy ⊙ x̂.
-    const meanDy = ctx.scratch([channels], 'float64').data;
-    const meanDyXhat = ctx.scratch([channels], 'float64').data;
-    meanDy.fill(0);
-    meanDyXhat.fill(0);
-    for (let i = 0, c = 0; i < n; i++) {
-      const d = g[dy.offset + i];
-      meanDy[c] += d;
-      meanDyXhat[c] += d * (xd[x.offset + i] - mean[c]) * inverseStd[c];
-      if (++c === channels) c = 0;
-    }
-    for (let c = 0; c < channels; c++) {
-      meanDy[c] /= count;
-      meanDyXhat[c] /= count;
-    }
-    for (let i = 0, c = 0; i < n; i++) {
-      const xHat = (xd[x.offset + i] - mean[c]) * inverseStd[c];
-      dx[i] = scale[c] * (g[dy.offset + i] - meanDy[c] - xHat * meanDyXhat[c]);
-      if (++c === channels) c = 0;
-    }
+    trainingCoefficients(gamma, statistics, sums, channels === 0 ? 0 : x.size / channels, m, a, k, c);
+    gradInputAffine(dy, x, m, a, k, c, out);
     return out;
   },
 });
 
-export const batchNormGradInput = (dy: Node, x: Node, gamma: Node, runningVar: Node, attrs: BatchNormGradAttrs, name?: string): Node =>
-  batchNormGradInputOp([dy, x, gamma, runningVar], attrs, { name });
+/** Eval mode's dx = dy·γ/σ as a channelAffine of dy: m = 0, a = γ/σ, b = 0 (written into `zeros`). */
+export function evalCoefficients(gamma: Tensor, statistics: Tensor, m: TypedArray, a: TypedArray, zeros: TypedArray): void {
+  const inverseStd = channelRow(statistics, STATISTICS_ROWS.inverseStd);
+  for (let c = 0; c < m.length; c++) {
+    m[c] = 0;
+    a[c] = gamma.data[gamma.offset + c] * inverseStd[c];
+    zeros[c] = 0;
+  }
+}
+
+/**
+ * Training mode's dx = (γ/σ)·(dy − mean(dy) − x̂·mean(dy·x̂)) rewritten per
+ * channel as dx = a·dy − k·(x − μ) − c, with a = γ/σ, k = a·mean(dy·x̂)/σ and
+ * c = a·mean(dy), made in float64 and rounded once to x's dtype.
+ */
+export function trainingCoefficients(
+  gamma: Tensor,
+  statistics: Tensor,
+  sums: Tensor,
+  count: number,
+  m: TypedArray,
+  a: TypedArray,
+  k: TypedArray,
+  c: TypedArray,
+): void {
+  const mean = channelRow(statistics, STATISTICS_ROWS.mean);
+  const inverseStd = channelRow(statistics, STATISTICS_ROWS.inverseStd);
+  const sumDy = channelRow(sums, SUM_ROWS.dy);
+  const sumDyXhat = channelRow(sums, SUM_ROWS.dyXhat);
+  for (let j = 0; j < m.length; j++) {
+    const scale = gamma.data[gamma.offset + j] * inverseStd[j];
+    m[j] = mean[j];
+    a[j] = scale;
+    k[j] = scale * inverseStd[j] * (sumDyXhat[j] / count);
+    c[j] = scale * (sumDy[j] / count);
+  }
+}
+
+/** dx = (a·dy − k·(x − m)) − c per channel, in x's precision (float32 rounds every step, as the wasm kernel does). */
+function gradInputAffine(dy: Tensor, x: Tensor, m: TypedArray, a: TypedArray, k: TypedArray, c: TypedArray, out: Tensor): void {
+  const channels = m.length;
+  const round = dtypeOf(x) === 'float32' ? Math.fround : (v: number) => v;
+  const xd = x.data,
+    g = dy.data,
+    dx = out.data;
+  for (let i = 0, j = 0; i < x.size; i++) {
+    const d = round(xd[x.offset + i] - m[j]);
+    dx[out.offset + i] = round(round(a[j] * g[dy.offset + i]) - round(k[j] * d)) - c[j];
+    if (++j === channels) j = 0;
+  }
+}
+
+export const batchNormGradInput = (dy: Node, x: Node, gamma: Node, statistics: Node, sums: Node, name?: string): Node =>
+  batchNormGradInputOp([dy, x, gamma, statistics, sums], {}, { name });

@@ -7,7 +7,7 @@
  * elementwise-wasm.ts, which stage operands in kernel memory and may split
  * the work between threads.
  */
-import { type Kernel, registerKernel, shapeSize, type Tensor } from '@ndgraph/graph';
+import { type Kernel, registerKernel, type RunContext, shapeSize, type Tensor } from '@ndgraph/graph';
 import type { PoolAttrs, WindowAttrs } from '../../window.ts';
 import { convGeometry } from '../geometry.ts';
 import { gemm } from '../js/gemm.ts';
@@ -19,13 +19,14 @@ import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } 
 import { biasAddGradWasm, biasAddWasm, chunkFor, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
 import { optimizerStepWasm } from './optimizer-wasm.ts';
-import { batchNormForwardWasm, batchNormGradGammaWasm, batchNormGradInputWasm } from './batchnorm-wasm.ts';
+import { batchNormForwardWasm, batchNormGradInputWasm, batchNormGradSumsWasm, batchNormStatisticsWasm } from './batchnorm-wasm.ts';
 import { kernelCall, wasmKernels } from './runtime.ts';
 import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
-import { batchNormOp } from '../../ops/batch-norm.ts';
-import type { BatchNormAttrs } from '../../ops/batch-norm-stats.ts';
-import { batchNormGradGammaOp } from '../../ops/batch-norm-grad-gamma.ts';
-import { type BatchNormGradAttrs, batchNormGradInputOp } from '../../ops/batch-norm-grad-input.ts';
+import { batchNormForward } from '../../ops/batch-norm.ts';
+import type { BatchNormAttrs } from '../../ops/batch-norm-shared.ts';
+import { batchNormGradInputOp } from '../../ops/batch-norm-grad-input.ts';
+import { batchNormGradSumsOp } from '../../ops/batch-norm-grad-sums.ts';
+import { type BatchNormStatisticsAttrs, batchNormStatisticsOp } from '../../ops/batch-norm-statistics.ts';
 import { avgPoolBackwardWasm, avgPoolForwardWasm, maxPoolBackwardWasm, maxPoolForwardWasm } from './pool-wasm.ts';
 
 const f32 = (t: Tensor): Float32Array => t.data as Float32Array;
@@ -46,6 +47,17 @@ function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tenso
     conv2dForwardWasm(f32(x), x.offset, f32(filter), filter.offset, bias ? f32(bias) : null, bias?.offset ?? 0, relu, f32(out), out.offset, g, filter.shape[3]),
     'conv2d',
   );
+  return out;
+}
+
+/** batchNorm and batchNormRelu. The mode check (running averages that are variables) is the JavaScript kernel's. */
+function batchNormKernel(inputs: Tensor[], attrs: BatchNormAttrs, relu: boolean, ctx: RunContext): Tensor {
+  const [x] = inputs;
+  const channels = x.shape[x.shape.length - 1];
+  const needsChecks = ctx.training && !relu && [3, 4].some((k) => ctx.node.inputs[k]?.op.kind !== 'variable');
+  if (needsChecks || channels === 0) return batchNormForward(inputs, attrs.momentum, relu, ctx);
+  const out = ctx.output();
+  batchNormForwardWasm(kernels(), inputs, attrs.momentum, relu, out, ctx);
   return out;
 }
 
@@ -215,26 +227,26 @@ export const WASM_KERNELS: Record<string, Kernel> = {
     ran(biasAddWasm(f32(x), x.offset, f32(b), b.offset, false, f32(out), out.offset, out.size, b.size), 'biasAdd');
     return out;
   },
-  batchNorm(inputs, attrs: BatchNormAttrs, ctx) {
-    // The mode checks (at least 2 values per channel, running averages that are variables) are the JavaScript kernel's.
+  batchNorm: (inputs, attrs: BatchNormAttrs, ctx) => batchNormKernel(inputs, attrs, false, ctx),
+  batchNormRelu: (inputs, attrs: BatchNormAttrs, ctx) => batchNormKernel(inputs, attrs, true, ctx),
+  batchNormStatistics(inputs, attrs: BatchNormStatisticsAttrs, ctx) {
     const [x] = inputs;
-    const channels = x.shape[x.shape.length - 1];
-    const needsChecks = ctx.training && (channels === 0 || x.size / channels < 2 || [3, 4].some((k) => ctx.node.inputs[k]?.op.kind !== 'variable'));
-    if (needsChecks || channels === 0) return batchNormOp.def.forward!(inputs, attrs, ctx);
+    // Eval mode copies the running averages; training needs at least 2 values per channel (the JavaScript kernel's check).
+    if (!ctx.training || x.size < 2 * x.shape[x.shape.length - 1]) return batchNormStatisticsOp.def.forward!(inputs, attrs, ctx);
     const out = ctx.output();
-    batchNormForwardWasm(kernels(), inputs, attrs.momentum, attrs.epsilon, out, ctx);
+    batchNormStatisticsWasm(kernels(), x, attrs.epsilon, out);
     return out;
   },
-  batchNormGradGamma(inputs, attrs: BatchNormGradAttrs, ctx) {
+  batchNormGradSums(inputs, attrs, ctx) {
+    if (inputs[1].size === 0) return batchNormGradSumsOp.def.forward!(inputs, attrs, ctx);
     const out = ctx.output();
-    if (inputs[1].size === 0) return batchNormGradGammaOp.def.forward!(inputs, attrs, ctx);
-    batchNormGradGammaWasm(kernels(), inputs, attrs.epsilon, out, ctx);
+    batchNormGradSumsWasm(kernels(), inputs, out);
     return out;
   },
-  batchNormGradInput(inputs, attrs: BatchNormGradAttrs, ctx) {
+  batchNormGradInput(inputs, attrs, ctx) {
     if (inputs[1].size === 0) return batchNormGradInputOp.def.forward!(inputs, attrs, ctx);
     const out = ctx.output();
-    batchNormGradInputWasm(kernels(), inputs, attrs.epsilon, out, ctx);
+    batchNormGradInputWasm(kernels(), inputs, out, ctx);
     return out;
   },
   reduceToShape(inputs, attrs, ctx) {
@@ -258,8 +270,3 @@ export const WASM_KERNELS: Record<string, Kernel> = {
 };
 
 for (const [op, kernel] of Object.entries(WASM_KERNELS)) registerKernel(op, WASM_BACKEND, kernel);
-
-/** Optimizer updates are kernels too, named rather than ops (see @ndgraph/nn's optimizers). */
-for (const name of ['sgdStep', 'momentumStep', 'nesterovStep', 'adamStep', 'rmspropStep', 'adagradStep'] as const) {
-  registerKernel(name, WASM_BACKEND, optimizerStepWasm(name));
-}

@@ -116,54 +116,43 @@ export interface KernelExports {
     decoupledDecay: number,
   ): void;
   batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number, firstChannel: number, channelCount: number): void;
-  batchNormApply(
+  channelAffineF32(
     x: number,
-    channels: number,
-    gamma: number,
-    beta: number,
-    mean: number,
-    inverseStd: number,
     y: number,
-    firstRow: number,
-    rowCount: number,
-  ): void;
-  batchNormGradGammaSums(
-    dy: number,
-    x: number,
     n: number,
-    channels: number,
-    mean: number,
-    inverseStd: number,
-    sums: number,
-    firstChannel: number,
-    channelCount: number,
+    m: number,
+    a: number,
+    b: number,
+    period: number,
+    relu: number,
+    firstBlock: number,
+    blockCount: number,
   ): void;
-  batchNormGradInputSums(
+  batchNormGradInputF32(
     dy: number,
     x: number,
-    n: number,
-    channels: number,
-    mean: number,
-    inverseStd: number,
-    meanDy: number,
-    meanDyXhat: number,
-    firstChannel: number,
-    channelCount: number,
-  ): void;
-  batchNormGradInputApply(
-    dy: number,
-    x: number,
-    channels: number,
-    mean: number,
-    inverseStd: number,
-    scale: number,
-    meanDy: number,
-    meanDyXhat: number,
     dx: number,
-    firstRow: number,
-    rowCount: number,
+    n: number,
+    m: number,
+    a: number,
+    k: number,
+    c: number,
+    period: number,
+    firstBlock: number,
+    blockCount: number,
   ): void;
-  batchNormGradInputEval(dy: number, channels: number, scale: number, dx: number, firstRow: number, rowCount: number): void;
+  batchNormGradSums(
+    dy: number,
+    x: number,
+    n: number,
+    channels: number,
+    mean: number,
+    inverseStd: number,
+    sumDy: number,
+    sumDyXhat: number,
+    firstChannel: number,
+    channelCount: number,
+  ): void;
   sumRowsF32(x: number, rows: number, channels: number, out: number): void;
   tanhForward(x: number, y: number, first: number, count: number): void;
   sigmoidForward(x: number, y: number, first: number, count: number): void;
@@ -203,11 +192,9 @@ export const PARALLEL_KERNELS = [
   'scaleForward',
   'leakyReluForward',
   'batchNormMoments',
-  'batchNormApply',
-  'batchNormGradGammaSums',
-  'batchNormGradInputSums',
-  'batchNormGradInputApply',
-  'batchNormGradInputEval',
+  'channelAffineF32',
+  'batchNormGradInputF32',
+  'batchNormGradSums',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
