@@ -108,36 +108,47 @@ export function batchNormMoments(x: usize, n: i32, channels: i32, mean: usize, v
 /**
  * The two per-channel sums both gradients are made of (batchNormGradSums):
  * sumDy[c] = Σ dy and sumDyXhat[c] = Σ dy·x̂, x̂ = (x − mean[c])·inverseStd[c]
- * (C-float64 arrays), four channels at a time (four chains of additions).
+ * (C-float64 arrays), six channels at a time: six chains of additions, and
+ * LeNet's 6-channel layer in one sweep over dy and x.
  */
 export function batchNormGradSums(
   dy: usize, x: usize, n: i32, channels: i32, mean: usize, inverseStd: usize, sumDy: usize, sumDyXhat: usize, firstChannel: i32, channelCount: i32,
 ): void {
   const rows = n / channels;
   const end = firstChannel + channelCount;
-  for (let c = firstChannel; c < end; c += 4) {
-    const two = c + 2 < end;
-    const f0 = c + 1 < end, f1 = c + 3 < end;
+  for (let c = firstChannel; c < end; c += 6) {
+    const width = min(6, end - c);
+    const f0 = width > 1, f1 = width > 3, f2 = width > 5;
     const m0 = pairF64(mean, c, f0), s0 = pairF64(inverseStd, c, f0);
-    const m1 = two ? pairF64(mean, c + 2, f1) : m0, s1 = two ? pairF64(inverseStd, c + 2, f1) : s0;
-    let dy0 = f64x2.splat(0), dy1 = dy0, dyXhat0 = dy0, dyXhat1 = dy0;
+    const m1 = width > 2 ? pairF64(mean, c + 2, f1) : m0, s1 = width > 2 ? pairF64(inverseStd, c + 2, f1) : s0;
+    const m2 = width > 4 ? pairF64(mean, c + 4, f2) : m0, s2 = width > 4 ? pairF64(inverseStd, c + 4, f2) : s0;
+    let dy0 = f64x2.splat(0), dy1 = dy0, dy2 = dy0, dyXhat0 = dy0, dyXhat1 = dy0, dyXhat2 = dy0;
     for (let r = 0; r < rows; r++) {
       const dyRow = rowAt(dy, r, channels);
       const xRow = rowAt(x, r, channels);
       const d0 = pairF32(dyRow, c, f0);
       dy0 = f64x2.add(dy0, d0);
       dyXhat0 = f64x2.add(dyXhat0, f64x2.mul(f64x2.mul(d0, f64x2.sub(pairF32(xRow, c, f0), m0)), s0));
-      if (two) {
+      if (width > 2) {
         const d1 = pairF32(dyRow, c + 2, f1);
         dy1 = f64x2.add(dy1, d1);
         dyXhat1 = f64x2.add(dyXhat1, f64x2.mul(f64x2.mul(d1, f64x2.sub(pairF32(xRow, c + 2, f1), m1)), s1));
       }
+      if (width > 4) {
+        const d2 = pairF32(dyRow, c + 4, f2);
+        dy2 = f64x2.add(dy2, d2);
+        dyXhat2 = f64x2.add(dyXhat2, f64x2.mul(f64x2.mul(d2, f64x2.sub(pairF32(xRow, c + 4, f2), m2)), s2));
+      }
     }
     storePairF64(sumDy, c, f0, dy0);
     storePairF64(sumDyXhat, c, f0, dyXhat0);
-    if (two) {
+    if (width > 2) {
       storePairF64(sumDy, c + 2, f1, dy1);
       storePairF64(sumDyXhat, c + 2, f1, dyXhat1);
+    }
+    if (width > 4) {
+      storePairF64(sumDy, c + 4, f2, dy2);
+      storePairF64(sumDyXhat, c + 4, f2, dyXhat2);
     }
   }
 }
