@@ -270,3 +270,8 @@ export const WASM_KERNELS: Record<string, Kernel> = {
 };
 
 for (const [op, kernel] of Object.entries(WASM_KERNELS)) registerKernel(op, WASM_BACKEND, kernel);
+
+/** Optimizer updates are kernels too, named rather than ops (see @ndgraph/nn's optimizers). */
+for (const name of ['sgdStep', 'momentumStep', 'nesterovStep', 'adamStep', 'rmspropStep', 'adagradStep'] as const) {
+  registerKernel(name, WASM_BACKEND, optimizerStepWasm(name));
+}
