@@ -7,6 +7,10 @@
  * runningMean and runningVar are [C]; y has x's shape. Statistics run over
  * every axis but the last: M = x.size / C values per channel.
  *
+ * Computed per channel as y = (x − μ)·a + beta with a = gamma/√(σ² + ε),
+ * the coefficients made in float64 and rounded once to x's dtype, every step
+ * in x's precision (channelAffine).
+ *
  * The builder makes two nodes: batchNormStatistics(x, runningMean,
  * runningVar), float64 [3, C] (μ, σ² and 1/√(σ² + ε)), and this op, which
  * takes it as a sixth input. The gradient ops read the same statistics node,
