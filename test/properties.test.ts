@@ -14,6 +14,7 @@ import {
   batchNorm,
   biasAdd,
   conv2d,
+  dropoutMask,
   elu,
   eluGrad as eluGradOf,
   leakyRelu,
@@ -332,6 +333,33 @@ describe('batch normalization: the wasm kernels give the bits of the JavaScript 
         sides[0].forEach((a, i) => expect(a, `output ${i} of ${JSON.stringify(shape)}`).toEqual(sides[1][i]));
       }),
       { numRuns: RUNS, seed: 5 },
+    );
+  });
+});
+
+describe("dropout's mask on wasm: the draws of the JavaScript kernel", () => {
+  it('the same masks, run after run, and the generator continues alike (100 cases)', () => {
+    const dropCase = fc.record({
+      size: fc.integer({ min: 0, max: 3000 }),
+      rate: fc.oneof(fc.constant(0), fc.constant(0.5), fc.double({ min: 0, max: 0.99, noNaN: true })),
+      seed: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    });
+    fc.assert(
+      fc.property(dropCase, ({ size, rate, seed }) => {
+        const sides = ['wasm', 'js'].map((backend) => {
+          const g = new Graph({ backend: 'wasm' });
+          const x = g.placeholder('x', [size]);
+          const mask = dropoutMask(x, rate);
+          const session = new Session(g, { backend, seed });
+          const feeds = { x: tensor(new Array(size).fill(1), [size]) };
+          // Two runs: the second draws where the first left the generator.
+          const masks = [0, 1].map(() => toArray(session.run(mask, feeds, { training: true })));
+          return { masks, next: session.rng.uniform() };
+        });
+        expect(sides[0].masks).toEqual(sides[1].masks);
+        expect(sides[0].next).toBe(sides[1].next);
+      }),
+      { numRuns: RUNS, seed: 7 },
     );
   });
 });

@@ -15,7 +15,8 @@
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
 //   optimizer.ts    optimizer updates (SGD, momentum, Nesterov, Adam / AdamW, RMSprop, AdaGrad)
 //   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
-//   batchnorm.ts    batch normalization: moments, normalize, the gamma and input gradients (statistics in float64)
+//   batchnorm.ts    batch normalization: moments, gradient sums (float64), the normalization and input gradient (float32)
+//   dropout.ts      dropout's mask, drawn from the host's seeded generator
 
 export { gemm, gemmWorkspaceBytes } from './gemm';
 export {
@@ -30,6 +31,7 @@ export { tanhForward, sigmoidForward, eluForward, tanhBackward, sigmoidBackward,
 export {
   batchNormMoments, batchNormGradSums, channelAffineF32, batchNormGradInputF32, sumRowsF32,
 } from './batchnorm';
+export { dropoutMaskDraw } from './dropout';
 
 /** The first byte after the module's static data: the host's memory starts here. */
 export function heapBase(): usize {

@@ -1,6 +1,6 @@
 /**
- * relu, its gradient, bias add (optionally followed by relu) and the bias
- * gradient in WebAssembly SIMD (float32), over contiguous arrays
+ * relu, its gradient, bias add (optionally followed by relu), the bias
+ * gradient and dropout's mask in WebAssembly (float32), over contiguous arrays
  * (assembly/elementwise.ts). Bias kernels treat the data as [rows, C] with
  * channels last. Results equal the JavaScript reference kernels in
  * ../bias-relu.ts bit for bit, except the bias gradient, which sums in
@@ -9,6 +9,7 @@
  * Each function returns false, doing nothing, when the kernels are not
  * available; callers then use the JavaScript kernels.
  */
+import type { Rng, RngState } from '@ndgraph/graph';
 import { type WasmKernels, kernelCall, wasmKernels } from './runtime.ts';
 
 /** Elementwise kernels over fewer elements than this run on one thread. */
@@ -93,4 +94,21 @@ export function biasAddGradWasm(dy: Float32Array, dyOffset: number, n: number, c
     kernels.exports.biasAddGrad(dyAt, n, channels, outAt, kernels.reserve(kernels.exports.biasAddGradWorkspaceBytes(channels)));
   });
   return true;
+}
+
+/**
+ * dropoutMask in training mode: the module draws the mask from `rng`'s
+ * stream (xoshiro128**, the same draws as the JavaScript kernel), and `rng`
+ * continues after them.
+ */
+export function dropoutMaskWasm(kernels: WasmKernels, rng: Rng, rate: number, mask: Float32Array, offset: number, n: number): void {
+  const state = rng.getState();
+  kernelCall(kernels, () => {
+    const stateAt = kernels.reserve(16);
+    new Uint32Array(kernels.memory.buffer, stateAt, 4).set(state.words);
+    const maskAt = kernels.output(mask, offset, n);
+    kernels.exports.dropoutMaskDraw(maskAt, n, rate, Math.fround(1 / (1 - rate)), stateAt);
+    const words = Array.from(new Uint32Array(kernels.memory.buffer, stateAt, 4)) as RngState;
+    rng.setState({ words, spareNormal: state.spareNormal });
+  });
 }

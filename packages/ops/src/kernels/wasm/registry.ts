@@ -16,7 +16,8 @@ import type { MaxPoolGradAttrs } from '../../ops/max-pool-grad.ts';
 import { reluGradOp } from '../../ops/relu-grad.ts';
 import { WASM_BACKEND } from './backend.ts';
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from './conv-wasm.ts';
-import { biasAddGradWasm, biasAddWasm, chunkFor, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
+import { biasAddGradWasm, biasAddWasm, chunkFor, dropoutMaskWasm, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
+import { type DropoutAttrs, dropoutMaskOp } from '../../ops/dropout.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
 import { optimizerStepWasm } from './optimizer-wasm.ts';
 import { batchNormForwardWasm, batchNormGradInputWasm, batchNormGradSumsWasm, batchNormStatisticsWasm } from './batchnorm-wasm.ts';
@@ -247,6 +248,13 @@ export const WASM_KERNELS: Record<string, Kernel> = {
     if (inputs[1].size === 0) return batchNormGradInputOp.def.forward!(inputs, attrs, ctx);
     const out = ctx.output();
     batchNormGradInputWasm(kernels(), inputs, out, ctx);
+    return out;
+  },
+  dropoutMask(inputs, attrs: DropoutAttrs, ctx) {
+    // Eval mode's mask of ones is the JavaScript kernel's fill.
+    if (!ctx.training) return dropoutMaskOp.def.forward!(inputs, attrs, ctx);
+    const out = ctx.output();
+    dropoutMaskWasm(kernels(), ctx.rng, attrs.rate, f32(out), out.offset, out.size);
     return out;
   },
   reduceToShape(inputs, attrs, ctx) {

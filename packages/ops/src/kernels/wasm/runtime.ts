@@ -115,6 +115,7 @@ export interface KernelExports {
     coupledDecay: number,
     decoupledDecay: number,
   ): void;
+  dropoutMaskDraw(mask: number, n: number, rate: number, kept: number, state: number): void;
   batchNormMoments(x: number, n: number, channels: number, mean: number, variance: number, firstChannel: number, channelCount: number): void;
   channelAffineF32(
     x: number,
