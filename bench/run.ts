@@ -7,7 +7,8 @@
  * Other options go to bench/lenet.ts (--repeats N, --engines LIST, --threads LIST, --note TEXT);
  * --quick and --note also go to bench/gemm.ts and bench/variants.ts. Afterwards the variants'
  * results (per variant trainImgPerSec and ratioToRelu) are folded into the LeNet-5 result files of
- * this run (bench/results/latest.json after a full run) under `variants`. Never part of `pnpm test`.
+ * this run (bench/results/latest.json after a full run) under `variants`, and a full run rewrites the
+ * README's table from latest.json (scripts/bench-table.ts). Never part of `pnpm test`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -45,7 +46,14 @@ interface VariantsFile {
   date: string;
   settings: Record<string, unknown>;
   loadAverage: unknown;
-  results: { variant: string; trainImgPerSec: number; ratioToRelu: number; ratioRange?: [number, number] }[];
+  results: {
+    variant: string;
+    trainImgPerSec: number;
+    ratioToRelu: number;
+    ratioRange?: [number, number];
+    inferImgPerSec?: number;
+    inferRatioToRelu?: number;
+  }[];
 }
 const variants = JSON.parse(readFileSync(variantsFile, 'utf8')) as VariantsFile;
 const folded = {
@@ -53,11 +61,22 @@ const folded = {
   date: variants.date,
   settings: variants.settings,
   loadAverage: variants.loadAverage,
-  results: variants.results.map(({ variant, trainImgPerSec, ratioToRelu, ratioRange }) => ({ variant, trainImgPerSec, ratioToRelu, ratioRange })),
+  results: variants.results.map(({ variant, trainImgPerSec, ratioToRelu, ratioRange, inferImgPerSec, inferRatioToRelu }) => ({
+    variant,
+    trainImgPerSec,
+    ratioToRelu,
+    ratioRange,
+    inferImgPerSec,
+    inferRatioToRelu,
+  })),
 };
 for (const file of JSON.parse(readFileSync(LENET_WRITTEN_LIST, 'utf8')) as string[]) {
   const report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   writeJson(file, { ...report, variants: folded });
   console.log(`${relative(process.cwd(), file)}: added the ${folded.results.length} variants of ${folded.file}`);
 }
-if (!quick) console.log('README table: npx tsx scripts/bench-table.ts --write');
+if (!quick) {
+  // The README's table is made from latest.json.
+  const table = spawnSync('npx', ['tsx', join(BENCH_DIR, '..', 'scripts', 'bench-table.ts'), '--write'], { stdio: 'inherit' });
+  if (table.status !== 0) process.exit(table.status || 1);
+}

@@ -8,8 +8,10 @@
  * batch 64, the same batch order); a step is bench/ndgraph-lenet.ts's. After a
  * warm-up, round after round every variant runs a burst of `--steps` steps,
  * in an order that rotates each round, so load on a shared machine hits all
- * of them alike. The result per variant is the median img/s over rounds and
- * the median over rounds of its img/s over relu LeNet's in the same round.
+ * of them alike, and after it an inference burst (batches of 256, eval
+ * mode). The result per variant is the median img/s over rounds and the
+ * median over rounds of its img/s over relu LeNet's in the same round, for
+ * training and for inference.
  * `--profile` adds a per-op profile (the session's onTime) of one burst per
  * variant: where its step goes. Writes bench/results/variants[-Nt].json
  * (`--quick`: variants-quick.json, `--only`: no file).
@@ -17,7 +19,7 @@
 import { modelByName } from '@ndgraph/nn';
 import { enableWasmThreads } from '@ndgraph/ops/node';
 import { codeVersion, fileStamp, formatTable, loadAverage, machineInfo, RESULTS_DIR, round2, writeJson } from './common.ts';
-import { TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
+import { INFERENCE_BATCH, TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
 import { VARIANTS, WEIGHT_DECAY } from './model-variants.ts';
 import { ndgraphLenet, type StepTimes } from './ndgraph-lenet.ts';
 import { join } from 'node:path';
@@ -39,7 +41,10 @@ const runs = chosen.map((v) => ({
   steps: ndgraphLenet(data, { config: v.config, model: v.modelName ? modelByName(v.modelName) : undefined }),
   rates: [] as number[],
   ratios: [] as number[],
+  inferRates: [] as number[],
+  inferRatios: [] as number[],
 }));
+const inferBurst = quick ? 1 : 4;
 
 for (const run of runs) for (let i = 0; i < warmup; i++) run.steps.trainStep();
 
@@ -49,9 +54,16 @@ for (let round = 0; round < rounds; round++) {
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) run.steps.trainStep();
     run.rates.push((steps * TRAIN_BATCH) / ((performance.now() - t0) / 1000));
+    const t1 = performance.now();
+    for (let i = 0; i < inferBurst; i++) run.steps.inferStep();
+    run.inferRates.push((inferBurst * INFERENCE_BATCH) / ((performance.now() - t1) / 1000));
   }
   const reluRate = runs[0].rates[round];
-  for (const run of runs) run.ratios.push(run.rates[round] / reluRate);
+  const reluInferRate = runs[0].inferRates[round];
+  for (const run of runs) {
+    run.ratios.push(run.rates[round] / reluRate);
+    run.inferRatios.push(run.inferRates[round] / reluInferRate);
+  }
   process.stderr.write(`round ${round + 1}/${rounds}\n`);
 }
 
@@ -76,17 +88,21 @@ const results = runs.map((run) => ({
   trainImgPerSec: Math.round(median(run.rates)),
   ratioToRelu: round2(median(run.ratios)),
   ratioRange: [round2(Math.min(...run.ratios)), round2(Math.max(...run.ratios))],
+  inferImgPerSec: Math.round(median(run.inferRates)),
+  inferRatioToRelu: round2(median(run.inferRatios)),
   ...(profile ? { profile: profileOf(run) } : {}),
 }));
 
 console.log(
   formatTable(
-    ['variant', 'train img/s', '× relu LeNet', '(range)'],
+    ['variant', 'train img/s', '× relu LeNet', '(range)', 'infer img/s', '× relu LeNet'],
     results.map((r) => [
       r.variant,
       r.trainImgPerSec.toLocaleString('en-US'),
       r.ratioToRelu.toFixed(2),
       `${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)}`,
+      r.inferImgPerSec.toLocaleString('en-US'),
+      r.inferRatioToRelu.toFixed(2),
     ]),
   ),
 );
@@ -103,7 +119,16 @@ if (!only) {
   const file = join(RESULTS_DIR, quick ? 'variants-quick.json' : `variants${threads > 1 ? `-${threads}t` : ''}.json`);
   writeJson(file, {
     date: fileStamp(),
-    settings: { threads, rounds, stepsPerBurst: steps, warmup, batch: TRAIN_BATCH, weightDecayOfOptimizerVariants: WEIGHT_DECAY },
+    settings: {
+      threads,
+      rounds,
+      stepsPerBurst: steps,
+      inferenceBatchesPerBurst: inferBurst,
+      warmup,
+      batch: TRAIN_BATCH,
+      inferenceBatch: INFERENCE_BATCH,
+      weightDecayOfOptimizerVariants: WEIGHT_DECAY,
+    },
     machine: machineInfo(),
     code: codeVersion(argValue('note')),
     loadAverage: { start: loadStart, end: loadAverage() },

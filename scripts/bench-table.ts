@@ -41,7 +41,7 @@ export interface BenchReport {
   variants?: {
     file: string;
     settings: { rounds?: number; stepsPerBurst?: number };
-    results: { variant: string; trainImgPerSec: number; ratioToRelu: number }[];
+    results: { variant: string; trainImgPerSec: number; ratioToRelu: number; inferImgPerSec?: number; inferRatioToRelu?: number }[];
   };
 }
 
@@ -146,13 +146,26 @@ export function benchTable(parsed: BenchReport): string {
   if (skipped.length) lines.push('', `Not run: ${skipped.map(([e, why]) => `${e} (${why})`).join('; ')}.`);
   if (report.variants) {
     const v = report.variants;
+    // Results written before variants.ts timed inference have training only.
+    const hasInference = v.results.every((r) => r.inferImgPerSec !== undefined);
     lines.push(
       '',
       `Model variants, ndgraph, 1 thread, one process, taking turns (\`bench/variants.ts\`, ${v.settings.rounds ?? '?'} rounds of ${v.settings.stepsPerBurst ?? '?'} steps; \`bench/results/${v.file}\`):`,
       '',
-      '| variant | train img/s | × relu LeNet-5 |',
-      '|---|---|---|',
-      ...v.results.map((r) => `| ${r.variant} | ${integer(r.trainImgPerSec)} | ${r.ratioToRelu.toFixed(2)} |`),
+      ...(hasInference
+        ? [
+            '| variant | train img/s | × relu LeNet-5 | inference img/s | × relu LeNet-5 |',
+            '|---|---|---|---|---|',
+            ...v.results.map(
+              (r) =>
+                `| ${r.variant} | ${integer(r.trainImgPerSec)} | ${r.ratioToRelu.toFixed(2)} | ${integer(r.inferImgPerSec ?? 0)} | ${(r.inferRatioToRelu ?? 0).toFixed(2)} |`,
+            ),
+          ]
+        : [
+            '| variant | train img/s | × relu LeNet-5 |',
+            '|---|---|---|',
+            ...v.results.map((r) => `| ${r.variant} | ${integer(r.trainImgPerSec)} | ${r.ratioToRelu.toFixed(2)} |`),
+          ]),
     );
   }
   lines.push(END);
