@@ -12,7 +12,8 @@
  * the package is installed on a machine with a C compiler) takes the place
  * of the wasm backend's kernels in the kernel table, for the ops conv2d,
  * conv2dBiasRelu, conv2dBackpropInput, conv2dBackpropFilter, matmul and
- * matmulBiasRelu; everything else stays as it is. Tensors of the wasm
+ * matmulBiasRelu (convolutions of one input channel keep the wasm kernels);
+ * everything else stays as it is. Tensors of the wasm
  * backend are Float32Array views of the WebAssembly memory, which the
  * native kernels read and write in place. Sessions choose their kernels
  * when they plan a run, so enable the kernels before the first run.
@@ -162,8 +163,20 @@ function geometryArgs(g: ConvGeometry, outChannels: number): number[] {
 /** Products with fewer multiply-adds than this stay in JavaScript, where a call costs less than they do (as for the wasm GEMM). */
 const MATMUL_MIN_WORK = 512;
 
-/** The native column of the kernel table, built from tensors as wasm/registry.ts builds its own. */
-function nativeKernels(native: NativeAddon): Record<string, Kernel> {
+/**
+ * The native column of the kernel table, built from tensors as wasm/registry.ts builds its own.
+ * Convolutions of one input channel (a first layer on grey images) keep the wasm backend's
+ * kernels (`wasm`): its direct single-channel kernels beat the C ones' packed GEMM on them
+ * (measured in bench/README.md, "Native kernels").
+ */
+function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): Record<string, Kernel> {
+  /** The op's wasm kernel when x (input `xAt`) has one channel, else the native one. */
+  const unlessSingleChannel =
+    (op: string, xAt: number, kernel: Kernel): Kernel =>
+    (inputs, attrs, ctx) => {
+      const own = inputs[xAt].shape[3] === 1 ? wasm.get(op) : undefined;
+      return own ? own(inputs, attrs, ctx) : kernel(inputs, attrs, ctx);
+    };
   const convForward = ([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tensor, relu: boolean): Tensor => {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     native.conv2dForward(
@@ -199,20 +212,20 @@ function nativeKernels(native: NativeAddon): Record<string, Kernel> {
       native.gemm(false, false, m, n, k, 1, f32(x), x.offset, k, f32(w), w.offset, n, 0, f32(out), out.offset, n, f32(bias), bias.offset, true);
       return out;
     },
-    conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
-    conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
+    conv2d: unlessSingleChannel('conv2d', 0, (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false)),
+    conv2dBiasRelu: unlessSingleChannel('conv2dBiasRelu', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true)),
     conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const dx = ctx.output(); // written whole
       native.conv2dBackpropInput(f32(dy), dy.offset, f32(filter), filter.offset, f32(dx), dx.offset, ...geometryArgs(g, filter.shape[3]));
       return dx;
     },
-    conv2dBackpropFilter([dy, x, filter], attrs: WindowAttrs, ctx) {
+    conv2dBackpropFilter: unlessSingleChannel('conv2dBackpropFilter', 1, ([dy, x, filter], attrs: WindowAttrs, ctx) => {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const out = ctx.output(); // written whole
       native.conv2dBackpropFilter(f32(x), x.offset, f32(dy), dy.offset, f32(out), out.offset, ...geometryArgs(g, filter.shape[3]));
       return out;
-    },
+    }),
   };
 }
 
@@ -242,13 +255,14 @@ export function enableNativeKernels(options: NativeKernelOptions = {}): boolean 
   }
   native.setThreads(Math.max(1, Math.floor(options.threads ?? 1)));
   if (replaced) return true;
-  const kernels = nativeKernels(native);
-  replaced = new Map();
+  const wasm = new Map<string, Kernel>();
   for (const op of NATIVE_KERNEL_OPS) {
     const previous = lookupKernel<Kernel>(op, WASM_BACKEND, 'float32');
-    if (previous) replaced.set(op, previous);
-    registerKernel(op, WASM_BACKEND, kernels[op]);
+    if (previous) wasm.set(op, previous);
   }
+  const kernels = nativeKernels(native, wasm);
+  replaced = wasm;
+  for (const op of NATIVE_KERNEL_OPS) registerKernel(op, WASM_BACKEND, kernels[op]);
   return true;
 }
 
