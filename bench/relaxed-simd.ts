@@ -10,7 +10,8 @@
  * *.ts and asconfig.json, from the working tree or, with --base, from git)
  * twice into bench/results/tmp/relaxed/ (git-ignored): `plain/` as they are,
  * and `relaxed/` with every accumulation `s = f32x4.add(s, f32x4.mul(a, b))`
- * rewritten to `s = f32x4.relaxed_madd(a, b, s)` (the micro-kernels of
+ * rewritten to `s = f32x4.relaxed_madd(a, b, s)` (packages/ops/scripts/relaxed-simd.mjs,
+ * the rewrite the shipped opt-in module is built with; the micro-kernels of
  * kernel.ts, which the GEMM and the multi-channel convolutions inline, and
  * the direct single-channel kernels of conv-single-channel.ts), plus an
  * exported probe `relaxedMaddProbe(a, b, c)` = lane 0 of relaxed_madd of
@@ -53,6 +54,11 @@ import { BENCH_DIR, TMP_DIR, codeVersion, formatTable, machineInfo, writeJson } 
 import { argValue, hasFlag, median } from './engine-common.ts';
 import { Layout, alternate, convShapeGeometry, floatsAt, loadLine, randomArray, timeCalls, watchLoad, type ConvShape, type Instance } from './kernel-versus.ts';
 
+/** The rewrite the shipped opt-in module is built with. */
+const { toRelaxed } = (await import(new URL('../packages/ops/scripts/relaxed-simd.mjs', import.meta.url).href)) as {
+  toRelaxed(source: string): { text: string; count: number };
+};
+
 // Before any WebAssembly module is compiled.
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
@@ -87,9 +93,6 @@ type Kernels = Pick<
 
 // ---------------------------------------------------------------------------
 // The build step.
-
-/** `s = f32x4.add(s, f32x4.mul(a, b))` with plain names: an accumulation into s. */
-const ACCUMULATION = /\b([A-Za-z_]\w*) = f32x4\.add\(\1, f32x4\.mul\(([A-Za-z_]\w*), ([A-Za-z_]\w*)\)\)/g;
 
 const PROBE = `
 /** Lane 0 of f32x4.relaxed_madd(splat(a), splat(b), splat(c)): whether the engine fuses (bench/relaxed-simd.ts). */
@@ -166,12 +169,9 @@ async function build(): Promise<Build> {
     for (const [name, text] of sources) {
       let out = text;
       if (variant === 'relaxed' && name.endsWith('.ts')) {
-        let n = 0;
-        out = text.replace(ACCUMULATION, (_m, s: string, a: string, b: string) => {
-          n++;
-          return `${s} = f32x4.relaxed_madd(${a}, ${b}, ${s})`;
-        });
-        if (n) rewrites[name] = n;
+        const relaxed = toRelaxed(text);
+        out = relaxed.text;
+        if (relaxed.count) rewrites[name] = relaxed.count;
         if (name === 'index.ts') out += PROBE;
       }
       writeFileSync(join(dir, name), out);

@@ -34,7 +34,7 @@ import {
   Trainer,
 } from '@ndgraph/nn';
 import { claimRunFolder, DATASET_NAMES, loadDataset, loadSafetensors, ProgressReporter, saveSafetensors, writeRunFiles } from '@ndgraph/nn/node';
-import { enableNativeKernels, enableWasmThreads, nativeKernelsInfo } from '@ndgraph/ops/node';
+import { enableNativeKernels, enableRelaxedSimd, enableWasmThreads, nativeKernelsInfo } from '@ndgraph/ops/node';
 
 /** One thread per core, up to 4: LeNet's kernels at batch 64 are too small to gain from more. */
 const DEFAULT_THREADS = Math.min(4, availableParallelism());
@@ -74,7 +74,8 @@ const usage = `usage: pnpm train [options]
   --help
 
 Environment: NDGRAPH_NATIVE=1 runs conv2d and matmul on the native kernels (C for this machine's AVX-512 / AVX2,
-built on install where a C compiler exists) instead of the WebAssembly ones; opt-in, as their results differ in the last bits.`;
+built on install where a C compiler exists) instead of the WebAssembly ones; NDGRAPH_RELAXED_SIMD=1 loads the
+WebAssembly kernels built with relaxed SIMD's fused multiply-add. Both opt-in: their results differ in the last bits.`;
 
 /** A bad option: says which one, what it expects and what it got; exits with 2. */
 class UsageError extends Error {}
@@ -270,6 +271,11 @@ function keepHistory(out: string, ckpt: ReturnType<Trainer['checkpoint']>, epoch
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
+  // Before anything loads the kernels.
+  if (process.env.NDGRAPH_RELAXED_SIMD === '1') {
+    const refused = enableRelaxedSimd();
+    console.log(refused ? `NDGRAPH_RELAXED_SIMD=1: ${refused}; the default kernels run` : 'kernels: WebAssembly with relaxed SIMD (fused multiply-add)');
+  }
   const { config } = args;
   if (args.resume && args.overwrite) throw new UsageError('--resume and --overwrite: give one of them');
   // The run folder first: writable, ours alone (a lock), no leftovers of killed runs, no good checkpoint replaced by accident.

@@ -19,11 +19,17 @@
  *   disableNativeKernels()   the WebAssembly kernels again
  *   nativeKernelsInfo()      whether it loaded (or why not), and what it was compiled for
  *
+ * And opt-in: the WebAssembly kernels built with relaxed SIMD's fused
+ * multiply-add, which change the last bits of results (before first use):
+ *
+ *   enableRelaxedSimd()      null when they will load, else why not
+ *
  * @module @ndgraph/ops/node
  */
 import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { wasmKernels } from './runtime.ts';
+import { useRelaxedSimd, wasmKernels } from './runtime.ts';
 import { DEFAULT_SPIN, HELPER_THREAD_SOURCE, MAX_HELPERS, SLOT_BYTES, SharedMemoryHelpers, helperSetup } from './threads.ts';
 
 export interface WasmThreadOptions {
@@ -66,6 +72,17 @@ export function enableWasmThreads(threads = availableParallelism(), options: Was
 /** Stops the helper threads: kernels run on the calling thread only. */
 export function disableWasmThreads(): void {
   wasmKernels()?.setHelpers(null);
+}
+
+/**
+ * Loads the kernels built with relaxed SIMD (see useRelaxedSimd in
+ * runtime.ts): sets V8's flag for it, which Node 20 needs before the module
+ * is compiled. Call before the first session runs. Returns null when the
+ * relaxed kernels will be the ones loaded, else why not (nothing changes).
+ */
+export function enableRelaxedSimd(): string | null {
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return useRelaxedSimd();
 }
 
 export {

@@ -35,7 +35,9 @@ const f32 = (t: Tensor): Float32Array => t.data as Float32Array;
 const kernels = () => wasmKernels()!;
 
 /** Tiny products go to the JavaScript GEMM: a WebAssembly call costs more than they do. */
-const matmulGemm = createWasmGemm(gemm);
+let wasmGemm: ReturnType<typeof createWasmGemm> | undefined;
+/** Made on first use, so that importing the ops does not load the kernels (a relaxed-SIMD request comes before that). */
+const matmulGemm: ReturnType<typeof createWasmGemm> = (...args) => (wasmGemm ??= createWasmGemm(gemm))(...args);
 
 /** The kernels return false only when the module is missing, which the backend rules out. */
 function ran(done: boolean, op: string): void {

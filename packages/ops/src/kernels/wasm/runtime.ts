@@ -27,7 +27,7 @@
  */
 import { MemoryError } from '@ndgraph/graph';
 import { BlockAllocator } from './block-allocator.ts';
-import { WASM_KERNELS_BASE64, WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_MAXIMUM_PAGES } from './kernels.generated.ts';
+import { WASM_KERNELS_BASE64, WASM_KERNELS_SHARED_BASE64, WASM_KERNELS_SHARED_MAXIMUM_PAGES, WASM_KERNELS_SHARED_RELAXED_BASE64 } from './kernels.generated.ts';
 
 /**
  * What the AssemblyScript module exports. Addresses are byte offsets into the
@@ -348,6 +348,8 @@ export class WasmKernels {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly shared: boolean;
+  /** True for the opt-in module with relaxed SIMD's fused multiply-add (useRelaxedSimd). */
+  readonly relaxedSimd: boolean;
   /** Address of the helper threads' control block. */
   readonly controlBlock: number;
   private heap: Float32Array;
@@ -372,9 +374,11 @@ export class WasmKernels {
   /** Kernel calls in which at least one helper thread took part (for tests and benchmarks). */
   private callsWithHelpers = 0;
 
-  constructor(shared: boolean) {
+  constructor(shared: boolean, relaxedSimd = false) {
     this.shared = shared;
-    this.module = new WebAssembly.Module(decodeBase64(shared ? WASM_KERNELS_SHARED_BASE64 : WASM_KERNELS_BASE64));
+    this.relaxedSimd = relaxedSimd;
+    const base64 = relaxedSimd ? WASM_KERNELS_SHARED_RELAXED_BASE64 : shared ? WASM_KERNELS_SHARED_BASE64 : WASM_KERNELS_BASE64;
+    this.module = new WebAssembly.Module(decodeBase64(base64));
     this.memory = shared ? new WebAssembly.Memory({ initial: 32, maximum: SHARED_MAXIMUM_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 32 });
     this.exports = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.controlBlock = alignUp(this.exports.heapBase()); // its first i32 is the chunk counter
@@ -634,6 +638,7 @@ export class WasmKernels {
 }
 
 let instance: WasmKernels | null | undefined;
+let relaxedSimdRequested = false;
 
 /** The kernels, loaded on first use; null when this engine cannot run them (callers then use JavaScript). */
 export function wasmKernels(): WasmKernels | null {
@@ -641,13 +646,34 @@ export function wasmKernels(): WasmKernels | null {
     instance = null;
     if (wasmSimdSupported()) {
       try {
-        instance = new WasmKernels(sharedMemoryAllowed());
+        instance = new WasmKernels(sharedMemoryAllowed(), relaxedSimdRequested);
       } catch {
         instance = null;
       }
     }
   }
   return instance;
+}
+
+/**
+ * Asks for the kernels built with relaxed SIMD's fused multiply-add in their
+ * GEMM and convolution micro-kernels: faster where the engine fuses, with
+ * results that differ from the default module's in the last bits (rounded
+ * once instead of twice; not the same bits on every machine). Opt-in, and
+ * only before the kernels are first used. Returns why not, or null when the
+ * relaxed module will be the one loaded: it needs shared memory (Node,
+ * cross-origin-isolated pages) and an engine that compiles relaxed SIMD
+ * (Chromium does by default; Node 20 after enableRelaxedSimd() of
+ * @ndgraph/ops/node sets V8's flag).
+ */
+export function useRelaxedSimd(): string | null {
+  if (instance !== undefined && !instance?.relaxedSimd)
+    return 'the WebAssembly kernels are already loaded: ask for relaxed SIMD before the first session runs or kernel is called';
+  if (!sharedMemoryAllowed()) return 'the relaxed-SIMD kernels need shared memory (Node, or a cross-origin-isolated page)';
+  if (!WebAssembly.validate(decodeBase64(WASM_KERNELS_SHARED_RELAXED_BASE64)))
+    return 'this engine does not compile relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd, set before any module is compiled)';
+  relaxedSimdRequested = true;
+  return null;
 }
 
 /**
