@@ -15,7 +15,8 @@
  * ndgraph, ndgraph-native, pytorch and onnxruntime run once per thread count
  * of --threads (labels `ndgraph`, `ndgraph-2t`, ...); the tfjs engines run on
  * one thread. `ndgraph-native` is ndgraph with its opt-in native kernels for
- * convolutions and products (bench/ndgraph.ts --native, under tsx). An engine
+ * convolutions and products (bench/ndgraph.ts --native, under tsx);
+ * `ndgraph-relaxed` with its opt-in relaxed-SIMD kernels (--relaxed). An engine
  * that is not installed (torch not importable by the Python, onnxruntime-node
  * not loadable, the native kernels not built) is skipped with a note,
  * recorded in the result's `skipped`.
@@ -70,9 +71,11 @@ import {
   numberArg,
 } from './engine-common.ts';
 
-const ENGINES = ['ndgraph', 'ndgraph-native', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'onnxruntime'] as const;
+const ENGINES = ['ndgraph', 'ndgraph-relaxed', 'ndgraph-native', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'onnxruntime'] as const;
 /** Engines that run once per thread count of `--threads`. */
-const THREADED_ENGINES = ['ndgraph', 'ndgraph-native', 'pytorch', 'onnxruntime'];
+const THREADED_ENGINES = ['ndgraph', 'ndgraph-relaxed', 'ndgraph-native', 'pytorch', 'onnxruntime'];
+/** The ndgraph engines with an opt-in (bench/ndgraph.ts --relaxed, --native), compared with ndgraph, PyTorch and ONNX Runtime. */
+const OPT_IN_ENGINES = ['ndgraph-relaxed', 'ndgraph-native'];
 /** ndgraph with its opt-in native kernels (bench/ndgraph.ts --native), run under tsx: its addon is found next to the sources, not a bundle. */
 const NATIVE_ADDON = join(BENCH_DIR, '..', 'packages', 'ops', 'native', 'build', 'ndgraph-native.node');
 /** The Python with torch: Debian's python3-torch is visible to the system Python only. */
@@ -190,9 +193,13 @@ function runEngine(engine: string, dataFile: string, quick: boolean, runner: Run
     ? [PYTHON, [join(relative(process.cwd(), BENCH_DIR) || '.', python), ...engineArgs, ...countArgs(quick ? FAST_ENGINE_QUICK_COUNTS : FAST_ENGINE_COUNTS)]]
     : file === 'ndgraph-native'
       ? ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', 'ndgraph.ts'), '--native', ...engineArgs]]
-      : runner.kind === 'node'
-        ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
-        : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
+      : file === 'ndgraph-relaxed'
+        ? runner.kind === 'node'
+          ? [process.execPath, [runner.bundles.get('ndgraph')!, '--relaxed', ...engineArgs]]
+          : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', 'ndgraph.ts'), '--relaxed', ...engineArgs]]
+        : runner.kind === 'node'
+          ? [process.execPath, [runner.bundles.get(file)!, ...engineArgs]]
+          : ['npx', ['tsx', join(relative(process.cwd(), BENCH_DIR) || '.', `${file}.ts`), ...engineArgs]];
   const child = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const lines = (child.stdout ?? '').trim().split('\n');
   if (child.status !== 0 || child.error) {
@@ -297,7 +304,7 @@ async function main(): Promise<void> {
         kind: 'node',
         bundles: new Map(
           await Promise.all(
-            [...new Set(engines.map((e) => engineOfLabel(e).file))]
+            [...new Set(engines.map((e) => engineOfLabel(e).file).map((file) => (file === 'ndgraph-relaxed' ? 'ndgraph' : file)))]
               .filter((file) => !PYTHON_ENGINES[file] && file !== 'ndgraph-native')
               .map(async (file) => [file, await bundleEngine(file)] as const),
           ),
@@ -338,7 +345,7 @@ async function main(): Promise<void> {
   const ndgraphLabels = engines.filter((e) => engineOfLabel(e).file === 'ndgraph');
   for (const other of engines) {
     const file = engineOfLabel(other).file;
-    if (file === 'ndgraph-native') continue; // its ratios follow
+    if (OPT_IN_ENGINES.includes(file)) continue; // their ratios follow
     const against =
       file === 'ndgraph'
         ? other === 'ndgraph'
@@ -349,8 +356,8 @@ async function main(): Promise<void> {
           : ndgraphLabels;
     for (const label of against) ratios[`${label} / ${other}`] = ratioOf(summaries[label].median, summaries[other].median);
   }
-  // The opt-in native kernels against ndgraph's wasm kernels, PyTorch and ONNX Runtime, at the same thread count.
-  for (const label of engines.filter((e) => engineOfLabel(e).file === 'ndgraph-native'))
+  // The opt-in kernels (relaxed SIMD, native) against ndgraph's default kernels, PyTorch and ONNX Runtime, at the same thread count.
+  for (const label of engines.filter((e) => OPT_IN_ENGINES.includes(engineOfLabel(e).file)))
     for (const other of engines.filter((e) => ['ndgraph', 'pytorch', 'onnxruntime'].includes(engineOfLabel(e).file) && threadsOf(e) === threadsOf(label)))
       ratios[`${label} / ${other}`] = ratioOf(summaries[label].median, summaries[other].median);
 

@@ -8,6 +8,7 @@
  *   npx tsx bench/ndgraph.ts --threads 2   # kernels split their work with a helper thread (default 1)
  *   npx tsx bench/ndgraph.ts --threads 2 --spin 1000   # helpers sleep sooner when idle
  *   npx tsx bench/ndgraph.ts --native   # the opt-in native kernels for conv2d and matmul (--threads N: theirs too)
+ *   npx tsx bench/ndgraph.ts --relaxed  # the opt-in relaxed-SIMD WebAssembly kernels
  *
  * The steps are in bench/ndgraph-lenet.ts. ndgraph is loaded after the data,
  * so the memory it takes shows as growth over the common baseline.
@@ -35,6 +36,13 @@ const sampler = new RssSampler();
 const { ndgraphLenet } = await import('./ndgraph-lenet.ts');
 const { enableWasmThreads } = await import('@ndgraph/ops/node');
 const { sessionMemory } = await import('@ndgraph/graph/debug');
+// --relaxed: the kernels built with relaxed SIMD (opt-in), asked for before anything loads the kernels.
+const relaxed = hasFlag('relaxed');
+if (relaxed) {
+  const { enableRelaxedSimd } = await import('@ndgraph/ops/node');
+  const refused = enableRelaxedSimd();
+  if (refused) throw new Error(`--relaxed: ${refused}`);
+}
 const requestedThreads = numberArg('threads', 1);
 // --spin N: how long threads spin waiting for work before they sleep (default: the kernels' own).
 const spin = numberArg('spin', Number.NaN);
@@ -57,7 +65,18 @@ const details = {
   threads,
   spin: Number.isNaN(spin) ? 'default' : spin,
   native,
+  relaxedSimd: relaxed,
 };
 reportEngineResult(
-  engineResult(native ? 'ndgraph-native' : 'ndgraph', details, counts, trainWindows, inferWindows, model.losses, rssAfterDataMB, sampler, started),
+  engineResult(
+    native ? 'ndgraph-native' : relaxed ? 'ndgraph-relaxed' : 'ndgraph',
+    details,
+    counts,
+    trainWindows,
+    inferWindows,
+    model.losses,
+    rssAfterDataMB,
+    sampler,
+    started,
+  ),
 );

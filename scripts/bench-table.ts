@@ -55,6 +55,7 @@ function engineName(label: string, report: BenchReport): string {
   const onThreads = `${threads} thread${threads === 1 ? '' : 's'}`;
   if (engine === 'ndgraph') return `ndgraph, ${onThreads}`;
   if (engine === 'ndgraph-native') return `ndgraph with its opt-in native kernels (C, built at install)†, ${onThreads}`;
+  if (engine === 'ndgraph-relaxed') return `ndgraph with its opt-in relaxed-SIMD kernels (fused multiply-add), ${onThreads}`;
   if (engine === 'pytorch') return `PyTorch ${details.torch ?? ''} (CPU), ${onThreads}`;
   if (engine === 'onnxruntime')
     return `ONNX Runtime ${(details.onnxruntime as { node?: string } | undefined)?.node ?? ''} (onnxruntime-node, CPU), ${onThreads}`;
