@@ -17,7 +17,7 @@ export * from './js/pool.ts';
 export * from './js/bias-relu.ts';
 export * from './js/broadcast.ts';
 export { conv2dForward } from './js/conv2d-forward.ts';
-export { wasmSimdSupported, wasmKernels, WasmKernels, kernelCall, type HelperThreads, type ChunkedCall } from './wasm/runtime.ts';
+export { wasmSimdSupported, wasmKernels, WasmKernels, kernelCall, useRelaxedSimd, type HelperThreads, type ChunkedCall } from './wasm/runtime.ts';
 export { BlockAllocator } from './wasm/block-allocator.ts';
 export { WASM_BACKEND } from './wasm/backend.ts';
 export { WASM_KERNELS } from './wasm/registry.ts';
