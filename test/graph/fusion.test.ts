@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Graph, Session, ShapeError, gradients, allGradients, topologicalOrder, type Node, type Tensor } from '@ndgraph/graph';
-import { batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, softmaxCrossEntropy, sum } from '@ndgraph/ops';
+import { batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, softmaxCrossEntropy, sum, tanh } from '@ndgraph/ops';
 import { conv2dBiasReluOp, conv2dAttrs, matmulBiasReluOp } from '@ndgraph/ops/kernels';
 import { lenet5 } from '@ndgraph/nn';
 import { evaluate, expectClose, randomTensor, tensor, toArray } from '../helpers.ts';
@@ -143,6 +143,26 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
     });
   }
 
+  it('with another activation, conv2d → biasAdd runs as conv2dBias, the same bits, in training and eval', () => {
+    const f32 = [
+      randomTensor([2, 8, 8, 3], 21, -1, 1, 'float32'),
+      randomTensor([3, 3, 3, 6], 22, -1, 1, 'float32'),
+      randomTensor([6], 23, -0.5, 0.5, 'float32'),
+    ];
+    const {
+      values: [fused, unfused],
+      ran,
+    } = withAndWithoutFusion((p, q, r) => tanh(biasAdd(conv2d(p, q, { padding: 'same' }), r)), f32);
+    for (let i = 0; i < 4; i++) expect(toArray(fused[i])).toEqual(toArray(unfused[i]));
+    expect(ran[0]).toContain('conv2dBias');
+    expect(ran[0]).not.toContain('biasAdd');
+    expect(ran[1]).toEqual(expect.arrayContaining(['conv2d', 'biasAdd']));
+    // Followed by relu, the three-op rule still takes the chain.
+    const withRelu = withAndWithoutFusion(convLayer(1, 'same'), f32).ran[0];
+    expect(withRelu).toContain('conv2dBiasRelu');
+    expect(withRelu).not.toContain('conv2dBias');
+  });
+
   it('followed by a max pool: the backward pass takes maxPoolGrad with the relu mask in the same pass, same bits', () => {
     const f32 = [
       randomTensor([2, 8, 8, 3], 11, -1, 1, 'float32'),
@@ -172,7 +192,7 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
     expect(gx.inputs[0].inputs[1]).toBe(y); // relu's gradient reads its output, so the pre-activation can be fused away
   });
 
-  it('a fetched, fed or hooked pre-activation stays a node of its own', () => {
+  it('a fetched, fed or hooked pre-activation stays a node of its own (the value of conv2dBias)', () => {
     const g = new Graph();
     const x = g.placeholder('x', [1, 4, 4, 1]);
     const w = g.variable('w', randomTensor([3, 3, 1, 2], 31, -1, 1, 'float32'));
@@ -187,11 +207,12 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
     };
     const session = new Session(g);
     expect(opsRun(session, [y])).toEqual(['conv2dBiasRelu']);
-    expect(opsRun(session, [y, pre])).toEqual(['conv2d', 'biasAdd', 'relu']);
+    // The fetched pre-activation is the output of conv2d + biasAdd, which still fuse (conv2dBias): relu runs on its own.
+    expect(opsRun(session, [y, pre])).toEqual(['conv2dBias', 'relu']);
     expect(opsRun(session, [y], { ...feed, [pre.name]: randomTensor([1, 4, 4, 2], 33, -1, 1, 'float32') })).toEqual(['relu']);
     const seen: number[] = [];
     const stop = session.hook(pre, { value: (v) => seen.push(v.size) });
-    expect(opsRun(session, [y])).toEqual(['conv2d', 'biasAdd', 'relu']);
+    expect(opsRun(session, [y])).toEqual(['conv2dBias', 'relu']);
     expect(seen).toEqual([32]);
     stop();
     expect(opsRun(session, [y])).toEqual(['conv2dBiasRelu']);

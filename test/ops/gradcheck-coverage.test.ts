@@ -110,7 +110,7 @@ const definedNames = new Set(opDefs.map((d) => d.name));
 const defsNamed = (name: string) => opDefs.filter((d) => d.name === name);
 
 /** Fused ops the engine has made internal (plan-only): if they stop being registered, their entries are skipped, not stale. */
-const FUSED = new Set(['conv2dBiasRelu', 'matmulBiasRelu', 'batchNormRelu']);
+const FUSED = new Set(['conv2dBiasRelu', 'conv2dBias', 'matmulBiasRelu', 'batchNormRelu']);
 
 /** Applies the registered op `name` from its def (for ops that have no builder). */
 function registered(name: string, inputs: Node[], attrs: object): Node {
@@ -307,6 +307,11 @@ const table: Record<string, Entry> = {
     through: (x, gamma, beta, mean, variance, statistics) =>
       registered('batchNormRelu', [x, gamma, beta, mean, variance, statistics], { momentum: 0.9, epsilon: 1e-5 }),
     inputs: [rand([4, 3], 62, -2, 2), rand([3], 63, 0.5, 1.5), rand([3], 33), rand([3], 65, -0.5, 0.5), rand([3], 64, 0.5, 2), rand([3, 3], 66, 0.5, 1.5)],
+  },
+  conv2dBias: {
+    noGradient: 'a plan-only fused kernel: gradients are built on the plain conv2d → biasAdd chain',
+    through: (x, w, b) => registered('conv2dBias', [x, w, b], { strides: [2, 2], padding: 'same' }),
+    inputs: [rand([2, 5, 7, 3], 7), rand([3, 3, 3, 5], 8), rand([5], 9, -0.5, 0.5)],
   },
   conv2dBiasRelu: {
     noGradient: 'a plan-only fused kernel: gradients are built on the plain conv2d → biasAdd → relu chain',

@@ -5,6 +5,7 @@
  * every node.
  *
  *   conv2d → biasAdd → relu          conv2dBiasRelu        (a conv layer's forward pass)
+ *   conv2d → biasAdd                 conv2dBias            (one with another activation; relu's rule goes first)
  *   matmul → biasAdd → relu          matmulBiasRelu        (a dense layer's, no transposes)
  *   maxPoolGrad(dy, y) → reluGrad(·, y)   maxPoolGrad with positiveOnly   (pooling after relu, backward)
  *   batchNorm → relu                 batchNormRelu         (a normalized layer's activation)
@@ -14,6 +15,7 @@ import { batchNormOp } from './ops/batch-norm.ts';
 import { batchNormReluOp } from './ops/batch-norm-relu.ts';
 import { biasAddOp } from './ops/bias-add.ts';
 import { conv2dOp } from './ops/conv2d.ts';
+import { conv2dBiasOp } from './ops/conv2d-bias.ts';
 import { conv2dBiasReluOp } from './ops/conv2d-bias-relu.ts';
 import { matmulOp, type MatmulAttrs } from './ops/matmul.ts';
 import { matmulBiasReluOp } from './ops/matmul-bias-relu.ts';
@@ -38,6 +40,18 @@ export const FUSION_RULES: FusionRule[] = [
       if (!chain) return null;
       const [x, filter] = chain.product.inputs;
       return { op: conv2dBiasReluOp.def, attrs: chain.product.attrs, inputs: [x, filter, chain.biasAdd.inputs[1]], absorbs: [chain.biasAdd, chain.product] };
+    },
+  },
+  {
+    // The planner visits consumers first, so a relu after the biasAdd has already taken it (the rule above).
+    name: 'conv2d + biasAdd',
+    root: 'biasAdd',
+    into: 'conv2dBias',
+    match(biasAdd, canAbsorb) {
+      const conv = biasAdd.inputs[0];
+      if (conv.op !== conv2dOp.def || !canAbsorb(conv)) return null;
+      const [x, filter] = conv.inputs;
+      return { op: conv2dBiasOp.def, attrs: conv.attrs, inputs: [x, filter, biasAdd.inputs[1]], absorbs: [conv] };
     },
   },
   {

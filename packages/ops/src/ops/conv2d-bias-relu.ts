@@ -11,24 +11,27 @@
  * [N, Ho, Wo, Cout] (strides and padding as in conv2d).
  * Kernels: js (here), wasm.
  */
-import { defineOp, formatShape, ShapeError } from '@ndgraph/graph';
+import { defineOp, formatShape, ShapeError, type TensorSpec } from '@ndgraph/graph';
 import { checkWindowAttrs, conv2dOutputShape, type WindowAttrs } from '../window.ts';
 import { convGeometry } from '../kernels/geometry.ts';
 import { conv2dForward } from '../kernels/js/conv2d-forward.ts';
 import { dimsAgree, expectSameFloat } from '../util.ts';
 
+/** The shape rule of conv2dBiasRelu and conv2dBias: conv2d's, and a bias of one value per output channel. */
+export function conv2dBiasShape([x, filter, bias]: TensorSpec[], attrs: WindowAttrs): TensorSpec {
+  checkWindowAttrs(attrs);
+  const dtype = expectSameFloat([x, filter, bias], ['x', 'filter', 'bias']);
+  const shape = conv2dOutputShape(x.shape, filter.shape, attrs);
+  if (bias.shape.length !== 1 || !dimsAgree(bias.shape[0], filter.shape[3])) {
+    throw new ShapeError(`bias must have shape [${filter.shape[3]}] (the filter's output channels), found ${formatShape(bias.shape)}`);
+  }
+  return { shape, dtype };
+}
+
 export const conv2dBiasReluOp = defineOp<WindowAttrs>({
   name: 'conv2dBiasRelu',
   arity: 3,
-  inferShape([x, filter, bias], attrs) {
-    checkWindowAttrs(attrs);
-    const dtype = expectSameFloat([x, filter, bias], ['x', 'filter', 'bias']);
-    const shape = conv2dOutputShape(x.shape, filter.shape, attrs);
-    if (bias.shape.length !== 1 || !dimsAgree(bias.shape[0], filter.shape[3])) {
-      throw new ShapeError(`bias must have shape [${filter.shape[3]}] (the filter's output channels), found ${formatShape(bias.shape)}`);
-    }
-    return { shape, dtype };
-  },
+  inferShape: conv2dBiasShape,
   forward([x, filter, bias], attrs, ctx) {
     const out = ctx.output();
     conv2dForward(x, filter, bias, true, out, convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs), ctx);

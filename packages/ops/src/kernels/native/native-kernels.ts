@@ -11,7 +11,7 @@
  * The addon (packages/ops/native/, built by scripts/build-native.mjs when
  * the package is installed on a machine with a C compiler) takes the place
  * of the wasm backend's kernels in the kernel table, for the ops conv2d,
- * conv2dBiasRelu, conv2dBackpropInput, conv2dBackpropFilter, matmul and
+ * conv2dBiasRelu, conv2dBias, conv2dBackpropInput, conv2dBackpropFilter, matmul and
  * matmulBiasRelu (convolutions of one input channel keep the wasm kernels);
  * everything else stays as it is. Tensors of the wasm
  * backend are Float32Array views of the WebAssembly memory, which the
@@ -214,6 +214,7 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
     },
     conv2d: unlessSingleChannel('conv2d', 0, (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false)),
     conv2dBiasRelu: unlessSingleChannel('conv2dBiasRelu', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true)),
+    conv2dBias: unlessSingleChannel('conv2dBias', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false)),
     conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const dx = ctx.output(); // written whole
@@ -230,7 +231,7 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
 }
 
 /** The ops whose wasm kernels the native ones replace. */
-export const NATIVE_KERNEL_OPS = ['conv2d', 'conv2dBiasRelu', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matmul', 'matmulBiasRelu'] as const;
+export const NATIVE_KERNEL_OPS = ['conv2d', 'conv2dBiasRelu', 'conv2dBias', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matmul', 'matmulBiasRelu'] as const;
 
 /** The wasm backend's own kernels for those ops, kept while the native ones are registered. */
 let replaced: Map<string, Kernel> | null = null;

@@ -177,6 +177,7 @@ export const WASM_KERNELS: Record<string, Kernel> = {
   },
   conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
   conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
+  conv2dBias: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false),
   conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     const dx = ctx.output(); // written whole
