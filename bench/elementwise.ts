@@ -18,6 +18,7 @@
  * `--only`: no file).
  */
 import { join } from 'node:path';
+import { coefficientPeriod } from '../packages/ops/src/kernels/wasm/batchnorm-wasm.ts';
 import { RESULTS_DIR } from './common.ts';
 import { argValue, hasFlag, median } from './engine-common.ts';
 import {
@@ -105,7 +106,7 @@ function buildCases(layout: Layout<Kernels>): KernelCase<Kernels>[] {
       outLength: 4 * C,
     });
     // The passes that write a tensor, float32 since then (new only): the normalization (+ relu) and the training input gradient.
-    const period = C % 4 === 0 ? C : C % 2 === 0 ? 2 * C : 4 * C;
+    const period = coefficientPeriod(C);
     const tiledCoefficients = () => layout.floats(randomArray(period, seed++));
     const [m, a, b, k, c] = [0, 1, 2, 3, 4].map(tiledCoefficients);
     const blocks = Math.ceil(n / period);

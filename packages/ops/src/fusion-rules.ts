@@ -11,7 +11,7 @@
  *   batchNorm → relu                 batchNormRelu         (a normalized layer's activation)
  */
 import { type FusionRule, type Node, registerFusionRule } from '@ndgraph/graph';
-import { batchNormOp } from './ops/batch-norm.ts';
+import { batchNormOp, runningAveragesAreVariables } from './ops/batch-norm.ts';
 import { batchNormReluOp } from './ops/batch-norm-relu.ts';
 import { biasAddOp } from './ops/bias-add.ts';
 import { conv2dOp } from './ops/conv2d.ts';
@@ -85,7 +85,7 @@ export const FUSION_RULES: FusionRule[] = [
       const normalized = relu.inputs[0];
       if (normalized.op !== batchNormOp.def || !canAbsorb(normalized)) return null;
       // Running averages that are not variables are left to batchNorm, which says why it cannot train with them.
-      if (normalized.inputs.slice(3, 5).some((n) => n.op.kind !== 'variable')) return null;
+      if (!runningAveragesAreVariables(normalized)) return null;
       return { op: batchNormReluOp.def, attrs: normalized.attrs, inputs: normalized.inputs.slice(), absorbs: [normalized] };
     },
   },

@@ -20,7 +20,7 @@
  * asking for one makes `gradients` throw, naming this op).
  */
 import { defineOp, dtypeOf, type Node, type Tensor, type TypedArray } from '@ndgraph/graph';
-import { batchNormShape, channelAffine, channelRow, expectChannelRows, STATISTICS_ROWS, SUM_ROWS } from './batch-norm-shared.ts';
+import { batchNormShape, channelAffine, channelRow, expectChannelRows, roundingOf, STATISTICS_ROWS, SUM_ROWS } from './batch-norm-shared.ts';
 
 export const batchNormGradInputOp = defineOp({
   name: 'batchNormGradInput',
@@ -93,7 +93,7 @@ export function trainingCoefficients(
 /** dx = (a·dy − k·(x − m)) − c per channel, in x's precision (float32 rounds every step, as the wasm kernel does). */
 function gradInputAffine(dy: Tensor, x: Tensor, m: TypedArray, a: TypedArray, k: TypedArray, c: TypedArray, out: Tensor): void {
   const channels = m.length;
-  const round = dtypeOf(x) === 'float32' ? Math.fround : (v: number) => v;
+  const round = roundingOf(x);
   const xd = x.data,
     g = dy.data,
     dx = out.data;

@@ -106,6 +106,9 @@ export function channelRow(t: Tensor, row: number): TypedArray {
 
 const keep = (v: number) => v;
 
+/** How a pass in x's precision rounds each step: to float32 for float32 tensors (as the wasm kernels' lanes do), not at all for float64. */
+export const roundingOf = (x: Tensor): ((v: number) => number) => (dtypeOf(x) === 'float32' ? Math.fround : keep);
+
 /**
  * y = (x − m_c)·a_c + b_c per channel (the last axis), in x's precision: for
  * float32 every step rounds to float32, as the wasm kernel's float32 lanes
@@ -116,7 +119,7 @@ const keep = (v: number) => v;
  */
 export function channelAffine(x: Tensor, m: TypedArray, a: TypedArray, b: TypedArray, out: Tensor, relu = false): void {
   const channels = m.length;
-  const round = dtypeOf(x) === 'float32' ? Math.fround : keep;
+  const round = roundingOf(x);
   const xd = x.data,
     y = out.data;
   for (let i = 0, c = 0; i < x.size; i++) {

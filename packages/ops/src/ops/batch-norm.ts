@@ -126,6 +126,9 @@ export function updateRunningAverages(runningMean: Tensor, runningVar: Tensor, s
   }
 }
 
+/** Whether inputs 3 and 4 (runningMean, runningVar), which training mode updates in place, are variables. */
+export const runningAveragesAreVariables = (node: Node): boolean => [3, 4].every((k) => node.inputs[k]?.op.kind === 'variable');
+
 /** Training mode updates inputs 3 and 4 in place: they must be variables. */
 export function checkRunningAveragesAreVariables(node: Node): void {
   for (const k of [3, 4]) {

@@ -16,7 +16,7 @@ import { kernelCall, type WasmKernels } from './runtime.ts';
 const byChannels = (kernels: WasmKernels, x: Tensor, channels: number) => chunkFor(kernels, channels, x.size / Math.max(1, channels), 2);
 
 /** The period the float32 passes tile their per-channel coefficients to: a multiple of 4 floats and of C. */
-const periodOf = (channels: number) => (channels % 4 === 0 ? channels : channels % 2 === 0 ? 2 * channels : 4 * channels);
+export const coefficientPeriod = (channels: number) => (channels % 4 === 0 ? channels : channels % 2 === 0 ? 2 * channels : 4 * channels);
 
 /** Per-channel float32 coefficients, tiled to `period` floats in the call frame; returns the address. */
 function tiled(kernels: WasmKernels, values: Float32Array, period: number): number {
@@ -38,7 +38,7 @@ function tiledPass(
   coefficients: Float32Array[],
   flags: number[] = [],
 ): void {
-  const period = periodOf(coefficients[0].length);
+  const period = coefficientPeriod(coefficients[0].length);
   const addresses = coefficients.map((values) => tiled(kernels, values, period));
   const blocks = Math.ceil(n / period);
   kernels.parallel(name, [...tensors, n, ...addresses, period, ...flags], blocks, chunkFor(kernels, blocks, period, 1));

@@ -23,7 +23,7 @@ import { optimizerStepWasm } from './optimizer-wasm.ts';
 import { batchNormForwardWasm, batchNormGradInputWasm, batchNormGradSumsWasm, batchNormStatisticsWasm } from './batchnorm-wasm.ts';
 import { kernelCall, wasmKernels } from './runtime.ts';
 import { reduceToShapeOp } from '../../ops/reduce-to-shape.ts';
-import { batchNormForward } from '../../ops/batch-norm.ts';
+import { batchNormForward, runningAveragesAreVariables } from '../../ops/batch-norm.ts';
 import type { BatchNormAttrs } from '../../ops/batch-norm-shared.ts';
 import { batchNormGradInputOp } from '../../ops/batch-norm-grad-input.ts';
 import { batchNormGradSumsOp } from '../../ops/batch-norm-grad-sums.ts';
@@ -57,7 +57,7 @@ function convForward([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tenso
 function batchNormKernel(inputs: Tensor[], attrs: BatchNormAttrs, relu: boolean, ctx: RunContext): Tensor {
   const [x] = inputs;
   const channels = x.shape[x.shape.length - 1];
-  const needsChecks = ctx.training && !relu && [3, 4].some((k) => ctx.node.inputs[k]?.op.kind !== 'variable');
+  const needsChecks = ctx.training && !relu && !runningAveragesAreVariables(ctx.node);
   if (needsChecks || channels === 0) return batchNormForward(inputs, attrs.momentum, relu, ctx);
   const out = ctx.output();
   batchNormForwardWasm(kernels(), inputs, attrs.momentum, relu, out, ctx);
