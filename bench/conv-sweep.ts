@@ -13,6 +13,7 @@
  *   npx tsx bench/conv-sweep.ts --quick         # batches 1 and 64, fewer samples
  *   npx tsx bench/conv-sweep.ts --resident      # feeds in kernel memory (no copies in)
  *   npx tsx bench/conv-sweep.ts --only A,B      # the layers whose name contains A or B (writes no file)
+ *   npx tsx bench/conv-sweep.ts --native        # the opt-in native kernels too, beside the wasm ones (conv-sweep-native.json)
  *
  * Each kernel is timed as a session calls it: a Session on the wasm backend
  * runs a graph of the one op (conv2d; relu(biasAdd(conv2d)), which the
@@ -37,6 +38,13 @@
  * enough times to do about SAMPLE_FLOPS, and the result is the median
  * sample. `% peak` compares with 42 GFLOP/s times the thread count.
  *
+ * With `--native` every kernel also runs on the native kernels
+ * (packages/ops/native/, enableNativeKernels): a second session planned
+ * while they are registered, checked against the JavaScript kernel with the
+ * same tolerance, and timed in the same turns as the wasm session, so the
+ * native/wasm column is a ratio measured side by side. Their % peak is still
+ * of the WebAssembly SIMD peak (AVX2 with FMA can reach about twice it).
+ *
  * Prints a table and writes bench/results/conv-sweep.json
  * (`--quick`: conv-sweep-quick.json; `--resident`: conv-sweep-resident.json).
  */
@@ -44,7 +52,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backendByName, Graph, type Node, Session, type Tensor, toArray, wrap } from '@ndgraph/graph';
 import { biasAdd, conv2d, conv2dBackpropFilter, conv2dBackpropInput, type Padding, relu } from '@ndgraph/ops';
-import { enableWasmThreads } from '@ndgraph/ops/node';
+import { disableNativeKernels, enableNativeKernels, enableWasmThreads, nativeKernelsInfo } from '@ndgraph/ops/node';
 import { wasmKernels } from '../packages/ops/src/kernels/wasm/runtime.ts';
 import { RESULTS_DIR, codeVersion, formatTable, loadAverage, machineInfo, round2, writeJson } from './common.ts';
 import { argValue, hasFlag, median } from './engine-common.ts';
@@ -53,6 +61,8 @@ import type { ConvGeometry } from '../packages/ops/src/kernels/geometry.ts';
 
 const QUICK = hasFlag('quick');
 const RESIDENT = hasFlag('resident');
+/** `--native`: the native kernels as a second engine, timed beside the wasm ones. */
+const ENGINES: Engine[] = hasFlag('native') ? ['wasm', 'native'] : ['wasm'];
 /** `--only a,b`: the layers whose name contains a or b. */
 const ONLY = argValue('only')?.split(',');
 const THREADS = (argValue('threads') ?? '1,2').split(',').map(Number);
@@ -97,6 +107,8 @@ const LAYERS: Layer[] = [
   { name: 'LeNet conv2', image: [14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16, note: 'LeNet-5' },
 ];
 
+type Engine = 'wasm' | 'native';
+
 const KERNELS = ['forward', 'forward+bias+relu', 'input gradient', 'filter gradient'] as const;
 type KernelName = (typeof KERNELS)[number];
 /** The op whose kernel the session must run for each (the fused one for forward+bias+relu). */
@@ -125,6 +137,8 @@ interface Timing {
 }
 
 interface Row {
+  /** Whose kernels ran: the wasm backend's own, or the native ones in their place. */
+  engine: Engine;
   layer: string;
   batch: number;
   kernel: KernelName;
@@ -331,75 +345,109 @@ function buildLayer(layer: Layer, batch: number, seed: number) {
   return { g, fetches, feeds, data, geometry, xShape, yShape, filterShape, multiplyAdds };
 }
 
-/** Checks and times the four kernels of one layer at one batch size. */
+/** Sets the thread count of the kernels an engine runs on (the native kernels have their own threads). */
+function useThreads(engine: Engine, threads: number): void {
+  enableWasmThreads(threads);
+  if (engine === 'native') enableNativeKernels({ threads });
+}
+
+/**
+ * A session on the wasm backend whose plans take the engine's kernels: each
+ * fetch is planned (by one run) while those kernels are registered, and a
+ * session keeps the kernels it planned with.
+ */
+function engineSession(g: Graph, engine: Engine, fetches: Node[], feeds: Map<Node, Tensor>): Session {
+  if (engine === 'native') {
+    if (!enableNativeKernels({ threads: THREADS[0] })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
+  } else disableNativeKernels();
+  const session = new Session(g, { backend: 'wasm' });
+  for (const fetch of fetches) session.run(fetch, feeds, { borrow: true });
+  disableNativeKernels();
+  return session;
+}
+
+/** Checks and times the four kernels of one layer at one batch size, on each engine. */
 function runLayer(layer: Layer, batch: number, seed: number): Row[] {
   const { g, fetches, feeds, data, geometry, xShape, yShape, filterShape, multiplyAdds } = buildLayer(layer, batch, seed);
   const flops = 2 * multiplyAdds;
   const js = new Session(g, { backend: 'js' });
-  const wasm = new Session(g, { backend: 'wasm' });
+  const sessions = ENGINES.map((engine) => ({
+    engine,
+    session: engineSession(
+      g,
+      engine,
+      KERNELS.map((k) => fetches[k]),
+      feeds,
+    ),
+  }));
   const rows: Row[] = [];
-  // The check: the op's JavaScript kernel against the wasm one (on each thread count: the same bits).
-  const outputs = new Map<KernelName, Float32Array[]>(KERNELS.map((k) => [k, []]));
-  for (const threads of THREADS) {
-    enableWasmThreads(threads);
-    for (const kernel of KERNELS) {
-      const ops: string[] = [];
-      const value = wasm.run(fetches[kernel], feeds, { onTime: (_node, _ms, op) => ops.push(op.name) });
-      if (ops.length !== 1 || ops[0] !== EXPECTED_OP[kernel])
-        throw new Error(`${layer.name} ${kernel}: the session ran ${ops.join(', ')}, not ${EXPECTED_OP[kernel]}`);
-      outputs.get(kernel)!.push((value.data as Float32Array).slice(value.offset, value.offset + value.size));
-    }
-  }
-  for (const kernel of KERNELS) {
-    const reference = toArray(js.run(fetches[kernel], feeds));
-    const [got, ...others] = outputs.get(kernel)!;
-    const sameBitsAcrossThreads = others.length ? others.every((o) => sameBits(got, o)) : null;
-    const referenceMaxMagnitude = maxMagnitude(reference);
-    const difference = maxAbsDifference(got, reference);
-    const relative = difference / Math.max(referenceMaxMagnitude, Number.MIN_VALUE);
-    const ok = relative <= TOLERANCE && sameBitsAcrossThreads !== false;
-    let float64: { wasmRelative: number; jsRelative: number } | undefined;
-    if (!ok) {
-      const exact = float64Reference(kernel, geometry, layer.outChannels, data);
-      if (exact) {
-        const scale = Math.max(maxMagnitude(exact), Number.MIN_VALUE);
-        float64 = { wasmRelative: maxAbsDifference(got, exact) / scale, jsRelative: maxAbsDifference(reference, exact) / scale };
+  for (const { engine, session } of sessions) {
+    // The check: the op's JavaScript kernel against this engine's (on each thread count: the same bits).
+    const outputs = new Map<KernelName, Float32Array[]>(KERNELS.map((k) => [k, []]));
+    for (const threads of THREADS) {
+      useThreads(engine, threads);
+      for (const kernel of KERNELS) {
+        const ops: string[] = [];
+        const value = session.run(fetches[kernel], feeds, { onTime: (_node, _ms, op) => ops.push(op.name) });
+        if (ops.length !== 1 || ops[0] !== EXPECTED_OP[kernel])
+          throw new Error(`${layer.name} ${kernel}: the session ran ${ops.join(', ')}, not ${EXPECTED_OP[kernel]}`);
+        outputs.get(kernel)!.push((value.data as Float32Array).slice(value.offset, value.offset + value.size));
       }
-      console.log(
-        `  ${layer.name} batch ${batch} ${kernel}: CHECK FAILED (max |Δ| ${difference.toExponential(2)}, ${relative.toExponential(2)} of the largest magnitude; ` +
-          `same bits across threads: ${sameBitsAcrossThreads}${float64 ? `; against float64 sums: wasm ${float64.wasmRelative.toExponential(2)}, js ${float64.jsRelative.toExponential(2)}` : ''}); not reported`,
-      );
     }
-    rows.push({
-      layer: layer.name,
-      batch,
-      kernel,
-      x: xShape,
-      y: yShape,
-      filter: filterShape,
-      strides: layer.strides,
-      padding: layer.padding,
-      multiplyAdds,
-      flops,
-      check: { maxAbsDifference: difference, referenceMaxMagnitude, relative, passed: ok, sameBitsAcrossThreads, ...(float64 ? { float64 } : {}) },
-      timings: [],
-      ...(layer.note ? { note: layer.note } : {}),
-    });
+    for (const kernel of KERNELS) {
+      const reference = toArray(js.run(fetches[kernel], feeds));
+      const [got, ...others] = outputs.get(kernel)!;
+      const sameBitsAcrossThreads = others.length ? others.every((o) => sameBits(got, o)) : null;
+      const referenceMaxMagnitude = maxMagnitude(reference);
+      const difference = maxAbsDifference(got, reference);
+      const relative = difference / Math.max(referenceMaxMagnitude, Number.MIN_VALUE);
+      const ok = relative <= TOLERANCE && sameBitsAcrossThreads !== false;
+      let float64: { wasmRelative: number; jsRelative: number } | undefined;
+      if (!ok) {
+        const exact = float64Reference(kernel, geometry, layer.outChannels, data);
+        if (exact) {
+          const scale = Math.max(maxMagnitude(exact), Number.MIN_VALUE);
+          float64 = { wasmRelative: maxAbsDifference(got, exact) / scale, jsRelative: maxAbsDifference(reference, exact) / scale };
+        }
+        console.log(
+          `  ${layer.name} batch ${batch} ${kernel} (${engine}): CHECK FAILED (max |Δ| ${difference.toExponential(2)}, ${relative.toExponential(2)} of the largest magnitude; ` +
+            `same bits across threads: ${sameBitsAcrossThreads}${float64 ? `; against float64 sums: ${engine} ${float64.wasmRelative.toExponential(2)}, js ${float64.jsRelative.toExponential(2)}` : ''}); not reported`,
+        );
+      }
+      rows.push({
+        engine,
+        layer: layer.name,
+        batch,
+        kernel,
+        x: xShape,
+        y: yShape,
+        filter: filterShape,
+        strides: layer.strides,
+        padding: layer.padding,
+        multiplyAdds,
+        flops,
+        check: { maxAbsDifference: difference, referenceMaxMagnitude, relative, passed: ok, sameBitsAcrossThreads, ...(float64 ? { float64 } : {}) },
+        timings: [],
+        ...(layer.note ? { note: layer.note } : {}),
+      });
+    }
   }
-  // Timing: thread count by thread count, the kernels taking turns sample by sample.
+  // Timing: thread count by thread count, every engine's kernels taking turns sample by sample.
   const timed = rows.filter((r) => r.check.passed);
   for (const threads of THREADS) {
-    enableWasmThreads(threads);
+    for (const engine of ENGINES) useThreads(engine, threads);
     const runs = timed.map((row) => {
       const node = fetches[row.kernel];
+      const session = sessions.find((s) => s.engine === row.engine)!.session;
       return () => {
-        wasm.run(node, feeds, { borrow: true });
+        session.run(node, feeds, { borrow: true });
       };
     });
     timeInTurns(runs, flops, threads).forEach((t, i) => timed[i].timings.push({ threads, ...t }));
   }
   js.dispose();
-  wasm.dispose();
+  for (const { session } of sessions) session.dispose();
+  if (ENGINES.includes('native')) disableNativeKernels();
   return rows;
 }
 
@@ -433,7 +481,7 @@ function main(): void {
   const wallBefore = performance.now();
   const stealBefore = stealTicks();
   console.log(
-    `conv sweep${QUICK ? ' (quick)' : ''}: ${layers.length} layers × batches ${BATCHES.join(', ')} × ${KERNELS.length} kernels, threads ${THREADS.join(', ')}; ` +
+    `conv sweep${QUICK ? ' (quick)' : ''}: ${layers.length} layers × batches ${BATCHES.join(', ')} × ${KERNELS.length} kernels × ${ENGINES.join(' and ')}, threads ${THREADS.join(', ')}; ` +
       `feeds ${RESIDENT ? 'in kernel memory' : 'copied in every run'}; load average ${loadAtStart.join(' ')}`,
   );
   warmUp();
@@ -447,7 +495,7 @@ function main(): void {
       rows.push(...layerRows);
       const summary = layerRows
         .filter((r) => r.check.passed)
-        .map((r) => `${r.kernel} ${r.timings.map((t) => t.gflops.toFixed(1)).join('/')}`)
+        .map((r) => `${r.kernel}${ENGINES.length > 1 ? ` ${r.engine}` : ''} ${r.timings.map((t) => t.gflops.toFixed(1)).join('/')}`)
         .join(', ');
       console.log(`  ${layer.name} batch ${batch}: ${summary} GFLOP/s (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }
@@ -459,19 +507,29 @@ function main(): void {
   const stealAfter = stealTicks();
   const stealShare = stealBefore && stealAfter ? round2((stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total)) : null;
 
+  const withEngines = ENGINES.length > 1;
   const header = [
     'shape',
     'batch',
     'kernel',
+    ...(withEngines ? ['engine'] : []),
     ...THREADS.flatMap((t) => [`ms ${t}t`, `GFLOP/s ${t}t`, `% peak ${t}t`, `best ${t}t`, `CPU ${t}t`]),
     ...(THREADS.length > 1 ? [`${THREADS[1]}t/${THREADS[0]}t`] : []),
+    ...(withEngines ? THREADS.map((t) => `native/wasm ${t}t`) : []),
   ];
+  /** The wasm row of the same layer, batch and kernel as a native row. */
+  const wasmRow = (r: Row) => rows.find((w) => w.engine === 'wasm' && w.layer === r.layer && w.batch === r.batch && w.kernel === r.kernel);
+  const nativeOverWasm = (r: Row, ti: number) => {
+    const w = wasmRow(r);
+    return r.engine === 'native' && w?.timings[ti] && r.timings[ti] ? `${(w.timings[ti].ms / r.timings[ti].ms).toFixed(2)}×` : '';
+  };
   const table = rows
     .filter((r) => r.check.passed)
     .map((r) => [
       shapeLabel(r),
       String(r.batch),
       r.kernel,
+      ...(withEngines ? [r.engine] : []),
       ...r.timings.flatMap((t) => [
         t.ms < 1 ? t.ms.toFixed(3) : t.ms.toFixed(2),
         t.gflops.toFixed(1),
@@ -480,6 +538,7 @@ function main(): void {
         `${(100 * t.cpuShare).toFixed(0)}%`,
       ]),
       ...(r.timings.length > 1 ? [`${(r.timings[0].ms / r.timings[1].ms).toFixed(2)}×`] : []),
+      ...(withEngines ? THREADS.map((_, ti) => nativeOverWasm(r, ti)) : []),
     ]);
   console.log();
   console.log(
@@ -490,21 +549,24 @@ function main(): void {
   console.log(formatTable(header, table, 3));
 
   // Best and worst % of peak per kernel and thread count.
-  const extremes = KERNELS.flatMap((kernel) =>
-    THREADS.map((threads, ti) => {
-      const measured = rows.filter((r) => r.kernel === kernel && r.timings[ti]);
-      const sorted = measured.slice().sort((a, b) => a.timings[ti].percentOfPeak - b.timings[ti].percentOfPeak);
-      const worst = sorted[0];
-      const best = sorted[sorted.length - 1];
-      return { kernel, threads, worst, best, medianPercent: median(measured.map((r) => r.timings[ti].percentOfPeak)) };
-    }),
+  const extremes = ENGINES.flatMap((engine) =>
+    KERNELS.flatMap((kernel) =>
+      THREADS.map((threads, ti) => {
+        const measured = rows.filter((r) => r.engine === engine && r.kernel === kernel && r.timings[ti]);
+        const sorted = measured.slice().sort((a, b) => a.timings[ti].percentOfPeak - b.timings[ti].percentOfPeak);
+        const worst = sorted[0];
+        const best = sorted[sorted.length - 1];
+        return { engine, kernel, threads, worst, best, medianPercent: median(measured.map((r) => r.timings[ti].percentOfPeak)) };
+      }),
+    ),
   ).filter((e) => e.best);
   console.log();
   console.log(
     formatTable(
-      ['kernel', 'threads', 'median % peak', 'best', 'worst'],
+      ['kernel', 'engine', 'threads', 'median % peak', 'best', 'worst'],
       extremes.map((e) => [
         e.kernel,
+        e.engine,
         String(e.threads),
         `${e.medianPercent.toFixed(0)}%`,
         `${e.best.timings[THREADS.indexOf(e.threads)].percentOfPeak.toFixed(0)}% ${e.best.layer} b${e.best.batch}`,
@@ -523,7 +585,7 @@ function main(): void {
   );
 
   if (ONLY) return;
-  const file = join(RESULTS_DIR, `conv-sweep${QUICK ? '-quick' : ''}${RESIDENT ? '-resident' : ''}.json`);
+  const file = join(RESULTS_DIR, `conv-sweep${withEngines ? '-native' : ''}${QUICK ? '-quick' : ''}${RESIDENT ? '-resident' : ''}.json`);
   writeJson(file, {
     date: new Date().toISOString(),
     settings: {
@@ -534,6 +596,8 @@ function main(): void {
       sampleFlops: SAMPLE_FLOPS,
       tolerance: TOLERANCE,
       quick: QUICK,
+      engines: ENGINES,
+      ...(withEngines ? { native: nativeKernelsInfo() } : {}),
       feeds: RESIDENT ? 'tensor blocks in kernel memory' : 'ordinary arrays, copied into kernel memory every run',
       timed: 'Session.run of a one-op graph on the wasm backend, borrowed fetch (kernel call plus the session’s per-run work and the copies in)',
       peakGflopsPerCore: PEAK_GFLOPS_PER_CORE,
@@ -549,6 +613,7 @@ function main(): void {
     summary: extremes.map((e) => {
       const ti = THREADS.indexOf(e.threads);
       return {
+        engine: e.engine,
         kernel: e.kernel,
         threads: e.threads,
         medianPercentOfPeak: round2(e.medianPercent),

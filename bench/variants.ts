@@ -2,7 +2,7 @@
  * Every model variant of the seed article's comparisons, trained side by side
  * in one process, as a ratio to plain relu LeNet-5.
  *
- *   npx tsx bench/variants.ts [--threads N] [--rounds N] [--steps N] [--only a,b] [--profile [--profile-top N]] [--quick] [--note TEXT]
+ *   npx tsx bench/variants.ts [--threads N] [--rounds N] [--steps N] [--only a,b] [--profile [--profile-top N]] [--native] [--quick] [--note TEXT]
  *
  * Each variant is a Trainer on the benchmark's data (8,000 embedded digits,
  * batch 64, the same batch order); a step is bench/ndgraph-lenet.ts's. After a
@@ -13,11 +13,12 @@
  * median over rounds of its img/s over relu LeNet's in the same round, for
  * training and for inference.
  * `--profile` adds a per-op profile (the session's onTime) of one burst per
- * variant: where its step goes. Writes bench/results/variants[-Nt].json
+ * variant: where its step goes. `--native` runs every variant on the opt-in
+ * native kernels (enableNativeKernels, on as many threads). Writes bench/results/variants[-native][-Nt].json
  * (`--quick`: variants-quick.json, `--only`: no file).
  */
 import { modelByName } from '@ndgraph/nn';
-import { enableWasmThreads } from '@ndgraph/ops/node';
+import { enableNativeKernels, enableWasmThreads, nativeKernelsInfo } from '@ndgraph/ops/node';
 import { codeVersion, fileStamp, formatTable, loadAverage, machineInfo, RESULTS_DIR, round2, writeJson } from './common.ts';
 import { INFERENCE_BATCH, TRAIN_BATCH, argValue, hasFlag, loadBenchData, median, numberArg } from './engine-common.ts';
 import { VARIANTS, WEIGHT_DECAY } from './model-variants.ts';
@@ -32,6 +33,8 @@ const warmup = quick ? 10 : 40;
 const only = argValue('only')?.split(',');
 const profile = hasFlag('profile');
 if (enableWasmThreads(threads) !== threads) throw new Error(`--threads ${threads}: the kernels cannot use that many threads here`);
+const native = hasFlag('native');
+if (native && !enableNativeKernels({ threads })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
 
 const chosen = VARIANTS.filter((v) => v.name === 'relu' || !only || only.some((o) => v.name.includes(o)));
 const data = await loadBenchData();
@@ -116,11 +119,15 @@ if (profile)
     );
 
 if (!only) {
-  const file = join(RESULTS_DIR, quick ? 'variants-quick.json' : `variants${threads > 1 ? `-${threads}t` : ''}.json`);
+  const file = join(
+    RESULTS_DIR,
+    quick ? `variants${native ? '-native' : ''}-quick.json` : `variants${native ? '-native' : ''}${threads > 1 ? `-${threads}t` : ''}.json`,
+  );
   writeJson(file, {
     date: fileStamp(),
     settings: {
       threads,
+      kernels: native ? `native (${nativeKernelsInfo().simd})` : 'wasm',
       rounds,
       stepsPerBurst: steps,
       inferenceBatchesPerBurst: inferBurst,

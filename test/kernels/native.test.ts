@@ -338,6 +338,22 @@ if (hasCompiler)
       expect(twoThreads).toEqual(native);
     });
 
+    it("leave convolutions of one input channel to the wasm kernels: forward, fused forward and both gradients give the wasm kernels' bits", () => {
+      const shapes = [[3, 12, 11, 1], [5, 5, 1, 6], [6]];
+      const options = { padding: 'same' as const };
+      const run = () => [
+        ...jsAndWasm(shapes.slice(0, 2), 7, ([x, f]) => conv2d(x, f, options)).wasm,
+        ...jsAndWasm(shapes, 8, ([x, f, b]) => relu(biasAdd(conv2d(x, f, options), b)), false).wasm,
+      ];
+      disableNativeKernels();
+      const wasm = run().map(toArray);
+      expect(enableNativeKernels()).toBe(true);
+      const native = run().map(toArray);
+      // forward, input gradient, filter gradient, fused forward
+      expect(native).toHaveLength(4);
+      native.forEach((values, i) => expect(values, `output ${i}`).toEqual(wasm[i]));
+    });
+
     it('can be disabled: the wasm kernels are back', () => {
       disableNativeKernels();
       expect(nativeKernelsInfo().enabled).toBe(false);

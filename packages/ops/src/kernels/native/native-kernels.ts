@@ -215,12 +215,12 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
     conv2d: unlessSingleChannel('conv2d', 0, (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false)),
     conv2dBiasRelu: unlessSingleChannel('conv2dBiasRelu', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true)),
     conv2dBias: unlessSingleChannel('conv2dBias', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false)),
-    conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
+    conv2dBackpropInput: unlessSingleChannel('conv2dBackpropInput', 2, ([dy, filter, x], attrs: WindowAttrs, ctx) => {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const dx = ctx.output(); // written whole
       native.conv2dBackpropInput(f32(dy), dy.offset, f32(filter), filter.offset, f32(dx), dx.offset, ...geometryArgs(g, filter.shape[3]));
       return dx;
-    },
+    }),
     conv2dBackpropFilter: unlessSingleChannel('conv2dBackpropFilter', 1, ([dy, x, filter], attrs: WindowAttrs, ctx) => {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const out = ctx.output(); // written whole
