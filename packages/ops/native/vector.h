@@ -77,6 +77,17 @@ static inline void nd_copy(float *to, const float *from, ptrdiff_t n) {
     const __mmask16 mask = (__mmask16)(0xFFFFu >> (16 - n));
     _mm512_mask_storeu_ps(to, mask, _mm512_maskz_loadu_ps(mask, from));
   }
+#elif defined(__AVX2__)
+  /* No masked stores (slow on some AVX2 machines): the last vector overlaps the one before it, which writes the same floats again. */
+  if (n >= 8) {
+    for (ptrdiff_t i = 0; i + 8 < n; i += 8) _mm256_storeu_ps(to + i, _mm256_loadu_ps(from + i));
+    _mm256_storeu_ps(to + n - 8, _mm256_loadu_ps(from + n - 8));
+  } else if (n >= 4) {
+    _mm_storeu_ps(to, _mm_loadu_ps(from));
+    _mm_storeu_ps(to + n - 4, _mm_loadu_ps(from + n - 4));
+  } else {
+    for (ptrdiff_t i = 0; i < n; i++) to[i] = from[i];
+  }
 #else
   for (ptrdiff_t i = 0; i < n; i++) to[i] = from[i];
 #endif
@@ -95,6 +106,11 @@ static inline void nd_copy_padded(float *to, const float *from, ptrdiff_t n, ptr
     if (width - w >= 16) _mm512_storeu_ps(to + w, v);
     else _mm512_mask_storeu_ps(to + w, (__mmask16)(0xFFFFu >> (16 - (width - w))), v);
   }
+#elif defined(__AVX2__)
+  /* Masked loads only (they never read past n); panels are whole vectors wide. */
+  ptrdiff_t w = 0;
+  for (; w + 8 <= width; w += 8, n -= 8) _mm256_storeu_ps(to + w, n >= 8 ? _mm256_loadu_ps(from + w) : (__m256)nd_v8_load(from + w, n > 0 ? (int)n : 0));
+  for (; w < width; w++, n--) to[w] = n > 0 ? from[w] : 0;
 #else
   for (ptrdiff_t i = 0; i < width; i++) to[i] = i < n ? from[i] : 0;
 #endif
@@ -108,6 +124,13 @@ static inline void nd_add(float *to, const float *from, ptrdiff_t n) {
     const __mmask16 mask = (__mmask16)(0xFFFFu >> (16 - n));
     _mm512_mask_storeu_ps(to, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, to), _mm512_maskz_loadu_ps(mask, from)));
   }
+#elif defined(__AVX2__)
+  for (; n >= 8; n -= 8, to += 8, from += 8) _mm256_storeu_ps(to, _mm256_add_ps(_mm256_loadu_ps(to), _mm256_loadu_ps(from)));
+  if (n >= 4) {
+    _mm_storeu_ps(to, _mm_add_ps(_mm_loadu_ps(to), _mm_loadu_ps(from)));
+    n -= 4, to += 4, from += 4;
+  }
+  for (ptrdiff_t i = 0; i < n; i++) to[i] += from[i];
 #else
   for (ptrdiff_t i = 0; i < n; i++) to[i] += from[i];
 #endif
@@ -117,6 +140,16 @@ static inline void nd_zero(float *to, ptrdiff_t n) {
 #if defined(__AVX512F__)
   for (; n >= 16; n -= 16, to += 16) _mm512_storeu_ps(to, _mm512_setzero_ps());
   if (n > 0) _mm512_mask_storeu_ps(to, (__mmask16)(0xFFFFu >> (16 - n)), _mm512_setzero_ps());
+#elif defined(__AVX2__)
+  if (n >= 8) {
+    for (ptrdiff_t i = 0; i + 8 < n; i += 8) _mm256_storeu_ps(to + i, _mm256_setzero_ps());
+    _mm256_storeu_ps(to + n - 8, _mm256_setzero_ps());
+  } else if (n >= 4) {
+    _mm_storeu_ps(to, _mm_setzero_ps());
+    _mm_storeu_ps(to + n - 4, _mm_setzero_ps());
+  } else {
+    for (ptrdiff_t i = 0; i < n; i++) to[i] = 0;
+  }
 #else
   for (ptrdiff_t i = 0; i < n; i++) to[i] = 0;
 #endif

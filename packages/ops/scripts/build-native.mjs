@@ -76,10 +76,24 @@ export function findNodeHeaders() {
   return candidates.find((dir) => existsSync(join(dir, 'node_api.h'))) ?? null;
 }
 
-function compile(compiler, headers, machineFlags, output) {
+function compile(compiler, headers, machineFlags, output, sourceDir = nativeDir) {
   const platformFlags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
-  const args = [...FLAGS, ...machineFlags, ...platformFlags, '-I', headers, ...SOURCES.map((f) => join(nativeDir, f)), '-o', output, '-lm'];
+  const args = [...FLAGS, ...machineFlags, ...platformFlags, '-I', headers, ...SOURCES.map((f) => join(sourceDir, f)), '-o', output, '-lm'];
   return spawnSync(compiler.command, args, { encoding: 'utf8' });
+}
+
+/**
+ * Compiles the C sources of another directory (an older commit's native/,
+ * for bench/native-versus.ts) with the same flags and -march=native into
+ * `output`. Throws with the compiler's first error line when it fails.
+ */
+export function compileAddon(sourceDir, output) {
+  const compiler = findCompiler();
+  const headers = findNodeHeaders();
+  if (!compiler || !headers) throw new Error('compileAddon: needs a C compiler and Node headers');
+  const result = compile(compiler, headers, ['-march=native'], output, sourceDir);
+  if (result.status !== 0)
+    throw new Error(`compileAddon: ${(result.stderr || '').split('\n').find((line) => line.includes('error')) ?? 'the compiler failed'}`);
 }
 
 /** Loads the addon in a child process (an addon that crashes must not take this script with it); returns its `simd` or null. */
