@@ -105,9 +105,11 @@ function gemmCase(name: string, transA: boolean, transB: boolean, M: number, N: 
 }
 
 const CASES: Case[] = [
+  ...convCases({ name: 'LeNet conv1', shape: [BATCH, 28, 28, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 6 }),
   ...convCases({ name: 'LeNet conv2', shape: [BATCH, 14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16 }),
   ...convCases({ name: 'CNN 3×3 16→16', shape: [BATCH, 14, 14, 16], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 16 }),
   ...convCases({ name: '3×3 64→64', shape: [BATCH, 16, 16, 64], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 64 }),
+  gemmCase('conv1 as a GEMM 50176×6×25', false, false, BATCH * 28 * 28, 6, 25),
   gemmCase('dense1 forward 64×120×400', false, false, BATCH, 120, 400),
   gemmCase('dense1 dW 400×120×64', true, false, 400, 120, BATCH),
   gemmCase('square 256', false, false, 256, 256, 256),

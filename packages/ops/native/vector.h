@@ -50,7 +50,26 @@ static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { _mm256_mask_store
 #elif defined(__AVX2__)
 static inline __m256i nd_v8_mask(int lanes) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 static inline nd_v8 nd_v8_load(const float *p, int lanes) { return (nd_v8)_mm256_maskload_ps(p, nd_v8_mask(lanes)); }
-static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { _mm256_maskstore_ps(p, nd_v8_mask(lanes), (__m256)v); }
+/* Part of a vector as at most three plain stores (4, 2 and 1 floats): masked stores are slow on some AVX2 machines. */
+static inline void nd_v8_store(float *p, nd_v8 v, int lanes) {
+  if (lanes >= 8) {
+    _mm256_storeu_ps(p, (__m256)v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128((__m256)v);
+  if (lanes >= 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps((__m256)v, 1);
+    p += 4;
+    lanes -= 4;
+  }
+  if (lanes & 2) {
+    _mm_storel_pi((__m64 *)(void *)p, part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+  }
+  if (lanes & 1) _mm_store_ss(p, part);
+}
 #else
 static inline nd_v8 nd_v8_load(const float *p, int lanes) { return nd_v8_load_portable(p, lanes); }
 static inline void nd_v8_store(float *p, nd_v8 v, int lanes) { nd_v8_store_portable(p, v, lanes); }
