@@ -30,7 +30,8 @@
  * table shows the median over runs. The first training losses of every engine
  * must agree with ndgraph's (the same model is being trained), or the run fails.
  *
- * Writes bench/results/lenet-<date>.json and bench/results/latest.json
+ * Writes bench/results/lenet-<date>.json and bench/results/latest.json (a run
+ * given --engines or --threads writes only the dated file)
  * (a quick run writes only bench/results/lenet-<date>-quick.json).
  */
 import { spawnSync } from 'node:child_process';
@@ -506,7 +507,11 @@ async function main(): Promise<void> {
     seconds: round2((Date.now() - started.getTime()) / 1000),
   };
   const stamp = fileStamp(started);
-  const files = quick ? [join(RESULTS_DIR, `lenet-${stamp}-quick.json`)] : [join(RESULTS_DIR, `lenet-${stamp}.json`), join(RESULTS_DIR, 'latest.json')];
+  // latest.json (the README table) only from a full run: a run of some engines or thread counts must not replace it.
+  const partial = argValue('engines') !== undefined || argValue('threads') !== undefined;
+  const files = quick
+    ? [join(RESULTS_DIR, `lenet-${stamp}-quick.json`)]
+    : [join(RESULTS_DIR, `lenet-${stamp}.json`), ...(partial ? [] : [join(RESULTS_DIR, 'latest.json')])];
   for (const f of files) writeJson(f, report);
   writeFileSync(LENET_WRITTEN_LIST, `${JSON.stringify(files)}\n`);
   console.log(`wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}`);
