@@ -72,13 +72,6 @@ typedef struct {
 #define MK_MR_MAX 24
 #define MK_ROWS 1
 #include "microkernel.h"
-#define MK_NAME tile_8_indirect
-#define MK_VEC nd_v8
-#define MK_VLEN 8
-#define MK_NV 1
-#define MK_MR_MAX 24
-#define MK_ROWS 2
-#include "microkernel.h"
 #define MK_NAME tile_16
 #define MK_VEC nd_v16
 #define MK_VLEN 16
@@ -92,13 +85,6 @@ typedef struct {
 #define MK_NV 1
 #define MK_MR_MAX 24
 #define MK_ROWS 1
-#include "microkernel.h"
-#define MK_NAME tile_16_indirect
-#define MK_VEC nd_v16
-#define MK_VLEN 16
-#define MK_NV 1
-#define MK_MR_MAX 24
-#define MK_ROWS 2
 #include "microkernel.h"
 #define MK_NAME tile_wide
 #define MK_VEC nd_v16
@@ -128,13 +114,6 @@ typedef struct {
 #define MK_MR_MAX 12
 #define MK_ROWS 1
 #include "microkernel.h"
-#define MK_NAME tile_8_indirect
-#define MK_VEC nd_v8
-#define MK_VLEN 8
-#define MK_NV 1
-#define MK_MR_MAX 12
-#define MK_ROWS 2
-#include "microkernel.h"
 #define MK_NAME tile_16
 #define MK_VEC nd_v8
 #define MK_VLEN 8
@@ -148,13 +127,6 @@ typedef struct {
 #define MK_NV 2
 #define MK_MR_MAX 6
 #define MK_ROWS 1
-#include "microkernel.h"
-#define MK_NAME tile_16_indirect
-#define MK_VEC nd_v8
-#define MK_VLEN 8
-#define MK_NV 2
-#define MK_MR_MAX 6
-#define MK_ROWS 2
 #include "microkernel.h"
 #define tile_wide tile_16
 #define TILE_8_MR 12
@@ -178,16 +150,8 @@ typedef struct {
 #define MK_MR_MAX 6
 #define MK_ROWS 1
 #include "microkernel.h"
-#define MK_NAME tile_8_indirect
-#define MK_VEC nd_v4
-#define MK_VLEN 4
-#define MK_NV 2
-#define MK_MR_MAX 6
-#define MK_ROWS 2
-#include "microkernel.h"
 #define tile_16 tile_8
 #define tile_16_rows tile_8_rows
-#define tile_16_indirect tile_8_indirect
 #define tile_wide tile_8
 #define TILE_8_MR 6
 #define TILE_16_MR 6
@@ -199,13 +163,10 @@ const char *nd_simd_name(void) { return ND_SIMD; }
 
 typedef void (*nd_tile_fn)(int mr, int kc, const float *restrict ap, const float *restrict bp, float *restrict c, ptrdiff_t ldc, int cols,
                            const nd_epilogue *e);
-typedef void (*nd_tile_indirect_fn)(int mr, int kc, const float *restrict ap, const ptrdiff_t *restrict offsets, const float *restrict bp, float *restrict c,
-                                    ptrdiff_t ldc, int cols, const nd_epilogue *e);
 
 typedef struct {
   nd_tile_fn tile;                   /* reads slivers of A packed column by column */
   nd_tile_fn tile_rows;              /* packed row by row (narrow tiles only), or NULL */
-  nd_tile_indirect_fn tile_indirect; /* not packed, read where they are (narrow tiles only), or NULL */
   int nr, mr_max;
 } nd_family;
 
@@ -214,13 +175,12 @@ typedef struct {
  * 16 each element of A feeds a single multiply-add instruction, so packing
  * A costs as much as the arithmetic: those tiles can also read slivers
  * packed row by row, which windows of an image (and row-major matrices)
- * are copied into in long runs, or read A where it is, at a table of
- * offsets (an image padded with zeros, for a conv with one input channel).
+ * are copied into in long runs.
  */
 static nd_family family_for(int n) {
-  if (n <= 8) return (nd_family){tile_8, tile_8_rows, tile_8_indirect, 8, TILE_8_MR};
-  if (n <= 16) return (nd_family){tile_16, tile_16_rows, tile_16_indirect, 16, TILE_16_MR};
-  return (nd_family){tile_wide, NULL, NULL, TILE_WIDE_NR, TILE_WIDE_MR};
+  if (n <= 8) return (nd_family){tile_8, tile_8_rows, 8, TILE_8_MR};
+  if (n <= 16) return (nd_family){tile_16, tile_16_rows, 16, TILE_16_MR};
+  return (nd_family){tile_wide, NULL, TILE_WIDE_NR, TILE_WIDE_MR};
 }
 
 /* Block sizes: a KC x NR panel of B (32 KB at most) stays in L1, an MC x KC block of A (about 256 KB) in L2. */
@@ -287,7 +247,6 @@ typedef struct {
   const nd_gemm_problem *pr;
   nd_family f;
   int by_rows;  /* slivers of A packed row by row (f.tile_rows) */
-  int indirect; /* slivers of A read where they are, not packed (f.tile_indirect) */
   int mr, mc;  /* rows per sliver, rows per block */
   int kc_max;  /* steps along k per block (the last block may have fewer) */
   int nc;      /* columns per block of B */
@@ -310,7 +269,7 @@ static void scale_only(const nd_gemm_problem *pr) {
   }
 }
 
-/* A block of op(A) ready for the micro-kernels: packed slivers `pitch` floats apart per row, or (indirect) nothing to pack. */
+/* A block of op(A) ready for the micro-kernels: packed slivers `pitch` floats apart per row. */
 typedef struct {
   const float *packed;
   int pitch;
@@ -318,7 +277,6 @@ typedef struct {
 
 /* Floats of scratch for a block of A. */
 static size_t a_block_floats(const nd_block_job *job) {
-  if (job->indirect) return 1;
   return (size_t)job->mc * (job->by_rows ? ND_ROW_PITCH : job->kc_max);
 }
 
@@ -326,7 +284,6 @@ static size_t a_block_floats(const nd_block_job *job) {
 static nd_a_block pack_a(const nd_block_job *job, int i0, int rows, int p0, int kc, float *scratch) {
   const nd_rows *a = job->pr->a;
   nd_a_block block = {scratch, 0};
-  if (job->indirect) return block;
   /* Row by row, sliver rows are ND_ROW_PITCH apart; column by column, a sliver of mr rows takes mr * kc floats. */
   block.pitch = job->by_rows ? ND_ROW_PITCH : kc;
   for (int r0 = 0; r0 < rows; r0 += job->mr) {
@@ -351,8 +308,7 @@ static void compute_block(const nd_block_job *job, nd_a_block a, int i0, int row
     for (int r0 = 0; r0 < rows; r0 += job->mr) {
       const int mr = rows - r0 < job->mr ? rows - r0 : job->mr;
       float *c = pr->c + (ptrdiff_t)(i0 + r0) * pr->ldc + j0;
-      if (job->indirect) job->f.tile_indirect(mr, kc, pr->a->sliver(pr->a, i0 + r0), pr->a->column_offsets + p0, panel, c, pr->ldc, cols, &e);
-      else tile(mr, kc, a.packed + (ptrdiff_t)r0 * a.pitch, panel, c, pr->ldc, cols, &e);
+      tile(mr, kc, a.packed + (ptrdiff_t)r0 * a.pitch, panel, c, pr->ldc, cols, &e);
     }
   }
 }
@@ -397,12 +353,6 @@ static void run_column_block(void *context, int block, int thread) {
 /* A block of B holds at most this many floats (512 KB, in L2); a block of columns for a single block of rows, 256 KB. */
 enum { B_BLOCK_FLOATS = 1 << 17, B_COLUMN_BLOCK_FLOATS = 1 << 16 };
 
-int nd_gemm_aligns_rows(int m, int n, int row_period) {
-  if (row_period < 8 || row_period > MC_TARGET || m < row_period) return 0;
-  const int slivers = (row_period + family_for(n).mr_max - 1) / family_for(n).mr_max;
-  return row_period % slivers == 0;
-}
-
 int nd_gemm(const nd_gemm_problem *pr) {
   if (pr->m <= 0 || pr->n <= 0) return ND_OK;
   if (pr->k <= 0 || pr->alpha == 0.0f) {
@@ -419,23 +369,11 @@ int nd_gemm(const nd_gemm_problem *pr) {
   const int slivers = (pr->m + job.f.mr_max - 1) / job.f.mr_max;
   job.mr = (pr->m + slivers - 1) / slivers;
   job.mc = MC_TARGET / job.mr * job.mr;
-  const int row_period = pr->a->row_period;
-  const int aligned = nd_gemm_aligns_rows(pr->m, pr->n, row_period);
-  if (aligned) {
-    /* Slivers that tile the source's period exactly, and blocks of whole periods. */
-    job.mr = row_period / ((row_period + job.f.mr_max - 1) / job.f.mr_max);
-    job.mc = MC_TARGET / row_period * row_period;
-  }
-  /* A source whose columns can be read where they are is, when its slivers are aligned to its period (and the tile can). */
-  job.indirect = aligned && pr->a->sliver != NULL && job.f.tile_indirect != NULL;
-  if (job.indirect) job.by_rows = 0;
   if (job.mc < job.mr) job.mc = job.mr;
-  /* Steps along k per block, evened out the same way (or whole periods of the source's columns). */
+  /* Steps along k per block, evened out the same way. */
   const int kc_limit = job.by_rows ? ND_ROW_PITCH : KC;
   const int kblocks = (pr->k + kc_limit - 1) / kc_limit;
   job.kc_max = (pr->k + kblocks - 1) / kblocks;
-  const int col_period = pr->a->col_period;
-  if (kblocks > 1 && col_period > 0 && col_period <= kc_limit) job.kc_max = kc_limit / col_period * col_period;
   const int row_blocks = (pr->m + job.mc - 1) / job.mc;
 
   if (row_blocks == 1) {

@@ -8,9 +8,7 @@
  *   MK_NV      vectors per row of the tile: the tile is MK_NV * MK_VLEN columns wide (NR)
  *   MK_MR_MAX  the most rows a tile has (the accumulators must fit in the vector registers)
  *   MK_ROWS    how the sliver of A is laid out: 0 packed column by column,
- *              a[p * mr + r]; 1 packed row by row, a[r * ND_ROW_PITCH + p];
- *              2 not packed: column p is the mr consecutive floats at
- *              a + offsets[p], wherever they are (an "indirect" GEMM)
+ *              a[p * mr + r]; 1 packed row by row, a[r * ND_ROW_PITCH + p]
  *
  * The function computes one tile of C, mr rows (1 to MK_MR_MAX) by NR
  * columns, over one block of kc steps along k:
@@ -69,13 +67,8 @@ static __attribute__((noinline)) void MK_STORE_TILE(const MK_VEC *acc, int mr, f
   }
 }
 
-#if MK_ROWS == 2
-#define MK_A_PARAM const float *restrict ap, const ptrdiff_t *restrict offsets
-#define MK_A_ARGS ap, offsets
-#else
 #define MK_A_PARAM const float *restrict ap
 #define MK_A_ARGS ap
-#endif
 
 static inline __attribute__((always_inline)) void MK_BODY(const int mr, int kc, MK_A_PARAM, const float *restrict bp, float *restrict c, ptrdiff_t ldc,
                                                           int cols, const nd_epilogue *e) {
@@ -84,9 +77,7 @@ static inline __attribute__((always_inline)) void MK_BODY(const int mr, int kc, 
     _Pragma("GCC unroll 8") for (int v = 0; v < MK_NV; v++) acc[r][v] = (MK_VEC){0};
   }
   for (int p = 0; p < kc; p++, bp += MK_NR) {
-#if MK_ROWS == 2
-    const float *column = ap + offsets[p];
-#elif MK_ROWS == 1
+#if MK_ROWS == 1
     const float *column = ap + p;
 #else
     const float *column = ap + p * mr;

@@ -80,27 +80,12 @@ typedef struct nd_rows nd_rows;
 struct nd_rows {
   void (*pack)(const nd_rows *self, int i0, int mr, int p0, int kc, float *dest, ptrdiff_t row_step, ptrdiff_t col_step);
   int prefers_rows;
-  /*
-   * Optional (0 if none): the source packs fastest when blocks of rows, or
-   * of columns, start at multiples of this and are whole multiples of it
-   * (an output row of a conv, for pixel-major windows).
-   */
-  int row_period, col_period;
-  /*
-   * Optional: instead of packing, read the columns where they are: column p
-   * of the sliver of rows from i0 on is the run of floats at
-   * sliver(self, i0) + column_offsets[p]. Used only when the GEMM's slivers
-   * are aligned to row_period (so a sliver never straddles two periods).
-   */
-  const float *(*sliver)(const nd_rows *self, int i0);
-  const ptrdiff_t *column_offsets;
   /* For nd_matrix_rows: op(A)[i, p] = data[i * row_stride + p * col_stride]. */
   const float *data;
   long row_stride, col_stride;
-  /* For the conv kernels' sources (padded: the images with their padding written out as zeros). */
+  /* For the conv kernels' sources. */
   const nd_conv_geometry *geometry;
   int first_image;
-  const float *padded;
 };
 
 /* op(A) = A (transposed = 0, A stored M x K) or A^T (A stored K x M), with row stride lda. */
@@ -143,9 +128,6 @@ typedef struct {
  */
 int nd_gemm(const nd_gemm_problem *problem);
 
-/* Whether nd_gemm will cut an m x n product with a source of this row_period into slivers aligned to it (so it uses `columns`). */
-int nd_gemm_aligns_rows(int m, int n, int row_period);
-
 /* Plain GEMM with the signature of packages/ops/src/kernels/js/gemm.ts (plus bias and relu). */
 int nd_gemm_strided(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, long lda, const float *b, long ldb, float beta, float *c,
                     long ldc, const float *bias, int relu);
@@ -158,5 +140,14 @@ const char *nd_simd_name(void);
 int nd_conv2d_forward(const float *x, const float *filter, const float *bias, int relu, float *y, const nd_conv_geometry *g);
 int nd_conv2d_backprop_input(const float *dy, const float *filter, float *dx, const nd_conv_geometry *g);
 int nd_conv2d_backprop_filter(const float *x, const float *dy, float *dfilter, const nd_conv_geometry *g);
+
+/*
+ * Images of one channel with stride 1 along the width (conv-single-channel.c),
+ * computed directly from zero-padded copies of the images: the forward pass,
+ * and the filter gradient of images [first, first + count) into out [taps, cout].
+ */
+int nd_single_channel_applies(const nd_conv_geometry *g);
+int nd_single_channel_forward(const float *x, const float *filter, const float *bias, int relu, float *y, const nd_conv_geometry *g);
+int nd_single_channel_filter_part(const float *x, const float *dy, float *out, const nd_conv_geometry *g, int first, int count);
 
 #endif

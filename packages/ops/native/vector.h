@@ -83,6 +83,15 @@ static inline nd_v16 nd_v16_load(const float *p, int lanes) { return nd_v16_load
 static inline void nd_v16_store(float *p, nd_v16 v, int lanes) { nd_v16_store_portable(p, v, lanes); }
 #endif
 
+/* A vector of 8 copies of *p, broadcast straight from memory (not loaded as a scalar first, nor as part of a vector load of its neighbours). */
+static inline nd_v8 nd_v8_splat(const float *p) {
+#if defined(__AVX__)
+  return (nd_v8)_mm256_broadcast_ss(p);
+#else
+  return (nd_v8){0} + *p;
+#endif
+}
+
 /*
  * Copies n floats, and writes n zeros, for the short runs the packing
  * routines move (a window row of a conv is often 5 to 30 floats): whole

@@ -31,9 +31,9 @@ export const addonFile = join(nativeDir, 'build', 'ndgraph-native.node');
 export const stampFile = join(nativeDir, 'build', 'ndgraph-native.json');
 export const buildCommand = 'node packages/ops/scripts/build-native.mjs';
 
-const SOURCES = ['addon.c', 'gemm.c', 'conv.c', 'threads.c'];
+const SOURCES = ['addon.c', 'gemm.c', 'conv.c', 'conv-single-channel.c', 'threads.c'];
 /** -ffp-contract=fast: a * b + c becomes a fused multiply-add. gnu11: C11 with the vector extensions. */
-const FLAGS = ['-O3', '-ffp-contract=fast', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-pthread'];
+const FLAGS = ['-O3', '-falign-loops=32', '-ffp-contract=fast', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-pthread'];
 
 /** SHA-256 of the C sources and headers under native/ (LF line endings), in sorted order. */
 export function hashNativeSources() {
@@ -113,7 +113,12 @@ export function buildNative({ force = false } = {}) {
   const sources = hashNativeSources();
   const cpu = cpus()[0]?.model ?? 'unknown';
   const previous = readBuildStamp();
-  const same = previous && previous.sources === sources && previous.compiler === compiler.version && previous.cpu === cpu;
+  const same =
+    previous &&
+    previous.sources === sources &&
+    previous.compiler === compiler.version &&
+    previous.cpu === cpu &&
+    previous.flags?.slice(0, FLAGS.length).join(' ') === FLAGS.join(' ');
   if (!force && same && existsSync(addonFile)) {
     return `native kernels: up to date (${relative(process.cwd(), addonFile)}, ${previous.simd})`;
   }

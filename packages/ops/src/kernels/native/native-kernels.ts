@@ -12,7 +12,7 @@
  * the package is installed on a machine with a C compiler) takes the place
  * of the wasm backend's kernels in the kernel table, for the ops conv2d,
  * conv2dBiasRelu, conv2dBias, conv2dBackpropInput, conv2dBackpropFilter, matmul and
- * matmulBiasRelu (convolutions of one input channel keep the wasm kernels);
+ * matmulBiasRelu (the input gradient of a convolution of one input channel keeps the wasm kernel);
  * everything else stays as it is. Tensors of the wasm
  * backend are Float32Array views of the WebAssembly memory, which the
  * native kernels read and write in place. Sessions choose their kernels
@@ -165,9 +165,9 @@ const MATMUL_MIN_WORK = 512;
 
 /**
  * The native column of the kernel table, built from tensors as wasm/registry.ts builds its own.
- * Convolutions of one input channel (a first layer on grey images) keep the wasm backend's
- * kernels (`wasm`): its direct single-channel kernels beat the C ones' packed GEMM on them
- * (measured in bench/README.md, "Native kernels").
+ * The input gradient of a convolution of one input channel (a first layer on grey images,
+ * whose input gradient few models need) keeps the wasm backend's kernel (`wasm`): its direct
+ * single-channel loop beats the C GEMM and col2im there (bench/README.md, "Native kernels").
  */
 function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): Record<string, Kernel> {
   /** The op's wasm kernel when x (input `xAt`) has one channel, else the native one. */
@@ -212,21 +212,21 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
       native.gemm(false, false, m, n, k, 1, f32(x), x.offset, k, f32(w), w.offset, n, 0, f32(out), out.offset, n, f32(bias), bias.offset, true);
       return out;
     },
-    conv2d: unlessSingleChannel('conv2d', 0, (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false)),
-    conv2dBiasRelu: unlessSingleChannel('conv2dBiasRelu', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true)),
-    conv2dBias: unlessSingleChannel('conv2dBias', 0, (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false)),
+    conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
+    conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
+    conv2dBias: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false),
     conv2dBackpropInput: unlessSingleChannel('conv2dBackpropInput', 2, ([dy, filter, x], attrs: WindowAttrs, ctx) => {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const dx = ctx.output(); // written whole
       native.conv2dBackpropInput(f32(dy), dy.offset, f32(filter), filter.offset, f32(dx), dx.offset, ...geometryArgs(g, filter.shape[3]));
       return dx;
     }),
-    conv2dBackpropFilter: unlessSingleChannel('conv2dBackpropFilter', 1, ([dy, x, filter], attrs: WindowAttrs, ctx) => {
+    conv2dBackpropFilter([dy, x, filter], attrs: WindowAttrs, ctx) {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const out = ctx.output(); // written whole
       native.conv2dBackpropFilter(f32(x), x.offset, f32(dy), dy.offset, f32(out), out.offset, ...geometryArgs(g, filter.shape[3]));
       return out;
-    }),
+    },
   };
 }
 
