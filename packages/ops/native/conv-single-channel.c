@@ -1,7 +1,8 @@
 /*
- * conv2d and its filter gradient for images of one channel with stride 1
- * along the width (a first layer on grey images, like LeNet-5's conv1),
- * computed directly from a zero-padded copy of each image, with no packing.
+ * conv2d for images of one channel with stride 1 along the width (a first
+ * layer on grey images, like LeNet-5's conv1), computed directly from a
+ * zero-padded copy of each image, with no packing. (Its filter gradient is
+ * conv-filter-direct.c's.)
  *
  * The output channels are the lanes of a vector: a block of 8 channels
  * (one vector) or 16 (two), and a tile is a few neighbouring output pixels
@@ -30,8 +31,6 @@
 
 /* Pixels per forward tile for blocks of 8 and of 16 channels (the sums plus a filter vector or two fit in 16 registers). */
 enum { MR_MAX_1 = 12, MR_MAX_2 = 6 };
-/* The filter gradient: taps per tile (R window rows x J columns) are at most 12 (one vector) or 6 (two). */
-enum { J_MAX_1 = 6, J_MAX_2 = 3 };
 
 int nd_single_channel_applies(const nd_conv_geometry *g) { return g->channels == 1 && g->stride_width == 1; }
 
@@ -49,23 +48,9 @@ static nd_padded_layout padded_layout(const nd_conv_geometry *g) {
   l.tiles = (g->out_width + mr_max - 1) / mr_max;
   l.mr = (g->out_width + l.tiles - 1) / l.tiles;
   l.height = (g->out_height - 1) * g->stride_height + g->kernel_height;
-  /* Wide enough for the last tile and, in the filter gradient, for the longest run of taps. */
+  /* Wide enough for the last tile. */
   l.width = l.tiles * l.mr + g->kernel_width - 1;
   return l;
-}
-
-/* Image n of x into `padded` (height x width floats): x[r, c] at padded[r + pad_top, c + pad_left], zeros elsewhere. */
-static void pad_image(const float *x, const nd_conv_geometry *g, int n, const nd_padded_layout *l, float *padded) {
-  nd_zero(padded, (ptrdiff_t)l->height * l->width);
-  const int c_lo = g->pad_left > 0 ? 0 : -g->pad_left; /* first column of x inside the padded width */
-  int c_hi = l->width - g->pad_left;
-  if (c_hi > g->in_width) c_hi = g->in_width;
-  if (c_hi <= c_lo) return;
-  for (int r = 0; r < g->in_height; r++) {
-    const int row = r + g->pad_top;
-    if (row < 0 || row >= l->height) continue;
-    nd_copy(padded + (ptrdiff_t)row * l->width + c_lo + g->pad_left, x + ((ptrdiff_t)n * g->in_height + r) * g->in_width + c_lo, c_hi - c_lo);
-  }
 }
 
 /* ---- forward ---- */
@@ -168,7 +153,7 @@ static void forward_image(void *context, int n, int thread) {
     job->failed = 1;
     return;
   }
-  pad_image(job->x, g, n, l, padded);
+  nd_pad_image(job->x, g, n, l->height, l->width, padded);
   for (int oh = 0; oh < g->out_height; oh++) {
     const float *row = padded + (ptrdiff_t)oh * g->stride_height * l->width;
     float *y_row = job->y + ((ptrdiff_t)n * g->out_height + oh) * g->out_width * cout;
@@ -199,108 +184,4 @@ int nd_single_channel_forward(const float *x, const float *filter, const float *
   nd_single_forward_job job = {x, packed, bias, relu, y, g, padded_layout(g), nv, 0};
   nd_parallel_for(g->batch, forward_image, &job);
   return job.failed ? ND_OUT_OF_MEMORY : ND_OK;
-}
-
-/* ---- filter gradient ---- */
-
-/* The first n floats of a vector (a whole one with a plain load). */
-static inline nd_v8 load_lanes(const float *p, int n) {
-  if (n >= 8) {
-    nd_v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-  }
-  return nd_v8_load(p, n);
-}
-
-/*
- * The sums of one tile of taps over the pixels of images [first, first +
- * count): window rows ki0 to ki0 + R - 1, columns kj0 to kj0 + J - 1 of
- * each, channels c0 on (8 * NV lanes, `lanes` of them real), added into
- * out[t * cout + c] for t = ki * kw + kj.
- */
-static inline __attribute__((always_inline)) void filter_tile(const int R, const int J, const int NV, const nd_conv_geometry *g, const nd_padded_layout *l,
-                                                               const float *padded, const float *dy, int first, int count, int ki0, int kj0, int c0, int lanes,
-                                                               float *out) {
-  const ptrdiff_t cout = g->out_channels, wp = l->width;
-  nd_v8 acc[2][J_MAX_1][2];
-#pragma GCC unroll 2
-  for (int i = 0; i < R; i++)
-#pragma GCC unroll 6
-    for (int j = 0; j < J; j++)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++) acc[i][j][v] = (nd_v8){0};
-  const int lanes0 = lanes < 8 ? lanes : 8, lanes1 = lanes - 8;
-  for (int n = first; n < first + count; n++) {
-    const float *image = padded + (ptrdiff_t)(n - first) * l->height * wp;
-    for (int oh = 0; oh < g->out_height; oh++) {
-      const float *p0 = image + (ptrdiff_t)(oh * g->stride_height + ki0) * wp + kj0;
-      const float *p1 = p0 + wp;
-      const float *d = dy + ((ptrdiff_t)n * g->out_height + oh) * g->out_width * cout + c0;
-      for (int ow = 0; ow < g->out_width; ow++, p0++, p1++, d += cout) {
-        nd_v8 e[2];
-        e[0] = load_lanes(d, lanes0);
-        if (NV == 2) e[1] = load_lanes(d + 8, lanes1);
-#pragma GCC unroll 6
-        for (int j = 0; j < J; j++) {
-          const nd_v8 s0 = nd_v8_splat(p0 + j);
-#pragma GCC unroll 2
-          for (int v = 0; v < NV; v++) acc[0][j][v] += s0 * e[v];
-          if (R == 2) {
-            const nd_v8 s1 = nd_v8_splat(p1 + j);
-#pragma GCC unroll 2
-            for (int v = 0; v < NV; v++) acc[1][j][v] += s1 * e[v];
-          }
-        }
-      }
-    }
-  }
-#pragma GCC unroll 2
-  for (int i = 0; i < R; i++)
-#pragma GCC unroll 6
-    for (int j = 0; j < J; j++)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++) {
-        const int n = lanes - 8 * v < 8 ? lanes - 8 * v : 8;
-        if (n > 0) nd_v8_store(out + ((ptrdiff_t)(ki0 + i) * g->kernel_width + kj0 + j) * cout + c0 + 8 * v, acc[i][j][v], n);
-      }
-}
-
-#define FILTER_CASE(R, J, NV) \
-  case J:                     \
-    filter_tile(R, J, NV, g, l, padded, dy, first, count, ki0, kj0, c0, lanes, out); \
-    return;
-
-#define FILTER_TILES(NAME, R, NV, CASES)                                                                                            \
-  static void NAME(int j, const nd_conv_geometry *g, const nd_padded_layout *l, const float *padded, const float *dy, int first, int count, \
-                   int ki0, int kj0, int c0, int lanes, float *out) {                                                                \
-    switch (j) { CASES }                                                                                                           \
-  }
-
-FILTER_TILES(filter_tile_r1_v1, 1, 1, FILTER_CASE(1, 1, 1) FILTER_CASE(1, 2, 1) FILTER_CASE(1, 3, 1) FILTER_CASE(1, 4, 1) FILTER_CASE(1, 5, 1) FILTER_CASE(1, 6, 1))
-FILTER_TILES(filter_tile_r2_v1, 2, 1, FILTER_CASE(2, 1, 1) FILTER_CASE(2, 2, 1) FILTER_CASE(2, 3, 1) FILTER_CASE(2, 4, 1) FILTER_CASE(2, 5, 1) FILTER_CASE(2, 6, 1))
-FILTER_TILES(filter_tile_r1_v2, 1, 2, FILTER_CASE(1, 1, 2) FILTER_CASE(1, 2, 2) FILTER_CASE(1, 3, 2))
-FILTER_TILES(filter_tile_r2_v2, 2, 2, FILTER_CASE(2, 1, 2) FILTER_CASE(2, 2, 2) FILTER_CASE(2, 3, 2))
-
-int nd_single_channel_filter_part(const float *x, const float *dy, float *out, const nd_conv_geometry *g, int first, int count) {
-  const nd_padded_layout l = padded_layout(g);
-  const int nv = vectors_per_block(g), width = 8 * nv, cout = g->out_channels;
-  const int j_max = nv == 1 ? J_MAX_1 : J_MAX_2;
-  /* The part's images, padded once for every tile. */
-  const size_t image = (size_t)l.height * l.width;
-  float *padded = nd_scratch(ND_SCRATCH_COLUMNS, (size_t)count * image);
-  if (!padded) return ND_OUT_OF_MEMORY;
-  for (int n = 0; n < count; n++) pad_image(x, g, first + n, &l, padded + n * image);
-  for (int c0 = 0; c0 < cout; c0 += width) {
-    const int lanes = cout - c0 < width ? cout - c0 : width;
-    for (int ki0 = 0; ki0 < g->kernel_height; ki0 += 2) {
-      const int two_rows = ki0 + 1 < g->kernel_height;
-      for (int kj0 = 0; kj0 < g->kernel_width; kj0 += j_max) {
-        const int j = g->kernel_width - kj0 < j_max ? g->kernel_width - kj0 : j_max;
-        if (nv == 1) (two_rows ? filter_tile_r2_v1 : filter_tile_r1_v1)(j, g, &l, padded, dy, first, count, ki0, kj0, c0, lanes, out);
-        else (two_rows ? filter_tile_r2_v2 : filter_tile_r1_v2)(j, g, &l, padded, dy, first, count, ki0, kj0, c0, lanes, out);
-      }
-    }
-  }
-  return ND_OK;
 }

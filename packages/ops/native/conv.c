@@ -17,13 +17,14 @@
  * operand sources (nd_rows, nd_cols) copy the needed windows straight from
  * the image into the GEMM's packed blocks, window-major: along a window row
  * the taps are kw * cin consecutive floats of x (NHWC keeps a pixel's
- * channels together). With one input channel and stride 1 along the width
- * (a first layer on grey images, like LeNet's conv1) the forward pass and
- * the filter gradient are not GEMMs at all: conv-single-channel.c computes
- * them straight from zero-padded copies of the images.
+ * channels together). Two cases are not GEMMs at all, but computed
+ * straight from zero-padded copies of the images: the forward pass with one
+ * input channel and stride 1 along the width (a first layer on grey images,
+ * like LeNet's conv1; conv-single-channel.c), and the filter gradient with
+ * at most 16 output channels (conv-filter-direct.c).
  *
- * The filter gradient is computed transposed (dfilter^T = dy^T * im2col(x))
- * so that its operands pack window-major.
+ * Otherwise the filter gradient is computed transposed (dfilter^T = dy^T *
+ * im2col(x)) so that its operands pack window-major.
  * The input gradient computes dy * filter^T for a few images at a time into
  * a scratch matrix that stays in cache, then adds it into dx with col2im.
  *
@@ -133,6 +134,21 @@ static inline void gather_window(const float *x, const nd_conv_geometry *g, nd_p
       }
     }
     q += t1 - t0;
+  }
+}
+
+void nd_pad_image(const float *x, const nd_conv_geometry *g, int n, int height, int width, float *padded) {
+  const ptrdiff_t C = g->channels;
+  nd_zero(padded, (ptrdiff_t)height * width * C);
+  /* Columns [c_lo, c_hi) of x land inside the padded width. */
+  const int c_lo = g->pad_left > 0 ? 0 : -g->pad_left;
+  int c_hi = width - g->pad_left;
+  if (c_hi > g->in_width) c_hi = g->in_width;
+  if (c_hi <= c_lo) return;
+  for (int r = 0; r < g->in_height; r++) {
+    const int row = r + g->pad_top;
+    if (row < 0 || row >= height) continue;
+    nd_copy(padded + ((ptrdiff_t)row * width + c_lo + g->pad_left) * C, x + (((ptrdiff_t)n * g->in_height + r) * g->in_width + c_lo) * C, (c_hi - c_lo) * C);
   }
 }
 
@@ -329,8 +345,8 @@ int nd_conv2d_backprop_input(const float *dy, const float *filter, float *dx, co
  * transposed so that both operands pack in long runs: dfilter^T = dy^T *
  * im2col(x), cout rows, a column per tap, the pixels as the inner
  * dimension. A column of dy^T is a row of dy and a row of im2col(x) is a
- * window (runs of kw * cin floats). One input channel with stride 1 is
- * conv-single-channel.c's, straight: [taps, cout].
+ * window (runs of kw * cin floats). With at most 16 output channels it is
+ * conv-filter-direct.c's instead, straight: [taps, cout].
  */
 typedef struct {
   const float *x, *dy;
@@ -379,15 +395,15 @@ static void filter_grad_part(void *context, int part, int thread) {
   if (nd_gemm(&pr) != ND_OK) atomic_store(&job->failed, 1);
 }
 
-/* The same part of the batch for one input channel and stride 1, straight from padded copies of the images (conv-single-channel.c). */
-static void single_channel_filter_grad_part(void *context, int part, int thread) {
+/* The same part of the batch for at most 16 output channels, straight from padded copies of the images (conv-filter-direct.c). */
+static void direct_filter_grad_part(void *context, int part, int thread) {
   (void)thread;
   nd_filter_grad_job *job = context;
   const nd_conv_geometry *g = job->g;
   const int first = part * job->images_per_part;
   const int count = g->batch - first < job->images_per_part ? g->batch - first : job->images_per_part;
   float *out = job->partials + (ptrdiff_t)part * tap_count(g) * g->out_channels;
-  if (nd_single_channel_filter_part(job->x, job->dy, out, g, first, count) != ND_OK) atomic_store(&job->failed, 1);
+  if (nd_direct_filter_part(job->x, job->dy, out, g, first, count) != ND_OK) atomic_store(&job->failed, 1);
 }
 
 int nd_conv2d_backprop_filter(const float *x, const float *dy, float *dfilter, const nd_conv_geometry *g) {
@@ -403,8 +419,8 @@ int nd_conv2d_backprop_filter(const float *x, const float *dy, float *dfilter, c
   const int parts = (g->batch + per_part - 1) / per_part;
   float *partials = nd_scratch(ND_SCRATCH_PARTIALS, (size_t)parts * size);
   if (!partials) return ND_OUT_OF_MEMORY;
-  nd_filter_grad_job job = {x, dy, partials, g, per_part, !nd_single_channel_applies(g) || is_pointwise(g), 0};
-  nd_parallel_for(parts, job.transposed ? filter_grad_part : single_channel_filter_grad_part, &job);
+  nd_filter_grad_job job = {x, dy, partials, g, per_part, !nd_direct_filter_applies(g), 0};
+  nd_parallel_for(parts, job.transposed ? filter_grad_part : direct_filter_grad_part, &job);
   if (atomic_load(&job.failed)) return ND_OUT_OF_MEMORY;
   /* dfilter[q, co]: the parts' sums added up in order. */
   for (int q = 0; q < taps; q++) {

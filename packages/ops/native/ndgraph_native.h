@@ -142,12 +142,17 @@ int nd_conv2d_backprop_input(const float *dy, const float *filter, float *dx, co
 int nd_conv2d_backprop_filter(const float *x, const float *dy, float *dfilter, const nd_conv_geometry *g);
 
 /*
- * Images of one channel with stride 1 along the width (conv-single-channel.c),
- * computed directly from zero-padded copies of the images: the forward pass,
- * and the filter gradient of images [first, first + count) into out [taps, cout].
+ * Image n of x into `padded`, height x width pixels of g->channels floats:
+ * x[n, r, c] at padded[r + pad_top, c + pad_left], zeros elsewhere (conv.c).
  */
+void nd_pad_image(const float *x, const nd_conv_geometry *g, int n, int height, int width, float *padded);
+
+/* The forward pass for images of one channel with stride 1 along the width, straight from padded images (conv-single-channel.c). */
 int nd_single_channel_applies(const nd_conv_geometry *g);
 int nd_single_channel_forward(const float *x, const float *filter, const float *bias, int relu, float *y, const nd_conv_geometry *g);
-int nd_single_channel_filter_part(const float *x, const float *dy, float *out, const nd_conv_geometry *g, int first, int count);
+
+/* The filter gradient of images [first, first + count) into out [taps, cout], for at most 16 output channels, straight from padded images (conv-filter-direct.c). */
+int nd_direct_filter_applies(const nd_conv_geometry *g);
+int nd_direct_filter_part(const float *x, const float *dy, float *out, const nd_conv_geometry *g, int first, int count);
 
 #endif

@@ -31,7 +31,7 @@ export const addonFile = join(nativeDir, 'build', 'ndgraph-native.node');
 export const stampFile = join(nativeDir, 'build', 'ndgraph-native.json');
 export const buildCommand = 'node packages/ops/scripts/build-native.mjs';
 
-const SOURCES = ['addon.c', 'gemm.c', 'conv.c', 'conv-single-channel.c', 'threads.c'];
+const SOURCES = ['addon.c', 'gemm.c', 'conv.c', 'conv-single-channel.c', 'conv-filter-direct.c', 'threads.c'];
 /** -ffp-contract=fast: a * b + c becomes a fused multiply-add. gnu11: C11 with the vector extensions. */
 const FLAGS = ['-O3', '-falign-loops=32', '-ffp-contract=fast', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-pthread'];
 
