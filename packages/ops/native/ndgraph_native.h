@@ -59,7 +59,7 @@ void nd_parallel_for(int count, nd_task task, void *context);
  * steady state allocates nothing (and freed when the thread ends). Its
  * contents are undefined. Returns NULL when the memory cannot be had.
  */
-enum { ND_SCRATCH_PACK_A, ND_SCRATCH_PACK_B, ND_SCRATCH_COLUMNS, ND_SCRATCH_PARTIALS, ND_SCRATCH_SLOTS };
+enum { ND_SCRATCH_PACK_A, ND_SCRATCH_PACK_B, ND_SCRATCH_COLUMNS, ND_SCRATCH_PARTIALS, ND_SCRATCH_FILTER, ND_SCRATCH_SLOTS };
 float *nd_scratch(int slot, size_t floats);
 
 /* ---- GEMM (gemm.c) ---- */
