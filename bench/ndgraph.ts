@@ -7,7 +7,7 @@
  *   npx tsx bench/ndgraph.ts --quick    # fewer steps
  *   npx tsx bench/ndgraph.ts --threads 2   # kernels split their work with a helper thread (default 1)
  *   npx tsx bench/ndgraph.ts --threads 2 --spin 1000   # helpers sleep sooner when idle
- *   npx tsx bench/ndgraph.ts --native   # the opt-in native kernels for conv2d and matmul (--threads N: theirs too)
+ *   npx tsx bench/ndgraph.ts --native   # the opt-in native kernels for conv2d and matmul (--threads N: theirs; the wasm kernels: --wasm-threads N, default 1)
  *   npx tsx bench/ndgraph.ts --relaxed  # the opt-in relaxed-SIMD WebAssembly kernels
  *
  * The steps are in bench/ndgraph-lenet.ts. ndgraph is loaded after the data,
@@ -44,12 +44,17 @@ if (relaxed) {
   if (refused) throw new Error(`--relaxed: ${refused}`);
 }
 const requestedThreads = numberArg('threads', 1);
+const native = hasFlag('native');
+// With --native the convolutions and products run on the native kernels' own threads; the wasm kernels'
+// helper (the elementwise ops) would spin on the same cores between them, so the wasm kernels take
+// --wasm-threads (default 1; bench/README.md, "Native kernels").
+const wasmThreads = native ? numberArg('wasm-threads', 1) : requestedThreads;
 // --spin N: how long threads spin waiting for work before they sleep (default: the kernels' own).
 const spin = numberArg('spin', Number.NaN);
-const threads = enableWasmThreads(requestedThreads, Number.isNaN(spin) ? {} : { spin });
-if (threads !== requestedThreads) throw new Error(`--threads ${requestedThreads}: the kernels can only use ${threads} thread(s) here`);
-// --native: conv2d and matmul on the native kernels (before the model plans its sessions), on as many threads.
-const native = hasFlag('native');
+if (enableWasmThreads(wasmThreads, Number.isNaN(spin) ? {} : { spin }) !== wasmThreads)
+  throw new Error(`--threads ${wasmThreads}: the wasm kernels cannot use that many threads here`);
+const threads = requestedThreads;
+// --native: conv2d and matmul on the native kernels (before the model plans its sessions), on --threads threads.
 if (native) {
   const { enableNativeKernels, nativeKernelsInfo } = await import('@ndgraph/ops/node');
   if (!enableNativeKernels({ threads })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
@@ -63,6 +68,7 @@ const details = {
   ops: model.opCounts,
   bufferPoolMB: sessionMemory(model.trainer.session).bytes / MB,
   threads,
+  wasmThreads,
   spin: Number.isNaN(spin) ? 'default' : spin,
   native,
   relaxedSimd: relaxed,

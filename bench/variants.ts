@@ -32,8 +32,10 @@ const steps = numberArg('steps', quick ? 10 : 40);
 const warmup = quick ? 10 : 40;
 const only = argValue('only')?.split(',');
 const profile = hasFlag('profile');
-if (enableWasmThreads(threads) !== threads) throw new Error(`--threads ${threads}: the kernels cannot use that many threads here`);
 const native = hasFlag('native');
+// With --native the heavy kernels run on the native kernels' own threads and the wasm kernels on one (as bench/ndgraph.ts --native).
+const wasmThreads = native ? 1 : threads;
+if (enableWasmThreads(wasmThreads) !== wasmThreads) throw new Error(`--threads ${threads}: the kernels cannot use that many threads here`);
 if (native && !enableNativeKernels({ threads })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
 
 const chosen = VARIANTS.filter((v) => v.name === 'relu' || !only || only.some((o) => v.name.includes(o)));
