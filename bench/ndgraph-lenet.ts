@@ -29,7 +29,8 @@ export interface NdgraphLenet {
   /** One training step; returns the number of images. `onTime` is the session's per-node kernel timing hook. */
   trainStep(times?: StepTimes, onTime?: (node: Node, milliseconds: number, op: OpDef) => void): number;
   /** One inference batch of INFERENCE_BATCH images in eval mode; returns the number of images. */
-  inferStep(): number;
+  /** One inference batch (eval mode); `onTime` as trainStep's. */
+  inferStep(onTime?: (node: Node, milliseconds: number, op: OpDef) => void): number;
   /** How many graph nodes of each op one training step needs (placeholders, variables and constants left out; the session fuses some of them, which the profile shows). */
   opCounts: Record<string, number>;
 }
@@ -92,8 +93,8 @@ export function ndgraphLenet(data: BenchData, variant: BenchVariant = {}): Ndgra
 
   const inference = inferenceBatches(data).map((images) => wrap(images, [INFERENCE_BATCH, 28, 28, 1]));
   let next = 0;
-  const inferStep = (): number => {
-    trainer.session.run(trainer.logits, [[trainer.images, inference[next++ % inference.length]]], { borrow: true });
+  const inferStep = (onTime?: (node: Node, milliseconds: number, op: OpDef) => void): number => {
+    trainer.session.run(trainer.logits, [[trainer.images, inference[next++ % inference.length]]], { borrow: true, ...(onTime ? { onTime } : {}) });
     return INFERENCE_BATCH;
   };
 

@@ -88,6 +88,21 @@ function profileOf(run: (typeof runs)[number]): { op: string; msPerStep: number 
   return [...byOp].map(([op, ms]) => ({ op, msPerStep: round2(ms / steps) })).sort((a, b) => b.msPerStep - a.msPerStep);
 }
 
+/** Kernel time per op of an inference batch (eval mode), ms per batch, largest first; then the rest of session.run. */
+function inferenceProfileOf(run: (typeof runs)[number]): { op: string; msPerBatch: number }[] {
+  const byOp = new Map<string, number>();
+  let kernels = 0;
+  const batches = Math.max(inferBurst, 4);
+  const start = performance.now();
+  for (let i = 0; i < batches; i++)
+    run.steps.inferStep((_node, ms, op) => {
+      byOp.set(op.name, (byOp.get(op.name) ?? 0) + ms);
+      kernels += ms;
+    });
+  byOp.set('(outside kernels)', performance.now() - start - kernels);
+  return [...byOp].map(([op, ms]) => ({ op, msPerBatch: round2(ms / batches) })).sort((a, b) => b.msPerBatch - a.msPerBatch);
+}
+
 const results = runs.map((run) => ({
   variant: run.variant.name,
   trainImgPerSec: Math.round(median(run.rates)),
@@ -95,7 +110,7 @@ const results = runs.map((run) => ({
   ratioRange: [round2(Math.min(...run.ratios)), round2(Math.max(...run.ratios))],
   inferImgPerSec: Math.round(median(run.inferRates)),
   inferRatioToRelu: round2(median(run.inferRatios)),
-  ...(profile ? { profile: profileOf(run) } : {}),
+  ...(profile ? { profile: profileOf(run), inferenceProfile: inferenceProfileOf(run) } : {}),
 }));
 
 console.log(
@@ -117,7 +132,10 @@ if (profile)
       `\n${r.variant}: ${r
         .profile!.slice(0, numberArg('profile-top', 8))
         .map((p) => `${p.op} ${p.msPerStep}`)
-        .join(', ')} (kernel ms per step)`,
+        .join(', ')} (kernel ms per step)\n  inference: ${r
+        .inferenceProfile!.slice(0, numberArg('profile-top', 8))
+        .map((p) => `${p.op} ${p.msPerBatch}`)
+        .join(', ')} (kernel ms per batch of ${INFERENCE_BATCH})`,
     );
 
 if (!only) {
