@@ -76,22 +76,24 @@ export function findNodeHeaders() {
   return candidates.find((dir) => existsSync(join(dir, 'node_api.h'))) ?? null;
 }
 
-function compile(compiler, headers, machineFlags, output, sourceDir = nativeDir) {
+function compile(compiler, headers, machineFlags, output, sourceDir = nativeDir, sources = SOURCES) {
   const platformFlags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
-  const args = [...FLAGS, ...machineFlags, ...platformFlags, '-I', headers, ...SOURCES.map((f) => join(sourceDir, f)), '-o', output, '-lm'];
+  const args = [...FLAGS, ...machineFlags, ...platformFlags, '-I', headers, ...sources.map((f) => join(sourceDir, f)), '-o', output, '-lm'];
   return spawnSync(compiler.command, args, { encoding: 'utf8' });
 }
 
 /**
- * Compiles the C sources of another directory (an older commit's native/,
- * for bench/native-versus.ts) with the same flags and -march=native into
+ * Compiles the C files of another directory (an older commit's native/,
+ * for bench/native-versus.ts) with today's flags and -march=native into
  * `output`. Throws with the compiler's first error line when it fails.
  */
 export function compileAddon(sourceDir, output) {
   const compiler = findCompiler();
   const headers = findNodeHeaders();
   if (!compiler || !headers) throw new Error('compileAddon: needs a C compiler and Node headers');
-  const result = compile(compiler, headers, ['-march=native'], output, sourceDir);
+  // That commit's own .c files, whichever they were.
+  const sources = readdirSync(sourceDir).filter((name) => name.endsWith('.c'));
+  const result = compile(compiler, headers, ['-march=native'], output, sourceDir, sources);
   if (result.status !== 0)
     throw new Error(`compileAddon: ${(result.stderr || '').split('\n').find((line) => line.includes('error')) ?? 'the compiler failed'}`);
 }
