@@ -34,7 +34,7 @@ const only = argValue('only')?.split(',');
 const profile = hasFlag('profile');
 const native = hasFlag('native');
 // With --native the heavy kernels run on the native kernels' own threads and the wasm kernels on one (as bench/ndgraph.ts --native).
-const wasmThreads = native ? 1 : threads;
+const wasmThreads = native ? numberArg('wasm-threads', 1) : threads;
 if (enableWasmThreads(wasmThreads) !== wasmThreads) throw new Error(`--threads ${threads}: the kernels cannot use that many threads here`);
 if (native && !enableNativeKernels({ threads })) throw new Error(`--native: the native kernels are unavailable here (${nativeKernelsInfo().reason})`);
 

@@ -285,18 +285,22 @@ async function main(): Promise<void> {
     throw new UsageError(`${join(args.out, 'checkpoint.safetensors')} exists: pass --resume to continue it, or --overwrite to start afresh`);
   }
   const model = await loadModelOption(args);
-  if (args.threads > 1) {
+  // NDGRAPH_NATIVE=1: the native kernels take the convolutions and products on --threads threads of their own; the
+  // WebAssembly kernels (the elementwise ops between them) then stay on one, as a second pool of helpers on the same
+  // cores measured slower (bench/README.md, "Native kernels").
+  const native = process.env.NDGRAPH_NATIVE === '1' && enableNativeKernels({ threads: args.threads });
+  if (process.env.NDGRAPH_NATIVE === '1') {
+    const info = nativeKernelsInfo();
+    console.log(
+      native
+        ? `kernels: native (${info.simd}) for conv2d and matmul on ${args.threads} thread${args.threads === 1 ? '' : 's'}, the others on one`
+        : `NDGRAPH_NATIVE=1: no native kernels here (${info.reason}); the WebAssembly ones run`,
+    );
+  }
+  if (args.threads > 1 && !native) {
     const threads = enableWasmThreads(args.threads);
     console.log(
       `kernels: ${threads} thread${threads === 1 ? '' : 's'}${threads < args.threads ? ' (this engine cannot share kernel memory between threads)' : ''}`,
-    );
-  }
-
-  if (process.env.NDGRAPH_NATIVE === '1') {
-    const on = enableNativeKernels({ threads: args.threads });
-    const info = nativeKernelsInfo();
-    console.log(
-      on ? `kernels: native (${info.simd}) for conv2d and matmul` : `NDGRAPH_NATIVE=1: no native kernels here (${info.reason}); the WebAssembly ones run`,
     );
   }
 
