@@ -11,18 +11,11 @@
  * column ow0 + kj: every broadcast of x is at a fixed offset from one
  * pointer, and the filter row of a tap is one or two vector loads.
  *
- *   forward:      y[pixel, c]  = relu?(sum over taps of x[tap of pixel] * filter[tap, c] + bias[c])
- *                 a tile holds MR pixels x NV vectors of sums
- *   filter grad:  dfilter[t, c] = sum over pixels of x[tap t of pixel] * dy[pixel, c]
- *                 a tile holds the sums of a group of taps (one or two
- *                 window rows, J consecutive columns of each) x NV vectors,
- *                 over every pixel of a part of the batch
+ *   y[pixel, c] = relu?(sum over taps of x[tap of pixel] * filter[tap, c] + bias[c])
  *
- * MR, NV, R and J are constants of always-inlined bodies (switches below
- * call them with each value), so the sums stay in registers. The filter
- * gradient's sums over each part of the batch go pixel by pixel in a fixed
- * order, and conv.c adds the parts up in order: the bits do not depend on
- * the number of threads.
+ * A tile holds MR pixels x NV vectors of sums; MR and NV are constants of an
+ * always-inlined body (the switches below call it with each value), so the
+ * sums stay in registers.
  */
 #include <string.h>
 
