@@ -108,6 +108,10 @@ const LAYERS: Layer[] = [
   { name: '1×1 s2 128→256', image: [16, 16, 128], kernel: [1, 1], strides: [2, 2], padding: 'same', outChannels: 256 },
   { name: 'LeNet conv1', image: [28, 28, 1], kernel: [5, 5], strides: [1, 1], padding: 'same', outChannels: 6, note: 'LeNet-5' },
   { name: 'LeNet conv2', image: [14, 14, 6], kernel: [5, 5], strides: [1, 1], padding: 'valid', outChannels: 16, note: 'LeNet-5' },
+  { name: 'residual LeNet res1', image: [14, 14, 6], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 6, note: 'residual variant' },
+  { name: 'residual LeNet res2', image: [5, 5, 16], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 16, note: 'residual variant' },
+  { name: 'cnn-bn-res conv1', image: [28, 28, 1], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 16, note: 'CNN variant' },
+  { name: 'cnn-bn-res res', image: [14, 14, 16], kernel: [3, 3], strides: [1, 1], padding: 'same', outChannels: 16, note: 'CNN variant' },
 ];
 
 type Engine = 'wasm' | 'native';

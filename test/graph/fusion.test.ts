@@ -233,6 +233,104 @@ describe('conv2d → biasAdd → relu runs as conv2dBiasRelu', () => {
   });
 });
 
+describe('conv2d → biasAdd → relu → maxPool runs as conv2dBiasReluMaxPool in inference', () => {
+  /** maxPool(relu(conv2d(x, w) + b)) evaluated without gradients on `backend`; the values and the ops that ran. */
+  function pooledLayer(
+    backend: 'js' | 'wasm',
+    fusion: boolean,
+    inputs: Tensor[],
+    conv: { strides: number; padding: Padding },
+    pool: object,
+    fetchActivation = false,
+  ) {
+    const g = new Graph();
+    const [x, w, b] = inputs.map((t, i) => g.placeholder(`in${i}`, t.shape, 'float32'));
+    const activation = convLayer(conv.strides, conv.padding)(x, w, b);
+    const y = maxPool(activation, pool as Parameters<typeof maxPool>[1]);
+    const ops: string[] = [];
+    const fetches = fetchActivation ? [y, activation] : [y];
+    const out = new Session(g, { backend, fusion }).run(
+      fetches,
+      [
+        [x, inputs[0]],
+        [w, inputs[1]],
+        [b, inputs[2]],
+      ],
+      { onTime: (_node, _ms, op) => ops.push(op.name) },
+    );
+    return { values: out.map(toArray), ops };
+  }
+  const cases: [string, number[], number[], { strides: number; padding: Padding }, object][] = [
+    // One input channel (the direct single-channel kernel), batches that leave part blocks of images and part thread chunks.
+    ['LeNet conv1, batch 7', [7, 28, 28, 1], [5, 5, 1, 6], { strides: 1, padding: 'same' }, { ksize: 2 }],
+    ['LeNet conv2, batch 5', [5, 14, 14, 6], [5, 5, 6, 16], { strides: 1, padding: 'valid' }, { ksize: 2 }],
+    ['stride 2, an overlapping 3×3 pool with padding', [3, 11, 9, 3], [3, 3, 3, 5], { strides: 2, padding: 'same' }, { ksize: 3, strides: 2, padding: 'same' }],
+    ['an odd image under a 2×2 pool (the last row and column left out)', [2, 9, 7, 4], [3, 3, 4, 9], { strides: 1, padding: 'valid' }, { ksize: 2 }],
+  ];
+  for (const [label, shape, filter, conv, pool] of cases) {
+    it(`the same bits as the unfused plan on the js and wasm backends: ${label}`, () => {
+      const inputs = [
+        randomTensor(shape, 41, -1, 1, 'float32'),
+        randomTensor(filter, 42, -1, 1, 'float32'),
+        randomTensor([filter[3]], 43, -0.5, 0.5, 'float32'),
+      ];
+      for (const backend of ['js', 'wasm'] as const) {
+        const fused = pooledLayer(backend, true, inputs, conv, pool);
+        const plain = pooledLayer(backend, false, inputs, conv, pool);
+        expect(fused.values).toEqual(plain.values);
+        expect(fused.ops).toEqual(['conv2dBiasReluMaxPool']);
+        expect(plain.ops).toEqual(['conv2d', 'biasAdd', 'relu', 'maxPool']);
+      }
+    });
+  }
+
+  it('NaN, infinities and ties of +0 and −0 pool as in the separate ops (the first maximum in row-major order)', () => {
+    // A 1×1 convolution with weight 1 and bias 0 passes x through, so x's own values meet in the pool windows.
+    const x = randomTensor([2, 6, 6, 3], 44, -1, 1, 'float32');
+    const specials = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, -0, 0, 0.5, 0.5];
+    for (let i = 0; i < x.size; i += 2) x.data[i] = specials[(i / 2) % specials.length];
+    const w = tensor([1, 0, 0, 0, 1, 0, 0, 0, 1], [1, 1, 3, 3], 'float32');
+    const b = tensor([0, 0, -0], [3], 'float32');
+    for (const backend of ['js', 'wasm'] as const) {
+      const fused = pooledLayer(backend, true, [x, w, b], { strides: 1, padding: 'valid' }, { ksize: 2 });
+      const plain = pooledLayer(backend, false, [x, w, b], { strides: 1, padding: 'valid' }, { ksize: 2 });
+      expect(fused.ops).toEqual(['conv2dBiasReluMaxPool']);
+      expect(fused.values.map((v) => v.map((e) => (Object.is(e, -0) ? '-0' : e)))).toEqual(
+        plain.values.map((v) => v.map((e) => (Object.is(e, -0) ? '-0' : e))),
+      );
+    }
+  });
+
+  it('a fetched activation, or a training step that needs it for the gradients, keeps conv2dBiasRelu and maxPool', () => {
+    const inputs = [
+      randomTensor([2, 8, 8, 3], 45, -1, 1, 'float32'),
+      randomTensor([3, 3, 3, 4], 46, -1, 1, 'float32'),
+      randomTensor([4], 47, -0.5, 0.5, 'float32'),
+    ];
+    const fetched = pooledLayer('wasm', true, inputs, { strides: 1, padding: 'same' }, { ksize: 2 }, true);
+    expect(fetched.ops).toEqual(['conv2dBiasRelu', 'maxPool']);
+    const { ran } = withAndWithoutFusion((p, q, r) => maxPool(convLayer(1, 'same')(p, q, r), { ksize: 2 }), inputs);
+    expect(ran[0]).not.toContain('conv2dBiasReluMaxPool');
+    expect(ran[0]).toEqual(expect.arrayContaining(['conv2dBiasRelu', 'maxPool']));
+  });
+
+  it("LeNet-5's inference runs both conv layers and their pools as two kernels, with the unfused plan's bits", () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
+    const logits = lenet5(x);
+    const images = randomTensor([9, 28, 28, 1], 48, 0, 1, 'float32');
+    const run = (fusion: boolean) => {
+      const ops: string[] = [];
+      const out = new Session(g, { backend: 'wasm', fusion }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
+      return { values: toArray(out), ops };
+    };
+    const fused = run(true);
+    expect(fused.ops.filter((op) => op === 'conv2dBiasReluMaxPool')).toHaveLength(2);
+    expect(fused.ops).not.toContain('maxPool');
+    expect(fused.values).toEqual(run(false).values);
+  });
+});
+
 describe('matmul → biasAdd → relu runs as matmulBiasRelu', () => {
   const denseLayer = (p: Node, q: Node, r: Node) => relu(biasAdd(matmul(p, q), r));
   for (const [n, k, m] of [

@@ -3,13 +3,17 @@
  * two threads as on one: the same losses step by step, and the same weights
  * after a few steps (the filter gradient is summed over fixed parts of the
  * batch whatever the thread count; every other kernel writes disjoint parts
- * of its output).
+ * of its output). Its inference too: the same logits, with each conv layer
+ * and its pool run as one kernel (conv2dBiasReluMaxPool) whose thread chunks
+ * are whole images.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Trainer, defaultTrainConfig } from '@ndgraph/nn';
+import { Graph, Session, toArray } from '@ndgraph/graph';
+import { Trainer, defaultTrainConfig, lenet5 } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
+import { randomTensor } from '../helpers.ts';
 
 /** Trains one epoch of 200 images (3 full batches of 64 and one of 8); returns the step losses and the final weights. */
 function trainFewSteps(): { losses: number[]; weights: Float32Array[] } {
@@ -48,5 +52,24 @@ describe('LeNet-5 training on one and on two threads', () => {
       for (let i = 0; i < w.length; i++)
         if (!Object.is(two.weights[k][i], w[i])) expect.fail(`parameter ${k}, element ${i}: ${two.weights[k][i]} on two threads, ${w[i]} on one`);
     });
+  });
+
+  it('infers with the same logits bit for bit, each conv layer and its pool as one kernel', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
+    const logits = lenet5(x);
+    const images = randomTensor([67, 28, 28, 1], 61, 0, 1, 'float32');
+    const infer = () => {
+      const ops: string[] = [];
+      const out = new Session(g, { backend: 'wasm' }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
+      return { logits: toArray(out), ops };
+    };
+    disableWasmThreads();
+    const one = infer();
+    expect(enableWasmThreads(2)).toBe(2);
+    const two = infer();
+    disableWasmThreads();
+    expect(one.ops.filter((op) => op === 'conv2dBiasReluMaxPool')).toHaveLength(2);
+    expect(two.logits).toEqual(one.logits);
   });
 });

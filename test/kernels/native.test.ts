@@ -16,9 +16,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Graph, gradients, lookupKernel, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
 import { biasAdd, conv2d, matmul, relu, sum } from '@ndgraph/ops';
 import { disableNativeKernels, enableNativeKernels, NATIVE_KERNEL_OPS, nativeAddon, nativeKernelsInfo } from '@ndgraph/ops/node';
-import { Trainer, subset } from '@ndgraph/nn';
+import { Trainer, lenet5, subset } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
-import { uniformRandom } from '../helpers.ts';
+import { randomTensor, uniformRandom } from '../helpers.ts';
 
 const hasCompiler = spawnSync('cc', ['--version']).status === 0;
 /** The wasm backend's own kernels, before anything is replaced. */
@@ -357,6 +357,29 @@ if (hasCompiler)
       expect(filterGradient).not.toEqual(wasmFilterGradient);
       forward.forEach((v, i) => expect(Math.abs(v - wasmForward[i])).toBeLessThan(1e-5));
       filterGradient.forEach((v, i) => expect(Math.abs(v - wasmFilterGradient[i])).toBeLessThan(1e-4));
+    });
+
+    it('infer LeNet-5 with conv → relu → pool fused as the unfused plan does (native convolutions, the wasm pooling), the same bits', () => {
+      const g = new Graph();
+      const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
+      const logits = lenet5(x);
+      const images = randomTensor([11, 28, 28, 1], 51, 0, 1, 'float32');
+      const run = (fusion: boolean) => {
+        const ops: string[] = [];
+        const out = new Session(g, { backend: 'wasm', fusion }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
+        return { values: toArray(out), ops };
+      };
+      expect(enableNativeKernels()).toBe(true);
+      const fused = run(true);
+      const plain = run(false);
+      expect(fused.ops.filter((op) => op === 'conv2dBiasReluMaxPool')).toHaveLength(2);
+      expect(fused.values).toEqual(plain.values);
+      disableNativeKernels();
+      const wasm = run(true).values;
+      expect(enableNativeKernels()).toBe(true);
+      // The native convolutions' bits, not the wasm ones'.
+      expect(fused.values).not.toEqual(wasm);
+      fused.values.forEach((v, i) => expect(Math.abs(v - wasm[i])).toBeLessThan(1e-4));
     });
 
     it('can be disabled: the wasm kernels are back', () => {

@@ -110,7 +110,7 @@ const definedNames = new Set(opDefs.map((d) => d.name));
 const defsNamed = (name: string) => opDefs.filter((d) => d.name === name);
 
 /** Fused ops the engine has made internal (plan-only): if they stop being registered, their entries are skipped, not stale. */
-const FUSED = new Set(['conv2dBiasRelu', 'conv2dBias', 'matmulBiasRelu', 'batchNormRelu']);
+const FUSED = new Set(['conv2dBiasRelu', 'conv2dBias', 'conv2dBiasReluMaxPool', 'matmulBiasRelu', 'batchNormRelu']);
 
 /** Applies the registered op `name` from its def (for ops that have no builder). */
 function registered(name: string, inputs: Node[], attrs: object): Node {
@@ -317,6 +317,15 @@ const table: Record<string, Entry> = {
     noGradient: 'a plan-only fused kernel: gradients are built on the plain conv2d → biasAdd → relu chain',
     through: (x, w, b) => registered('conv2dBiasRelu', [x, w, b], { strides: [2, 2], padding: 'same' }),
     inputs: [rand([2, 5, 7, 3], 7), rand([3, 3, 3, 5], 8), rand([5], 9, -0.5, 0.5)],
+  },
+  conv2dBiasReluMaxPool: {
+    noGradient: 'a plan-only fused kernel (inference): gradients are built on the plain conv2d → biasAdd → relu → maxPool chain',
+    through: (x, w, b) =>
+      registered('conv2dBiasReluMaxPool', [x, w, b], {
+        conv: { strides: [1, 1], padding: 'same' },
+        pool: { ksize: [2, 2], strides: [2, 2], padding: 'valid' },
+      }),
+    inputs: [rand([2, 6, 7, 3], 7), rand([3, 3, 3, 5], 8), rand([5], 9, -0.5, 0.5)],
   },
   matmulBiasRelu: {
     noGradient: 'a plan-only fused kernel: gradients are built on the plain matmul → biasAdd → relu chain',

@@ -12,6 +12,7 @@
 //   gemm.ts         C = relu?(alpha·op(A)·op(B) + beta·C + bias)   (packing in pack.ts, micro-kernel in kernel.ts)
 //   conv.ts         conv2d forward (with bias and relu), filter and input gradients (implicit GEMM: no im2col matrix)
 //   pool.ts         max and average pooling, forward and backward
+//   conv-pool.ts    conv2d → bias → relu → max pooling, pooled while the activation is in cache
 //   elementwise.ts  relu, its gradient, bias add (with relu), bias gradient
 //   optimizer.ts    optimizer updates (SGD, momentum, Nesterov, Adam / AdamW, RMSprop, AdaGrad)
 //   activations.ts  tanh and sigmoid, and their gradients; add, sub and mul of operands of one shape; scale; leaky relu
@@ -24,6 +25,7 @@ export {
   convBackpropInput, convBackpropInputWorkspaceBytes, sumPartials,
 } from './conv';
 export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from './pool';
+export { convReluMaxPool, convReluMaxPoolWorkspaceBytes } from './conv-pool';
 export { reluForward, reluBackward, biasAdd, biasAddWorkspaceBytes, biasAddGrad, biasAddGradWorkspaceBytes } from './elementwise';
 
 export { adamStep, momentumStep, sgdStep, nesterovStep, rmspropStep, adagradStep } from './optimizer';

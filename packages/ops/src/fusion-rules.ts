@@ -4,6 +4,7 @@
  * no other consumer). Users build the plain chains; the graph they see keeps
  * every node.
  *
+ *   conv2d → biasAdd → relu → maxPool   conv2dBiasReluMaxPool   (a conv layer and its pooling, in inference)
  *   conv2d → biasAdd → relu          conv2dBiasRelu        (a conv layer's forward pass)
  *   conv2d → biasAdd                 conv2dBias            (one with another activation; relu's rule goes first)
  *   matmul → biasAdd → relu          matmulBiasRelu        (a dense layer's, no transposes)
@@ -17,9 +18,12 @@ import { biasAddOp } from './ops/bias-add.ts';
 import { conv2dOp } from './ops/conv2d.ts';
 import { conv2dBiasOp } from './ops/conv2d-bias.ts';
 import { conv2dBiasReluOp } from './ops/conv2d-bias-relu.ts';
+import { conv2dBiasReluMaxPoolOp } from './ops/conv2d-bias-relu-max-pool.ts';
 import { matmulOp, type MatmulAttrs } from './ops/matmul.ts';
 import { matmulBiasReluOp } from './ops/matmul-bias-relu.ts';
 import { type MaxPoolGradAttrs, maxPoolGradOp } from './ops/max-pool-grad.ts';
+import { reluOp } from './ops/relu.ts';
+import type { PoolAttrs, WindowAttrs } from './window.ts';
 
 /** relu(biasAdd(product(x, w), b)) with the biasAdd and the product absorbable, else null. */
 function productBiasRelu(relu: Node, product: { def: unknown }, canAbsorb: (n: Node) => boolean): { biasAdd: Node; product: Node } | null {
@@ -31,6 +35,25 @@ function productBiasRelu(relu: Node, product: { def: unknown }, canAbsorb: (n: N
 }
 
 export const FUSION_RULES: FusionRule[] = [
+  {
+    // Tried before relu's rules: the planner tries the later root of a chain first.
+    name: 'conv2d + biasAdd + relu + maxPool',
+    root: 'maxPool',
+    into: 'conv2dBiasReluMaxPool',
+    match(pool, canAbsorb) {
+      const relu = pool.inputs[0];
+      if (relu.op !== reluOp.def || !canAbsorb(relu)) return null;
+      const chain = productBiasRelu(relu, conv2dOp, canAbsorb);
+      if (!chain) return null;
+      const [x, filter] = chain.product.inputs;
+      return {
+        op: conv2dBiasReluMaxPoolOp.def,
+        attrs: { conv: chain.product.attrs as WindowAttrs, pool: pool.attrs as PoolAttrs },
+        inputs: [x, filter, chain.biasAdd.inputs[1]],
+        absorbs: [relu, chain.biasAdd, chain.product],
+      };
+    },
+  },
   {
     name: 'conv2d + biasAdd + relu',
     root: 'relu',

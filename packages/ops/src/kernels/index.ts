@@ -47,6 +47,7 @@ export { conv2dBackpropFilterOp } from '../ops/conv2d-backprop-filter.ts';
 export { conv2dBackpropInputOp } from '../ops/conv2d-backprop-input.ts';
 export { conv2dBiasOp } from '../ops/conv2d-bias.ts';
 export { conv2dBiasReluOp } from '../ops/conv2d-bias-relu.ts';
+export { conv2dBiasReluMaxPoolOp } from '../ops/conv2d-bias-relu-max-pool.ts';
 export { conv2dOp } from '../ops/conv2d.ts';
 export { divByCountOp } from '../ops/div-by-count.ts';
 export { divOp } from '../ops/div.ts';

@@ -11,7 +11,7 @@
  * The addon (packages/ops/native/, built by scripts/build-native.mjs when
  * the package is installed on a machine with a C compiler) takes the place
  * of the wasm backend's kernels in the kernel table, for the ops conv2d,
- * conv2dBiasRelu, conv2dBias, conv2dBackpropInput, conv2dBackpropFilter, matmul and
+ * conv2dBiasRelu, conv2dBias, conv2dBiasReluMaxPool, conv2dBackpropInput, conv2dBackpropFilter, matmul and
  * matmulBiasRelu (the input gradient of a convolution of one input channel keeps the wasm kernel);
  * everything else stays as it is. Tensors of the wasm
  * backend are Float32Array views of the WebAssembly memory, which the
@@ -30,8 +30,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { type Kernel, lookupKernel, registerKernel, type Tensor } from '@ndgraph/graph';
 import '../../index.ts';
+import type { ConvPoolAttrs } from '../../ops/conv2d-bias-relu-max-pool.ts';
 import type { MatmulAttrs } from '../../ops/matmul.ts';
-import type { WindowAttrs } from '../../window.ts';
+import { conv2dOutputShape, type WindowAttrs } from '../../window.ts';
 import { type ConvGeometry, convGeometry } from '../geometry.ts';
 import { gemm } from '../js/gemm.ts';
 import { WASM_BACKEND } from '../wasm/backend.ts';
@@ -177,6 +178,7 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
       const own = inputs[xAt].shape[3] === 1 ? wasm.get(op) : undefined;
       return own ? own(inputs, attrs, ctx) : kernel(inputs, attrs, ctx);
     };
+  const wasmMaxPool = lookupKernel<Kernel>('maxPool', WASM_BACKEND, 'float32')!;
   const convForward = ([x, filter, bias]: Tensor[], attrs: WindowAttrs, out: Tensor, relu: boolean): Tensor => {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     native.conv2dForward(
@@ -215,6 +217,12 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
     conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
     conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
     conv2dBias: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false),
+    // The native convolution, then the wasm backend's pooling: the conv is where the time goes (pooling each block in C measured no faster).
+    conv2dBiasReluMaxPool([x, filter, bias], attrs: ConvPoolAttrs, ctx) {
+      const activation = ctx.scratch(conv2dOutputShape(x.shape, filter.shape, attrs.conv), 'float32');
+      convForward([x, filter, bias], attrs.conv, activation, true);
+      return wasmMaxPool([activation], attrs.pool, ctx);
+    },
     conv2dBackpropInput: unlessSingleChannel('conv2dBackpropInput', 2, ([dy, filter, x], attrs: WindowAttrs, ctx) => {
       const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
       const dx = ctx.output(); // written whole
@@ -231,7 +239,16 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
 }
 
 /** The ops whose wasm kernels the native ones replace. */
-export const NATIVE_KERNEL_OPS = ['conv2d', 'conv2dBiasRelu', 'conv2dBias', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matmul', 'matmulBiasRelu'] as const;
+export const NATIVE_KERNEL_OPS = [
+  'conv2d',
+  'conv2dBiasRelu',
+  'conv2dBias',
+  'conv2dBiasReluMaxPool',
+  'conv2dBackpropInput',
+  'conv2dBackpropFilter',
+  'matmul',
+  'matmulBiasRelu',
+] as const;
 
 /** The wasm backend's own kernels for those ops, kept while the native ones are registered. */
 let replaced: Map<string, Kernel> | null = null;

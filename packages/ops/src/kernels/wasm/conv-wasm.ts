@@ -5,6 +5,7 @@
  * images, filters [kh, kw, Cin, Cout].
  *
  *   conv2dForwardWasm:        y = relu?(conv2d(x, filter) + bias)
+ *   conv2dReluMaxPoolWasm:    y = maxPool(relu(conv2d(x, filter) + bias))   (assembly/conv-pool.ts)
  *   conv2dBackpropFilterWasm: dfilter = im2col(x)ᵀ · dy
  *   conv2dBackpropInputWasm:  dx = col2im(dy · filterᵀ)
  *
@@ -99,6 +100,47 @@ export function conv2dForwardWasm(
       g.batch,
       imagesPerThreadChunk(kernels, g, outChannels),
       workspaceBytes,
+    );
+  });
+  return true;
+}
+
+/**
+ * y = maxPool(relu(conv2d(x, filter) + bias)) [N, Hp, Wp, Cout], the
+ * activation pooled block by block while it is in cache; `pool` is the
+ * pool's geometry over the activation [N, Ho, Wo, Cout]. Same bits as
+ * conv2dForwardWasm with relu, then maxPoolForwardWasm.
+ */
+export function conv2dReluMaxPoolWasm(
+  x: Float32Array,
+  xOffset: number,
+  filter: Float32Array,
+  filterOffset: number,
+  bias: Float32Array,
+  biasOffset: number,
+  y: Float32Array,
+  yOffset: number,
+  g: ConvGeometry,
+  outChannels: number,
+  pool: ConvGeometry,
+): boolean {
+  const kernels = wasmKernels();
+  if (!kernels) return false;
+  const pooledSize = pool.outHeight * pool.outWidth * outChannels;
+  if (g.batch === 0 || pooledSize === 0) return true;
+  kernelCall(kernels, () => {
+    const xAt = kernels.input(x, xOffset, g.batch * imageSize(g));
+    const filterAt = kernels.input(filter, filterOffset, filterSize(g, outChannels));
+    const biasAt = kernels.input(bias, biasOffset, outChannels);
+    const yAt = kernels.output(y, yOffset, g.batch * pooledSize);
+    const convAt = kernels.geometry(geometryFields(g, outChannels));
+    const poolAt = kernels.geometry(geometryFields(pool, outChannels));
+    kernels.parallel(
+      'convReluMaxPool',
+      [xAt, filterAt, biasAt, yAt, convAt, poolAt],
+      g.batch,
+      imagesPerThreadChunk(kernels, g, outChannels),
+      kernels.exports.convReluMaxPoolWorkspaceBytes(convAt),
     );
   });
   return true;

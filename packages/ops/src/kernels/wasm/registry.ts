@@ -15,7 +15,8 @@ import type { MatmulAttrs } from '../../ops/matmul.ts';
 import type { MaxPoolGradAttrs } from '../../ops/max-pool-grad.ts';
 import { reluGradOp } from '../../ops/relu-grad.ts';
 import { WASM_BACKEND } from './backend.ts';
-import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm } from './conv-wasm.ts';
+import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm, conv2dForwardWasm, conv2dReluMaxPoolWasm } from './conv-wasm.ts';
+import type { ConvPoolAttrs } from '../../ops/conv2d-bias-relu-max-pool.ts';
 import { biasAddGradWasm, biasAddWasm, chunkFor, dropoutMaskWasm, reluGradWasm, reluWasm } from './elementwise-wasm.ts';
 import { type DropoutAttrs, dropoutMaskOp } from '../../ops/dropout.ts';
 import { createWasmGemm, gemmBiasReluWasm } from './gemm-wasm.ts';
@@ -178,6 +179,16 @@ export const WASM_KERNELS: Record<string, Kernel> = {
   conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
   conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
   conv2dBias: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false),
+  conv2dBiasReluMaxPool([x, filter, bias], attrs: ConvPoolAttrs, ctx) {
+    const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs.conv);
+    const pool = convGeometry([g.batch, g.outHeight, g.outWidth, filter.shape[3]], attrs.pool.ksize, attrs.pool);
+    const out = ctx.output();
+    ran(
+      conv2dReluMaxPoolWasm(f32(x), x.offset, f32(filter), filter.offset, f32(bias), bias.offset, f32(out), out.offset, g, filter.shape[3], pool),
+      'conv2dBiasReluMaxPool',
+    );
+    return out;
+  },
   conv2dBackpropInput([dy, filter, x], attrs: WindowAttrs, ctx) {
     const g = convGeometry(x.shape, [filter.shape[0], filter.shape[1]], attrs);
     const dx = ctx.output(); // written whole

@@ -71,6 +71,18 @@ export interface KernelExports {
     imageCount: number,
     workspace: number,
   ): void;
+  convReluMaxPoolWorkspaceBytes(convGeometry: number): number;
+  convReluMaxPool(
+    x: number,
+    filter: number,
+    bias: number,
+    y: number,
+    convGeometry: number,
+    poolGeometry: number,
+    firstImage: number,
+    imageCount: number,
+    workspace: number,
+  ): void;
   convBackpropFilterWorkspaceBytes(geometry: number): number;
   convBackpropFilter(
     x: number,
@@ -196,6 +208,7 @@ export const PARALLEL_KERNELS = [
   'channelAffineF32',
   'batchNormGradInputF32',
   'batchNormGradSums',
+  'convReluMaxPool',
 ] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
