@@ -2,7 +2,9 @@
  * GFLOP/s of the WebAssembly convolution kernels on shapes other than
  * LeNet-5's: 3-channel inputs, strides 2, 3×3 and 1×1 filters, 'same' and
  * 'valid', layers of 64 to 256 channels, batches of 1, 8, 64 and 256, with
- * LeNet-5's two convolutions as reference rows. Four kernels per shape: the
+ * LeNet-5's two convolutions as reference rows, and the 3×3 layers of the
+ * model variants (the residual LeNet's 6→6 and 16→16, the batchnorm +
+ * residual CNN's 1→16 and 16→16). Four kernels per shape: the
  * forward pass (plain, and fused with bias and relu), the input gradient
  * (conv2dBackpropInput) and the filter gradient (conv2dBackpropFilter), on
  * one thread and on two, each against the WebAssembly SIMD peak of about
@@ -12,7 +14,7 @@
  *   npx tsx bench/conv-sweep.ts --threads 1     # thread counts to run (default 1,2)
  *   npx tsx bench/conv-sweep.ts --quick         # batches 1 and 64, fewer samples
  *   npx tsx bench/conv-sweep.ts --resident      # feeds in kernel memory (no copies in)
- *   npx tsx bench/conv-sweep.ts --only A,B      # the layers whose name contains A or B (writes no file)
+ *   npx tsx bench/conv-sweep.ts --only A,B      # the layers whose name contains A or B (conv-sweep-only.json)
  *   npx tsx bench/conv-sweep.ts --native        # the opt-in native kernels too, beside the wasm ones (conv-sweep-native.json)
  *
  * Each kernel is timed as a session calls it: a Session on the wasm backend
@@ -49,7 +51,8 @@
  * of the WebAssembly SIMD peak (AVX2 with FMA can reach about twice it).
  *
  * Prints a table and writes bench/results/conv-sweep.json
- * (`--quick`: conv-sweep-quick.json; `--resident`: conv-sweep-resident.json).
+ * (`--quick`: conv-sweep-quick.json; `--resident`: conv-sweep-resident.json;
+ * `--only`: conv-sweep-only.json, so a partial run never replaces a full one).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -594,8 +597,7 @@ function main(): void {
       `${stealShare === null ? '' : `steal ${(100 * stealShare).toFixed(0)}% of the machine's CPU time; `}${(wallMs / 1000).toFixed(0)} s`,
   );
 
-  if (ONLY) return;
-  const file = join(RESULTS_DIR, `conv-sweep${withEngines ? '-native' : ''}${QUICK ? '-quick' : ''}${RESIDENT ? '-resident' : ''}.json`);
+  const file = join(RESULTS_DIR, `conv-sweep${withEngines ? '-native' : ''}${QUICK ? '-quick' : ''}${RESIDENT ? '-resident' : ''}${ONLY ? '-only' : ''}.json`);
   writeJson(file, {
     date: new Date().toISOString(),
     settings: {
