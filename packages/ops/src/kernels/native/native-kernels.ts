@@ -217,7 +217,7 @@ function nativeKernels(native: NativeAddon, wasm: ReadonlyMap<string, Kernel>): 
     conv2d: (inputs, attrs: WindowAttrs, ctx) => convForward([inputs[0], inputs[1]], attrs, ctx.output(), false),
     conv2dBiasRelu: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), true),
     conv2dBias: (inputs, attrs: WindowAttrs, ctx) => convForward(inputs, attrs, ctx.output(), false),
-    // The native convolution, then the wasm backend's pooling: the conv is where the time goes (pooling each block in C measured no faster).
+    // The native convolution, then the wasm backend's pooling: the convolution is where the time goes (bench/README.md, "fused for inference").
     conv2dBiasReluMaxPool([x, filter, bias], attrs: ConvPoolAttrs, ctx) {
       const activation = ctx.scratch(conv2dOutputShape(x.shape, filter.shape, attrs.conv), 'float32');
       convForward([x, filter, bias], attrs.conv, activation, true);
