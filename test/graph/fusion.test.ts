@@ -13,6 +13,7 @@ import { batchNorm, biasAdd, conv2d, matmul, maxPool, mul, relu, softmaxCrossEnt
 import { conv2dBiasReluOp, conv2dAttrs, matmulBiasReluOp } from '@ndgraph/ops/kernels';
 import { lenet5 } from '@ndgraph/nn';
 import { evaluate, expectClose, randomTensor, tensor, toArray } from '../helpers.ts';
+import { lenetInference } from '../lenet-inference.ts';
 
 type Padding = 'same' | 'valid';
 
@@ -315,15 +316,7 @@ describe('conv2d → biasAdd → relu → maxPool runs as conv2dBiasReluMaxPool 
   });
 
   it("LeNet-5's inference runs both conv layers and their pools as two kernels, with the unfused plan's bits", () => {
-    const g = new Graph();
-    const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
-    const logits = lenet5(x);
-    const images = randomTensor([9, 28, 28, 1], 48, 0, 1, 'float32');
-    const run = (fusion: boolean) => {
-      const ops: string[] = [];
-      const out = new Session(g, { backend: 'wasm', fusion }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
-      return { values: toArray(out), ops };
-    };
+    const run = lenetInference(9, 48);
     const fused = run(true);
     expect(fused.ops.filter((op) => op === 'conv2dBiasReluMaxPool')).toHaveLength(2);
     expect(fused.ops).not.toContain('maxPool');

@@ -8,12 +8,11 @@
  * are whole images.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Graph, Session, toArray } from '@ndgraph/graph';
-import { Trainer, defaultTrainConfig, lenet5 } from '@ndgraph/nn';
+import { Trainer, defaultTrainConfig } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
 import { disableWasmThreads, enableWasmThreads } from '../../packages/ops/src/kernels/wasm/node-threads.ts';
 import { wasmKernels } from '../../packages/ops/src/kernels/wasm/runtime.ts';
-import { randomTensor } from '../helpers.ts';
+import { lenetInference } from '../lenet-inference.ts';
 
 /** Trains one epoch of 200 images (3 full batches of 64 and one of 8); returns the step losses and the final weights. */
 function trainFewSteps(): { losses: number[]; weights: Float32Array[] } {
@@ -55,21 +54,13 @@ describe('LeNet-5 training on one and on two threads', () => {
   });
 
   it('infers with the same logits bit for bit, each conv layer and its pool as one kernel', () => {
-    const g = new Graph();
-    const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
-    const logits = lenet5(x);
-    const images = randomTensor([67, 28, 28, 1], 61, 0, 1, 'float32');
-    const infer = () => {
-      const ops: string[] = [];
-      const out = new Session(g, { backend: 'wasm' }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
-      return { logits: toArray(out), ops };
-    };
+    const infer = lenetInference(67, 61);
     disableWasmThreads();
     const one = infer();
     expect(enableWasmThreads(2)).toBe(2);
     const two = infer();
     disableWasmThreads();
     expect(one.ops.filter((op) => op === 'conv2dBiasReluMaxPool')).toHaveLength(2);
-    expect(two.logits).toEqual(one.logits);
+    expect(two.values).toEqual(one.values);
   });
 });

@@ -16,9 +16,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Graph, gradients, lookupKernel, type Node, Session, type Tensor, tensor, toArray } from '@ndgraph/graph';
 import { biasAdd, conv2d, matmul, relu, sum } from '@ndgraph/ops';
 import { disableNativeKernels, enableNativeKernels, NATIVE_KERNEL_OPS, nativeAddon, nativeKernelsInfo } from '@ndgraph/ops/node';
-import { Trainer, lenet5, subset } from '@ndgraph/nn';
+import { Trainer, subset } from '@ndgraph/nn';
 import { loadEmbeddedMnist } from '@ndgraph/nn/node';
-import { randomTensor, uniformRandom } from '../helpers.ts';
+import { uniformRandom } from '../helpers.ts';
+import { lenetInference } from '../lenet-inference.ts';
 
 const hasCompiler = spawnSync('cc', ['--version']).status === 0;
 /** The wasm backend's own kernels, before anything is replaced. */
@@ -360,15 +361,7 @@ if (hasCompiler)
     });
 
     it('infer LeNet-5 with conv → relu → pool fused as the unfused plan does (native convolutions, the wasm pooling), the same bits', () => {
-      const g = new Graph();
-      const x = g.placeholder('x', [-1, 28, 28, 1], 'float32');
-      const logits = lenet5(x);
-      const images = randomTensor([11, 28, 28, 1], 51, 0, 1, 'float32');
-      const run = (fusion: boolean) => {
-        const ops: string[] = [];
-        const out = new Session(g, { backend: 'wasm', fusion }).run(logits, [[x, images]], { onTime: (_node, _ms, op) => ops.push(op.name) });
-        return { values: toArray(out), ops };
-      };
+      const run = lenetInference(11, 51);
       expect(enableNativeKernels()).toBe(true);
       const fused = run(true);
       const plain = run(false);
